@@ -1,0 +1,287 @@
+//! The command line, on clap's derive API. Only parsing lives here; `main` dispatches.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::images::BaseChoice;
+use crate::runtime::RuntimeKind;
+
+/// faceoff settles "Node.js vs Python" arguments with measurements: it builds real Express,
+/// Fastify, FastAPI and Django servers, runs each in its own container under identical
+/// limits, drives the same load against all of them and writes a reproducible comparison.
+#[derive(Debug, Parser)]
+#[command(name = "faceoff", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// The faceoff checkout holding fixtures/ and the apps [default: found from the current
+    /// directory upwards]
+    #[arg(long, global = true, env = "FACEOFF_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Where targets run: containers on a Docker engine, or processes on this host
+    #[arg(long, global = true, value_enum, default_value_t = RuntimeKind::Docker)]
+    pub runtime: RuntimeKind,
+
+    /// Print only results and errors, no progress
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check that this host can run faceoff: engine, API version, cgroups, CPUs, base images,
+    /// node and python on PATH. Each line says OK or the fix.
+    #[command(after_help = "Example:\n  faceoff doctor\n  faceoff doctor --runtime local")]
+    Doctor,
+
+    /// List the targets with language, framework version and server setup.
+    #[command(after_help = "Example:\n  faceoff list")]
+    List,
+
+    /// Build images: the offline base images when missing, then the apps.
+    #[command(subcommand)]
+    Images(ImagesCommand),
+
+    /// Run one target in the foreground on a printed port until Ctrl-C, for poking with curl.
+    #[command(
+        after_help = "Example:\n  faceoff up fastify --port 8080\n  curl http://127.0.0.1:8080/status"
+    )]
+    Up(UpArgs),
+
+    /// Build what is missing, start each target in turn, drive load, write results.json and
+    /// print a table.
+    #[command(
+        after_help = "Example:\n  faceoff run --targets express,fastify,fastapi,django,django-wsgi --workload status\n  faceoff run --targets fastify,fastapi --duration 30s --connections 100 --trials 3"
+    )]
+    Run(Box<RunArgs>),
+
+    /// Remove every container (and with --images, every image) faceoff created, including
+    /// what a killed run left behind.
+    #[command(
+        after_help = "Example:\n  faceoff clean\n  faceoff clean --run 20261125T120000Z-3fa2c1"
+    )]
+    Clean(CleanArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImagesCommand {
+    /// Build the base images (offline, when missing) and the images of the named targets
+    /// (all when none is named). An app whose files did not change is not rebuilt.
+    #[command(
+        after_help = "Example:\n  faceoff images build\n  faceoff images build fastify fastapi --force"
+    )]
+    Build(ImagesBuildArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImagesBuildArgs {
+    /// Targets to build [default: all]
+    pub targets: Vec<String>,
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
+
+/// How images are built; shared by `images build`, `up` and `run`.
+#[derive(Debug, Args, Clone)]
+pub struct BuildArgs {
+    /// CA bundle given to npm and pip inside the build, for TLS-intercepting proxies; never
+    /// left in the final image. `none` for no extra CA [default: the host's bundle when
+    /// present]
+    #[arg(long, value_name = "PATH|none")]
+    pub ca_bundle: Option<String>,
+    /// Base images: faceoff's offline ones, or the official node/python images where a
+    /// registry answers
+    #[arg(long, value_enum, default_value_t = BaseChoice::Offline)]
+    pub base: BaseChoice,
+    /// Debian mirror for debootstrap [default: from the host's apt configuration]
+    #[arg(long, value_name = "URL")]
+    pub mirror: Option<String>,
+    /// Rebuild app images even when up to date
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Server limits, identical for every target.
+#[derive(Debug, Args, Clone)]
+pub struct LimitArgs {
+    /// CPUs the server container may use (cpuset syntax)
+    #[arg(long, default_value = "1", value_name = "CPUS")]
+    pub cpuset: String,
+    /// Memory limit of the server container (e.g. 512m, 1g)
+    #[arg(long, default_value = "1g", value_parser = parse_bytes, value_name = "SIZE")]
+    pub memory: u64,
+    /// How long a target may take to answer 200 on GET /status
+    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    pub ready_timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The target to run
+    pub target: String,
+    /// Port on 127.0.0.1 [default: a free one]
+    #[arg(long)]
+    pub port: Option<u16>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Targets to compare, comma-separated [default: all]
+    #[arg(long, value_delimiter = ',', value_name = "A,B,…")]
+    pub targets: Vec<String>,
+    /// The workload every target serves (see fixtures/workloads.toml)
+    #[arg(long, default_value = "status")]
+    pub workload: String,
+    /// Measured time per trial, after warm-up
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Warm-up per trial, excluded from results
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Keep-alive connections (closed loop: each sends its next request when the last answered)
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub connections: u32,
+    /// Trials per target, interleaved across targets
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub trials: u32,
+    /// Per-request timeout; a slower answer counts as a timeout error
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// CPUs for the load generator [default: every CPU not in --cpuset]
+    #[arg(long, value_name = "CPUS")]
+    pub generator_cpus: Option<String>,
+    /// Resource sampling interval
+    #[arg(long, default_value = "250ms", value_parser = parse_duration)]
+    pub sample_interval: Duration,
+    /// Directory for results; each run writes OUT/<run-id>/results.json
+    #[arg(long, default_value = "results", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Print the results as JSON on stdout instead of a table
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Only what this run left [default: every run]
+    #[arg(long, value_name = "RUN_ID")]
+    pub run: Option<String>,
+    /// Also remove faceoff's app images (base images are kept: they are slow to rebuild)
+    #[arg(long)]
+    pub images: bool,
+}
+
+/// Parses `10s`, `500ms`, `2m`, `1h`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .ok_or_else(|| format!("`{text}` needs a unit: ms, s, m or h (e.g. 10s)"))?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (e.g. 10s, 500ms)"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => {
+            return Err(format!(
+                "unknown unit `{unit}` in `{text}`: use ms, s, m or h"
+            ));
+        }
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is out of range"))
+}
+
+/// Parses `1g`, `512m`, `1048576`, `64k` (binary units).
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let text = text.trim().to_ascii_lowercase();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size (e.g. 512m, 1g)"))?;
+    let factor: u64 = match unit.trim_end_matches(['b', 'i']) {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        _ => return Err(format!("unknown unit `{unit}` in `{text}`: use k, m or g")),
+    };
+    let bytes = value
+        .checked_mul(factor)
+        .ok_or_else(|| format!("`{text}` is too large"))?;
+    if bytes < 6 << 20 {
+        return Err(format!("`{text}` is below the engine's 6 MiB minimum"));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("1.5m").unwrap(), Duration::from_secs(90));
+        assert!(parse_duration("10").unwrap_err().contains("unit"));
+        assert!(parse_duration("10 parsecs").is_err());
+    }
+
+    #[test]
+    fn sizes_parse_with_binary_units() {
+        assert_eq!(parse_bytes("1g").unwrap(), 1 << 30);
+        assert_eq!(parse_bytes("512MiB").unwrap(), 512 << 20);
+        assert!(parse_bytes("1x").is_err());
+        assert!(parse_bytes("1k").unwrap_err().contains("minimum"));
+    }
+
+    #[test]
+    fn every_subcommand_help_has_an_example() {
+        let mut cli = Cli::command();
+        let mut missing = Vec::new();
+        fn walk(cmd: &mut clap::Command, path: String, missing: &mut Vec<String>) {
+            let names: Vec<String> = cmd
+                .get_subcommands()
+                .map(|c| c.get_name().to_string())
+                .collect();
+            for name in names {
+                let Some(sub) = cmd.find_subcommand_mut(&name) else {
+                    continue;
+                };
+                let full = format!("{path} {name}");
+                if sub.get_subcommands().next().is_some() {
+                    walk(sub, full, missing);
+                } else if !sub.render_long_help().to_string().contains("Example:") {
+                    missing.push(full);
+                }
+            }
+        }
+        walk(&mut cli, "faceoff".into(), &mut missing);
+        assert!(missing.is_empty(), "no example in the help of: {missing:?}");
+    }
+}

@@ -1,0 +1,417 @@
+//! Loading and validating `fixtures/`: the targets, the base images and the workloads.
+//!
+//! Everything here is plain data parsed at the edge; the rest of faceoff trusts these types.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Why the fixtures could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The TOML parser's message names the line, column and field.
+    #[error("malformed {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("unknown target `{name}`; known targets: {known}")]
+    UnknownTarget { name: String, known: String },
+    #[error("unknown workload `{name}`; known workloads: {known}")]
+    UnknownWorkload { name: String, known: String },
+    #[error(
+        "no faceoff checkout found from {start} upwards (looked for fixtures/targets.toml): run faceoff inside the repository or pass --root DIR"
+    )]
+    NoRoot { start: PathBuf },
+}
+
+/// The language an app is written in: decides its base image and dependency installer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    Node,
+    Python,
+}
+
+impl fmt::Display for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Language::Node => "node",
+            Language::Python => "python",
+        })
+    }
+}
+
+/// One server under test, as described in `fixtures/targets.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub name: String,
+    pub language: Language,
+    pub framework: String,
+    pub app_dir: PathBuf,
+    pub server: String,
+    pub command: Vec<String>,
+}
+
+impl Target {
+    /// The start command with `{host}` and `{port}` filled in.
+    pub fn command_for(&self, host: &str, port: u16) -> Vec<String> {
+        self.command
+            .iter()
+            .map(|arg| {
+                arg.replace("{host}", host)
+                    .replace("{port}", &port.to_string())
+            })
+            .collect()
+    }
+
+    /// The lockfile that pins this app's dependencies.
+    pub fn lockfile_name(&self) -> &'static str {
+        match self.language {
+            Language::Node => "package-lock.json",
+            Language::Python => "requirements.lock",
+        }
+    }
+}
+
+/// One kind of request every connection repeats during a load run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Workload {
+    pub name: String,
+    pub method: String,
+    pub path: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DebianBase {
+    pub image: String,
+    pub suite: String,
+    pub variant: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeBase {
+    pub image: String,
+    pub official: String,
+    pub node_package: String,
+    pub node_version: String,
+    pub npm_version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PythonBase {
+    pub image: String,
+    pub official: String,
+    pub packages: Vec<String>,
+}
+
+/// The base images, from `fixtures/bases.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Bases {
+    pub debian: DebianBase,
+    pub node: NodeBase,
+    pub python: PythonBase,
+}
+
+impl Bases {
+    /// The offline base image an app of this language builds on.
+    pub fn image_for(&self, language: Language) -> &str {
+        match language {
+            Language::Node => &self.node.image,
+            Language::Python => &self.python.image,
+        }
+    }
+
+    /// The official image the Dockerfiles default to where a registry answers.
+    pub fn official_for(&self, language: Language) -> &str {
+        match language {
+            Language::Node => &self.node.official,
+            Language::Python => &self.python.official,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TargetsFile {
+    target: Vec<Target>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WorkloadsFile {
+    workload: Vec<Workload>,
+}
+
+/// Everything in `fixtures/`, validated.
+#[derive(Debug, Clone)]
+pub struct Fixtures {
+    /// The repository root: app directories are relative to it.
+    pub root: PathBuf,
+    pub targets: Vec<Target>,
+    pub workloads: Vec<Workload>,
+    pub bases: Bases,
+}
+
+impl Fixtures {
+    /// Loads and validates the fixtures under `root`.
+    pub fn load(root: &Path) -> Result<Self, ConfigError> {
+        let fixtures = root.join("fixtures");
+        let targets_path = fixtures.join("targets.toml");
+        let targets: TargetsFile = parse_file(&targets_path)?;
+        let workloads: WorkloadsFile = parse_file(&fixtures.join("workloads.toml"))?;
+        let bases: Bases = parse_file(&fixtures.join("bases.toml"))?;
+        validate_targets(&targets.target, root, &targets_path)?;
+        Ok(Fixtures {
+            root: root.to_path_buf(),
+            targets: targets.target,
+            workloads: workloads.workload,
+            bases,
+        })
+    }
+
+    /// Finds the repository root: `explicit` if given, else the first directory from `start`
+    /// upwards holding `fixtures/targets.toml`, else the checkout this binary was built from.
+    pub fn find_root(explicit: Option<&Path>, start: &Path) -> Result<PathBuf, ConfigError> {
+        if let Some(dir) = explicit {
+            return Ok(dir.to_path_buf());
+        }
+        let is_root = |dir: &Path| dir.join("fixtures").join("targets.toml").is_file();
+        if let Some(found) = start.ancestors().find(|dir| is_root(dir)) {
+            return Ok(found.to_path_buf());
+        }
+        let built_from = Path::new(env!("CARGO_MANIFEST_DIR"));
+        if is_root(built_from) {
+            return Ok(built_from.to_path_buf());
+        }
+        Err(ConfigError::NoRoot {
+            start: start.to_path_buf(),
+        })
+    }
+
+    /// The targets named in `names`, in that order; all targets when `names` is empty.
+    pub fn select_targets(&self, names: &[String]) -> Result<Vec<Target>, ConfigError> {
+        if names.is_empty() {
+            return Ok(self.targets.clone());
+        }
+        let mut seen = BTreeSet::new();
+        let mut selected = Vec::new();
+        for name in names {
+            let target = self.target(name)?;
+            if seen.insert(name.clone()) {
+                selected.push(target.clone());
+            }
+        }
+        Ok(selected)
+    }
+
+    /// The target called `name`.
+    pub fn target(&self, name: &str) -> Result<&Target, ConfigError> {
+        self.targets
+            .iter()
+            .find(|t| t.name == name)
+            .ok_or_else(|| ConfigError::UnknownTarget {
+                name: name.to_string(),
+                known: self.target_names().join(", "),
+            })
+    }
+
+    /// The workload called `name`.
+    pub fn workload(&self, name: &str) -> Result<&Workload, ConfigError> {
+        self.workloads
+            .iter()
+            .find(|w| w.name == name)
+            .ok_or_else(|| ConfigError::UnknownWorkload {
+                name: name.to_string(),
+                known: self
+                    .workloads
+                    .iter()
+                    .map(|w| w.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    pub fn target_names(&self) -> Vec<&str> {
+        self.targets.iter().map(|t| t.name.as_str()).collect()
+    }
+
+    /// The absolute directory of a target's app.
+    pub fn app_dir(&self, target: &Target) -> PathBuf {
+        self.root.join(&target.app_dir)
+    }
+}
+
+fn parse_file<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_str(&text, path)
+}
+
+/// Parses TOML text; the error names the file, the line and column, and the field.
+pub(crate) fn parse_str<T: serde::de::DeserializeOwned>(
+    text: &str,
+    path: &Path,
+) -> Result<T, ConfigError> {
+    toml::from_str(text).map_err(|err| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: one_line_toml_error(&err, text),
+    })
+}
+
+/// toml's own Display spans several lines with a source excerpt; faceoff's errors are one line.
+fn one_line_toml_error(err: &toml::de::Error, text: &str) -> String {
+    let message = err.message().trim().replace('\n', " ");
+    match err.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
+}
+
+fn validate_targets(targets: &[Target], root: &Path, path: &Path) -> Result<(), ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    if targets.is_empty() {
+        return Err(invalid("no [[target]] defined".into()));
+    }
+    let mut names = BTreeSet::new();
+    for target in targets {
+        let valid_name = !target.name.is_empty()
+            && target
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !valid_name {
+            return Err(invalid(format!(
+                "target name `{}` must be lowercase letters, digits and '-'",
+                target.name
+            )));
+        }
+        if !names.insert(target.name.as_str()) {
+            return Err(invalid(format!("target `{}` defined twice", target.name)));
+        }
+        if target.command.is_empty() {
+            return Err(invalid(format!(
+                "target `{}`: command is empty",
+                target.name
+            )));
+        }
+        let app_dir = root.join(&target.app_dir);
+        if !app_dir.join("Dockerfile").is_file() {
+            return Err(invalid(format!(
+                "target `{}`: {} has no Dockerfile",
+                target.name,
+                app_dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(name: &str) -> Target {
+        Target {
+            name: name.into(),
+            language: Language::Node,
+            framework: "express".into(),
+            app_dir: "node-apps/express".into(),
+            server: "node".into(),
+            command: vec![
+                "node".into(),
+                "--port={port}".into(),
+                "{host}:{port}".into(),
+            ],
+        }
+    }
+
+    #[test]
+    fn command_fills_in_host_and_port() {
+        assert_eq!(
+            target("x").command_for("127.0.0.1", 8080),
+            ["node", "--port=8080", "127.0.0.1:8080"]
+        );
+    }
+
+    #[test]
+    fn malformed_toml_error_names_file_line_and_field() {
+        let text = "[[target]]\nname = \"x\"\nlanguage = \"cobol\"\n";
+        let err = parse_str::<TargetsFile>(text, Path::new("fixtures/targets.toml"))
+            .err()
+            .expect("must fail");
+        let message = err.to_string();
+        assert!(message.contains("fixtures/targets.toml"), "{message}");
+        assert!(message.contains("line 3"), "{message}");
+        assert!(message.contains("cobol"), "{message}");
+        assert!(!message.contains('\n'), "{message}");
+    }
+
+    #[test]
+    fn unknown_field_is_rejected() {
+        let text = "[[workload]]\nname = \"a\"\nmethod = \"GET\"\npath = \"/\"\ndescription = \"d\"\nspeed = 3\n";
+        let err = parse_str::<WorkloadsFile>(text, Path::new("w.toml"))
+            .err()
+            .expect("must fail");
+        assert!(err.to_string().contains("speed"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_target_names_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("node-apps/express");
+        std::fs::create_dir_all(&app).unwrap();
+        std::fs::write(app.join("Dockerfile"), "FROM x").unwrap();
+        let err = validate_targets(&[target("a"), target("a")], dir.path(), Path::new("t"))
+            .err()
+            .expect("must fail");
+        assert!(err.to_string().contains("defined twice"), "{err}");
+    }
+
+    #[test]
+    fn repository_fixtures_load_and_name_five_targets() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let fixtures = Fixtures::load(root).expect("fixtures load");
+        assert_eq!(
+            fixtures.target_names(),
+            ["express", "fastify", "fastapi", "django", "django-wsgi"]
+        );
+        fixtures.workload("status").expect("status workload");
+    }
+
+    #[test]
+    fn unknown_target_lists_the_known_ones() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let fixtures = Fixtures::load(root).unwrap();
+        let err = fixtures
+            .select_targets(&["flask".to_string()])
+            .err()
+            .expect("must fail");
+        let message = err.to_string();
+        assert!(message.contains("flask"), "{message}");
+        assert!(message.contains("fastify"), "{message}");
+    }
+}

@@ -1,0 +1,694 @@
+//! Building images: the offline base images (Debian by debootstrap, Node from the npm
+//! registry, Python from Debian) and the app images on top of them.
+//!
+//! No image is ever pulled: a base that the engine lacks is made from the package registries
+//! the host already reaches, using the mirror and registries of the host's own configuration.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use bollard::Docker;
+use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuilder};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::config::{Fixtures, Language, Target};
+
+const NODE_BASE_DOCKERFILE: &str = include_str!("images/node-base.Dockerfile");
+const PYTHON_BASE_DOCKERFILE: &str = include_str!("images/python-base.Dockerfile");
+
+/// The host's CA bundle, used by default for installs inside `docker build`.
+pub const HOST_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+/// The name under which the CA bundle enters an app's build context (never its final stage).
+const CA_IN_CONTEXT: &str = "faceoff-ca.crt";
+/// Files that never belong in a build context or an app hash.
+const SKIPPED_DIRS: &[&str] = &["node_modules", "__pycache__", ".venv", "venv", ".git"];
+
+/// Why an image could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error(
+        "no Debian mirror found in the host's apt configuration (/etc/apt/sources.list, /etc/apt/sources.list.d/*.sources): add one, or pass --mirror URL"
+    )]
+    NoMirror,
+    #[error("`{program}` not found on PATH: {fix}")]
+    MissingTool { program: String, fix: String },
+    #[error("`{command}` failed ({status}); last output: {tail}")]
+    Command {
+        command: String,
+        status: String,
+        tail: String,
+    },
+    #[error("building {image} failed at `{step}`: {message}; last output: {tail}")]
+    Build {
+        image: String,
+        step: String,
+        message: String,
+        tail: String,
+    },
+    #[error("CA bundle {path} cannot be read: {source}; pass --ca-bundle PATH or --ca-bundle none")]
+    CaBundle {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("Docker engine: {0}")]
+    Engine(#[from] bollard::errors::Error),
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ImageError {
+    let context = context.into();
+    move |source| ImageError::Io { context, source }
+}
+
+/// Which base an app image is built on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum BaseChoice {
+    /// faceoff's own base images, built offline from the package registries.
+    Offline,
+    /// The official `node:` / `python:` images, for hosts where a registry answers.
+    Official,
+}
+
+/// How to build.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// CA bundle handed to npm and pip during the build; `None` for no extra CA.
+    pub ca_bundle: Option<PathBuf>,
+    pub base: BaseChoice,
+    /// Rebuild even when an image with the same app hash exists.
+    pub force: bool,
+    /// Debian mirror for debootstrap; `None` reads the host's apt configuration.
+    pub mirror: Option<String>,
+}
+
+/// An app image ready to run, and what it was made from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AppImage {
+    pub target: String,
+    pub tag: String,
+    pub image_id: String,
+    pub base_image: String,
+    pub base_image_id: String,
+    /// Hash of the app's files and base: the tag's suffix.
+    pub app_hash: String,
+    pub lockfile_sha256: String,
+    /// False when an existing image was reused.
+    pub built: bool,
+}
+
+/// Receives one line per step of a long build, for a progress display.
+pub type Progress<'a> = &'a (dyn Fn(&str) + Sync);
+
+/// Makes sure the base image for each language in `languages` exists, building what is
+/// missing. Returns the base image tags with their ids.
+pub async fn ensure_bases(
+    docker: &Docker,
+    fixtures: &Fixtures,
+    languages: &[Language],
+    options: &BuildOptions,
+    progress: Progress<'_>,
+) -> Result<BTreeMap<String, String>, ImageError> {
+    let mut ids = BTreeMap::new();
+    if options.base == BaseChoice::Official {
+        return Ok(ids);
+    }
+    for &language in languages {
+        let image = fixtures.bases.image_for(language).to_string();
+        if ids.contains_key(&image) {
+            continue;
+        }
+        let id = match image_id(docker, &image).await? {
+            Some(id) => id,
+            None => {
+                ensure_debian(docker, fixtures, options, progress).await?;
+                match language {
+                    Language::Node => build_node_base(docker, fixtures, progress).await?,
+                    Language::Python => build_python_base(docker, fixtures, progress).await?,
+                }
+            }
+        };
+        ids.insert(image, id);
+    }
+    Ok(ids)
+}
+
+/// The id of a local image, or `None` when the engine does not have it.
+pub async fn image_id(docker: &Docker, image: &str) -> Result<Option<String>, ImageError> {
+    match docker.inspect_image(image).await {
+        Ok(inspect) => Ok(inspect.id),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
+}
+
+async fn ensure_debian(
+    docker: &Docker,
+    fixtures: &Fixtures,
+    options: &BuildOptions,
+    progress: Progress<'_>,
+) -> Result<(), ImageError> {
+    let debian = &fixtures.bases.debian;
+    if image_id(docker, &debian.image).await?.is_some() {
+        return Ok(());
+    }
+    let mirror = match &options.mirror {
+        Some(mirror) => mirror.clone(),
+        None => host_apt_mirror().ok_or(ImageError::NoMirror)?,
+    };
+    require_tool("debootstrap", "apt-get install debootstrap (needs root)")?;
+    let rootfs = tempfile::tempdir().map_err(io_err("creating a temporary directory"))?;
+    progress(&format!(
+        "debootstrap --variant={} {} from {mirror} (about 30 s)",
+        debian.variant, debian.suite
+    ));
+    let target_dir = rootfs.path().join("root");
+    run_command(
+        "debootstrap",
+        &[
+            &format!("--variant={}", debian.variant),
+            &debian.suite,
+            &target_dir.to_string_lossy(),
+            &mirror,
+        ],
+        None,
+    )
+    .await?;
+    progress(&format!(
+        "importing the root filesystem as {}",
+        debian.image
+    ));
+    let tarball = run_command(
+        "tar",
+        &["-C", &target_dir.to_string_lossy(), "-c", "."],
+        None,
+    )
+    .await?;
+    let (repo, tag) = split_tag(&debian.image);
+    let options = CreateImageOptionsBuilder::default()
+        .from_src("-")
+        .repo(repo)
+        .tag(tag)
+        .build();
+    let mut stream = docker.create_image(
+        Some(options),
+        Some(bollard::body_full(tarball.into())),
+        None,
+    );
+    while let Some(item) = stream.next().await {
+        item?;
+    }
+    Ok(())
+}
+
+async fn build_node_base(
+    docker: &Docker,
+    fixtures: &Fixtures,
+    progress: Progress<'_>,
+) -> Result<String, ImageError> {
+    let node = &fixtures.bases.node;
+    require_tool("npm", "install Node.js and npm, or use --base official")?;
+    let context = tempfile::tempdir().map_err(io_err("creating a temporary directory"))?;
+    let node_spec = format!("{}@{}", node.node_package, node.node_version);
+    let npm_spec = format!("npm@{}", node.npm_version);
+    progress(&format!(
+        "npm pack {node_spec} {npm_spec} (the official Node binary and npm)"
+    ));
+    let dest = context.path().to_string_lossy().to_string();
+    run_command(
+        "npm",
+        &[
+            "pack",
+            "--silent",
+            "--pack-destination",
+            &dest,
+            &node_spec,
+            &npm_spec,
+        ],
+        None,
+    )
+    .await?;
+    let node_tgz = format!("{}-{}.tgz", node.node_package, node.node_version);
+    let npm_tgz = format!("npm-{}.tgz", node.npm_version);
+    write_file(&context.path().join("Dockerfile"), NODE_BASE_DOCKERFILE)?;
+    let args = HashMap::from([
+        ("DEBIAN_IMAGE", fixtures.bases.debian.image.as_str()),
+        ("NODE_TGZ", node_tgz.as_str()),
+        ("NPM_TGZ", npm_tgz.as_str()),
+    ]);
+    let tar = tar_dir(context.path(), None)?;
+    progress(&format!("building {}", node.image));
+    build(docker, &node.image, tar, &args, &HashMap::new(), progress).await
+}
+
+async fn build_python_base(
+    docker: &Docker,
+    fixtures: &Fixtures,
+    progress: Progress<'_>,
+) -> Result<String, ImageError> {
+    let python = &fixtures.bases.python;
+    let context = tempfile::tempdir().map_err(io_err("creating a temporary directory"))?;
+    write_file(&context.path().join("Dockerfile"), PYTHON_BASE_DOCKERFILE)?;
+    let packages = python.packages.join(" ");
+    let args = HashMap::from([
+        ("DEBIAN_IMAGE", fixtures.bases.debian.image.as_str()),
+        ("PACKAGES", packages.as_str()),
+    ]);
+    let tar = tar_dir(context.path(), None)?;
+    progress(&format!(
+        "building {} (apt-get install {})",
+        python.image,
+        python.packages.join(" ")
+    ));
+    build(docker, &python.image, tar, &args, &HashMap::new(), progress).await
+}
+
+/// Builds (or reuses) the image of one target's app.
+pub async fn build_app(
+    docker: &Docker,
+    fixtures: &Fixtures,
+    target: &Target,
+    options: &BuildOptions,
+    progress: Progress<'_>,
+) -> Result<AppImage, ImageError> {
+    let app_dir = fixtures.app_dir(target);
+    let base_image = match options.base {
+        BaseChoice::Offline => fixtures.bases.image_for(target.language),
+        BaseChoice::Official => fixtures.bases.official_for(target.language),
+    }
+    .to_string();
+    let base_image_id = image_id(docker, &base_image).await?.unwrap_or_default();
+    let app_hash = app_hash(&app_dir, &base_image)?;
+    let tag = format!("faceoff/{}:{}", target.name, &app_hash[..12]);
+    let lockfile_sha256 = file_sha256(&app_dir.join(target.lockfile_name()))?;
+    let existing = image_id(docker, &tag).await?;
+    let (image_id, built) = match existing {
+        Some(id) if !options.force => {
+            progress(&format!("{tag} is up to date"));
+            (id, false)
+        }
+        _ => {
+            let ca = read_ca_bundle(options.ca_bundle.as_deref())?;
+            let tar = tar_dir(&app_dir, Some((CA_IN_CONTEXT, &ca)))?;
+            let mut args = HashMap::from([("BASE_IMAGE".to_string(), base_image.clone())]);
+            args.extend(registry_build_args(target.language).await);
+            let labels = HashMap::from([
+                ("faceoff.target", target.name.as_str()),
+                ("faceoff.app-hash", app_hash.as_str()),
+            ]);
+            progress(&format!("building {tag} on {base_image}"));
+            let id = build(docker, &tag, tar, &args, &labels, progress).await?;
+            (id, true)
+        }
+    };
+    Ok(AppImage {
+        target: target.name.clone(),
+        tag,
+        image_id,
+        base_image,
+        base_image_id,
+        app_hash,
+        lockfile_sha256,
+        built,
+    })
+}
+
+/// Removes every app image faceoff built (labelled `faceoff.target`); base images stay.
+pub async fn remove_app_images(docker: &Docker) -> Result<usize, ImageError> {
+    use bollard::query_parameters::{ListImagesOptionsBuilder, RemoveImageOptionsBuilder};
+    let filters = HashMap::from([("label".to_string(), vec!["faceoff.target".to_string()])]);
+    let list = ListImagesOptionsBuilder::default()
+        .filters(&filters)
+        .build();
+    let mut removed = 0;
+    for image in docker.list_images(Some(list)).await? {
+        let options = RemoveImageOptionsBuilder::default().force(true).build();
+        docker.remove_image(&image.id, Some(options), None).await?;
+        removed += 1;
+    }
+    Ok(removed)
+}
+
+/// Build arguments naming the package registry of the host's own npm / pip configuration, so
+/// an install inside the build uses the same mirror as the host.
+async fn registry_build_args(language: Language) -> Vec<(String, String)> {
+    let (program, args, arg_name): (&str, &[&str], &str) = match language {
+        Language::Node => (
+            "npm",
+            &["config", "get", "registry"],
+            "FACEOFF_NPM_REGISTRY",
+        ),
+        Language::Python => (
+            "pip",
+            &["config", "get", "global.index-url"],
+            "FACEOFF_PIP_INDEX_URL",
+        ),
+    };
+    let from_env = match language {
+        Language::Node => std::env::var("npm_config_registry").ok(),
+        Language::Python => std::env::var("PIP_INDEX_URL").ok(),
+    };
+    let value = match from_env {
+        Some(value) => Some(value),
+        None => tokio::process::Command::new(program)
+            .args(args)
+            .stderr(Stdio::null())
+            .output()
+            .await
+            .ok()
+            .filter(|out| out.status.success())
+            .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string()),
+    };
+    value
+        .filter(|v| v.starts_with("http"))
+        .map(|v| vec![(arg_name.to_string(), v)])
+        .unwrap_or_default()
+}
+
+fn read_ca_bundle(path: Option<&Path>) -> Result<Vec<u8>, ImageError> {
+    match path {
+        None => Ok(Vec::new()),
+        Some(path) => std::fs::read(path).map_err(|source| ImageError::CaBundle {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Runs a legacy-builder build of the tarred context and returns the image id.
+async fn build(
+    docker: &Docker,
+    tag: &str,
+    context_tar: Vec<u8>,
+    args: &HashMap<impl Into<String> + Clone + Eq + std::hash::Hash, impl Into<String> + Clone>,
+    labels: &HashMap<&str, &str>,
+    progress: Progress<'_>,
+) -> Result<String, ImageError> {
+    let options = BuildImageOptionsBuilder::default()
+        .t(tag)
+        .rm(true)
+        .forcerm(true)
+        .buildargs(args)
+        .labels(labels)
+        .build();
+    let mut stream =
+        docker.build_image(options, None, Some(bollard::body_full(context_tar.into())));
+    let mut step = String::from("start");
+    let mut tail: Vec<String> = Vec::new();
+    while let Some(item) = stream.next().await {
+        let info = match item {
+            Ok(info) => info,
+            Err(err) => {
+                let message = match err {
+                    bollard::errors::Error::DockerStreamError { error } => error,
+                    other => other.to_string(),
+                };
+                return Err(ImageError::Build {
+                    image: tag.to_string(),
+                    step,
+                    message: one_line(&message),
+                    tail: tail.join(" | "),
+                });
+            }
+        };
+        if let Some(text) = info.stream {
+            for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+                if line.starts_with("Step ") {
+                    step = line.to_string();
+                    progress(line);
+                }
+                tail.push(line.to_string());
+                if tail.len() > 8 {
+                    tail.remove(0);
+                }
+            }
+        }
+    }
+    image_id(docker, tag)
+        .await?
+        .ok_or_else(|| ImageError::Build {
+            image: tag.to_string(),
+            step,
+            message: "the engine reported no image after the build".into(),
+            tail: tail.join(" | "),
+        })
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn split_tag(image: &str) -> (&str, &str) {
+    match image.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (image, "latest"),
+    }
+}
+
+/// The files of an app directory that go into its image, sorted, relative to `dir`.
+fn app_files(dir: &Path) -> Result<Vec<PathBuf>, ImageError> {
+    fn walk(dir: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> Result<(), ImageError> {
+        let entries =
+            std::fs::read_dir(dir).map_err(io_err(format!("reading {}", dir.display())))?;
+        for entry in entries {
+            let entry = entry.map_err(io_err(format!("reading {}", dir.display())))?;
+            let name = entry.file_name();
+            let file_type = entry
+                .file_type()
+                .map_err(io_err(format!("reading {}", entry.path().display())))?;
+            let rel_path = rel.join(&name);
+            if file_type.is_dir() {
+                if !SKIPPED_DIRS.iter().any(|s| name == *s) {
+                    walk(&entry.path(), &rel_path, out)?;
+                }
+            } else if file_type.is_file() && !name.to_string_lossy().ends_with(".pyc") {
+                out.push(rel_path);
+            }
+        }
+        Ok(())
+    }
+    let mut files = Vec::new();
+    walk(dir, Path::new(""), &mut files)?;
+    files.sort();
+    Ok(files)
+}
+
+/// A hash of an app's files and the base it builds on: an unchanged app is not rebuilt.
+pub fn app_hash(dir: &Path, base_image: &str) -> Result<String, ImageError> {
+    let mut hasher = Sha256::new();
+    hasher.update(base_image.as_bytes());
+    hasher.update([0]);
+    for rel in app_files(dir)? {
+        let bytes =
+            std::fs::read(dir.join(&rel)).map_err(io_err(format!("reading {}", rel.display())))?;
+        hasher.update(rel.to_string_lossy().as_bytes());
+        hasher.update([0]);
+        hasher.update((bytes.len() as u64).to_le_bytes());
+        hasher.update(&bytes);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// The SHA-256 of a file, hex.
+pub fn file_sha256(path: &Path) -> Result<String, ImageError> {
+    let bytes = std::fs::read(path).map_err(io_err(format!("reading {}", path.display())))?;
+    Ok(hex(&Sha256::digest(&bytes)))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Tars an app directory (plus one extra in-memory file) as a build context.
+fn tar_dir(dir: &Path, extra: Option<(&str, &[u8])>) -> Result<Vec<u8>, ImageError> {
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.follow_symlinks(false);
+    let context = format!("packing the build context {}", dir.display());
+    for rel in app_files(dir)? {
+        builder
+            .append_path_with_name(dir.join(&rel), &rel)
+            .map_err(io_err(context.clone()))?;
+    }
+    if let Some((name, bytes)) = extra {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, name, bytes)
+            .map_err(io_err(context.clone()))?;
+    }
+    builder.into_inner().map_err(io_err(context))
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), ImageError> {
+    std::fs::write(path, text).map_err(io_err(format!("writing {}", path.display())))
+}
+
+fn require_tool(program: &str, fix: &str) -> Result<(), ImageError> {
+    if find_on_path(program).is_some() {
+        Ok(())
+    } else {
+        Err(ImageError::MissingTool {
+            program: program.into(),
+            fix: fix.into(),
+        })
+    }
+}
+
+/// The full path of `program` on PATH.
+pub fn find_on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Runs a host command, returning its stdout; on failure the error carries the command and
+/// the last lines it printed.
+async fn run_command(
+    program: &str,
+    args: &[&str],
+    cwd: Option<&Path>,
+) -> Result<Vec<u8>, ImageError> {
+    let mut command = tokio::process::Command::new(program);
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(cwd) = cwd {
+        command.current_dir(cwd);
+    }
+    let shown = format!("{program} {}", args.join(" "));
+    let output = command
+        .output()
+        .await
+        .map_err(io_err(format!("starting `{shown}`")))?;
+    if output.status.success() {
+        return Ok(output.stdout);
+    }
+    let text = String::from_utf8_lossy(&output.stderr).to_string()
+        + &String::from_utf8_lossy(&output.stdout[output.stdout.len().saturating_sub(4000)..]);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    Err(ImageError::Command {
+        command: shown,
+        status: output.status.to_string(),
+        tail: lines[lines.len().saturating_sub(5)..].join(" | "),
+    })
+}
+
+/// The first non-security Debian mirror in the host's apt configuration.
+pub fn host_apt_mirror() -> Option<String> {
+    let mut texts = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/etc/apt/sources.list.d") {
+        let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths {
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                texts.push((path, text));
+            }
+        }
+    }
+    if let Ok(text) = std::fs::read_to_string("/etc/apt/sources.list") {
+        texts.push(("/etc/apt/sources.list".into(), text));
+    }
+    texts
+        .iter()
+        .find_map(|(path, text)| mirror_from_apt_source(path, text))
+}
+
+/// Reads a mirror URI from one apt source file, deb822 (`.sources`) or one-line format.
+pub fn mirror_from_apt_source(path: &Path, text: &str) -> Option<String> {
+    let usable = |uri: &str| uri.starts_with("http") && !uri.contains("security");
+    let is_deb822 = path.extension().is_some_and(|ext| ext == "sources");
+    if is_deb822 {
+        text.lines()
+            .filter_map(|line| line.trim().strip_prefix("URIs:"))
+            .flat_map(str::split_whitespace)
+            .find(|uri| usable(uri))
+            .map(|uri| uri.trim_end_matches('/').to_string())
+    } else {
+        text.lines()
+            .map(str::trim)
+            .filter(|line| line.starts_with("deb "))
+            .filter_map(|line| {
+                line.split_whitespace()
+                    .skip(1)
+                    .find(|word| !word.starts_with('['))
+            })
+            .find(|uri| usable(uri))
+            .map(|uri| uri.trim_end_matches('/').to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirror_is_read_from_deb822_sources_skipping_security() {
+        let text = "Types: deb\nURIs: http://mirror.example/debian-security\nSuites: x-security\n\nTypes: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm\n";
+        assert_eq!(
+            mirror_from_apt_source(Path::new("debian.sources"), text).as_deref(),
+            Some("http://mirror.example/debian")
+        );
+    }
+
+    #[test]
+    fn mirror_is_read_from_one_line_sources_with_options() {
+        let text = "# comment\ndeb [arch=amd64] http://mirror.example/debian bookworm main\n";
+        assert_eq!(
+            mirror_from_apt_source(Path::new("sources.list"), text).as_deref(),
+            Some("http://mirror.example/debian")
+        );
+    }
+
+    #[test]
+    fn app_hash_changes_with_content_and_base_but_ignores_node_modules() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("server.js"), "a").unwrap();
+        let first = app_hash(dir.path(), "base:1").unwrap();
+        std::fs::create_dir(dir.path().join("node_modules")).unwrap();
+        std::fs::write(dir.path().join("node_modules/x.js"), "b").unwrap();
+        assert_eq!(first, app_hash(dir.path(), "base:1").unwrap());
+        assert_ne!(first, app_hash(dir.path(), "base:2").unwrap());
+        std::fs::write(dir.path().join("server.js"), "c").unwrap();
+        assert_ne!(first, app_hash(dir.path(), "base:1").unwrap());
+    }
+
+    #[test]
+    fn build_context_holds_app_files_and_the_ca_but_not_node_modules() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Dockerfile"), "FROM x").unwrap();
+        std::fs::create_dir(dir.path().join("node_modules")).unwrap();
+        std::fs::write(dir.path().join("node_modules/x.js"), "b").unwrap();
+        let tar = tar_dir(dir.path(), Some((CA_IN_CONTEXT, b"ca"))).unwrap();
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let names: Vec<String> = archive
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().to_string_lossy().to_string())
+            .collect();
+        assert_eq!(names, ["Dockerfile", CA_IN_CONTEXT]);
+    }
+
+    #[test]
+    fn split_tag_handles_registry_ports() {
+        assert_eq!(
+            split_tag("faceoff/base-node:24.21.0"),
+            ("faceoff/base-node", "24.21.0")
+        );
+        assert_eq!(split_tag("host:5000/img"), ("host:5000/img", "latest"));
+    }
+}

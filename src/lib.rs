@@ -1,0 +1,18 @@
+//! faceoff: builds real Node.js and Python web servers from the articles' sample code, runs
+//! each in its own container under identical limits, drives one load suite against all of
+//! them and writes a reproducible comparison.
+//!
+//! The run is visible in the module list: `config → images → runtime → load → sample →
+//! stats → results → report`.
+
+pub mod cli;
+pub mod config;
+pub mod images;
+pub mod load;
+pub mod manifest;
+pub mod report;
+pub mod results;
+pub mod run;
+pub mod runtime;
+pub mod sample;
+pub mod stats;

@@ -1,0 +1,576 @@
+//! The faceoff binary: parses the command line, dispatches, and turns errors into one line
+//! and an exit code CI can act on (0 ok, 1 failure, 2 usage, 130 interrupted).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use comfy_table::Table;
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+
+use faceoff::cli::{BuildArgs, CleanArgs, Cli, Command, ImagesCommand, RunArgs, UpArgs};
+use faceoff::config::{Fixtures, Language};
+use faceoff::images::{self, BuildOptions, HOST_CA_BUNDLE};
+use faceoff::manifest::{Manifest, framework_version};
+use faceoff::report;
+use faceoff::results::{self, Parameters, RunResults, RunStatus};
+use faceoff::run::{self, RunPlan, Ui};
+use faceoff::runtime::docker::{self, DockerRuntime};
+use faceoff::runtime::local::{LocalRuntime, cache_dir};
+use faceoff::runtime::{self as rt, Instance, LaunchSpec, Limits, Runtime, RuntimeKind};
+
+/// Exit code for a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
+const EXIT_INTERRUPTED: u8 = 130;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli).await {
+        Ok(code) => code,
+        Err(err) => {
+            // One line: the causes joined, as the user reads them.
+            let message = err
+                .chain()
+                .map(|cause| cause.to_string())
+                .collect::<Vec<_>>()
+                .join(": ");
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let root = Fixtures::find_root(cli.root.as_deref(), &cwd)?;
+    let fixtures = Fixtures::load(&root)?;
+    let ui = Ui { quiet: cli.quiet };
+    match cli.command {
+        Command::Doctor => doctor(&fixtures, cli.runtime).await,
+        Command::List => list(&fixtures),
+        Command::Images(ImagesCommand::Build(args)) => {
+            let docker = docker::connect().await?;
+            let options = build_options(&args.build)?;
+            let runtime = DockerRuntime::new(docker, fixtures.clone(), options);
+            let targets = fixtures.select_targets(&args.targets)?;
+            images_build(&runtime, &targets, ui).await
+        }
+        Command::Up(args) => match cli.runtime {
+            RuntimeKind::Docker => {
+                up(
+                    &docker_runtime(&fixtures, &args.build).await?,
+                    &fixtures,
+                    &args,
+                    ui,
+                )
+                .await
+            }
+            RuntimeKind::Local => {
+                up(
+                    &LocalRuntime::new(fixtures.clone(), cache_dir()),
+                    &fixtures,
+                    &args,
+                    ui,
+                )
+                .await
+            }
+        },
+        Command::Run(args) => match cli.runtime {
+            RuntimeKind::Docker => {
+                let runtime = docker_runtime(&fixtures, &args.build).await?;
+                let engine = docker::engine_info(runtime.docker()).await.ok();
+                run_command(&runtime, &fixtures, &args, engine, ui).await
+            }
+            RuntimeKind::Local => {
+                let runtime = LocalRuntime::new(fixtures.clone(), cache_dir());
+                run_command(&runtime, &fixtures, &args, None, ui).await
+            }
+        },
+        Command::Clean(args) => clean(&fixtures, cli.runtime, &args).await,
+    }
+}
+
+async fn docker_runtime(fixtures: &Fixtures, build: &BuildArgs) -> Result<DockerRuntime> {
+    let docker = docker::connect().await?;
+    Ok(DockerRuntime::new(
+        docker,
+        fixtures.clone(),
+        build_options(build)?,
+    ))
+}
+
+fn build_options(args: &BuildArgs) -> Result<BuildOptions> {
+    let ca_bundle = match args.ca_bundle.as_deref() {
+        Some("none") => None,
+        Some(path) => {
+            let path = PathBuf::from(path);
+            if !path.is_file() {
+                bail!(
+                    "--ca-bundle {}: no such file (pass a PEM bundle, or `none`)",
+                    path.display()
+                );
+            }
+            Some(path)
+        }
+        None => Some(PathBuf::from(HOST_CA_BUNDLE)).filter(|p| p.is_file()),
+    };
+    Ok(BuildOptions {
+        ca_bundle,
+        base: args.base,
+        force: args.force,
+        mirror: args.mirror.clone(),
+    })
+}
+
+/// A signal that should stop the work and clean up: Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(term) => { term.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}
+
+fn list(fixtures: &Fixtures) -> Result<ExitCode> {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "target",
+        "language",
+        "framework",
+        "server setup",
+        "app",
+    ]);
+    for target in &fixtures.targets {
+        let version =
+            framework_version(target, &fixtures.app_dir(target)).unwrap_or_else(|| "?".into());
+        table.add_row([
+            target.name.clone(),
+            target.language.to_string(),
+            format!("{} {version}", target.framework),
+            target.server.clone(),
+            target.app_dir.display().to_string(),
+        ]);
+    }
+    println!("{table}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn images_build(
+    runtime: &DockerRuntime,
+    targets: &[faceoff::config::Target],
+    ui: Ui,
+) -> Result<ExitCode> {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_header(["target", "image", "id", "base", "built"]);
+    let work = async {
+        for target in targets {
+            ui.step(&format!("[build] {}", target.name));
+            let progress = |line: &str| ui.step(&format!("  {line}"));
+            let prepared = runtime.prepare(target, &progress).await?;
+            if let Some(image) = prepared.image {
+                table.add_row([
+                    image.target,
+                    image.tag,
+                    image
+                        .image_id
+                        .trim_start_matches("sha256:")
+                        .chars()
+                        .take(12)
+                        .collect(),
+                    image.base_image,
+                    if image.built { "built" } else { "up to date" }.to_string(),
+                ]);
+            }
+        }
+        anyhow::Ok(())
+    };
+    tokio::select! {
+        result = work => result?,
+        _ = shutdown_signal() => {
+            eprintln!("interrupted: build stopped");
+            return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        }
+    }
+    println!("{table}");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn up<R: Runtime>(
+    runtime: &R,
+    fixtures: &Fixtures,
+    args: &UpArgs,
+    ui: Ui,
+) -> Result<ExitCode> {
+    let target = fixtures.target(&args.target)?.clone();
+    let port = match args.port {
+        Some(port) => {
+            rt::ensure_port_free(port)?;
+            port
+        }
+        None => rt::pick_free_port()?,
+    };
+    let limits = Limits {
+        cpuset: args.limits.cpuset.clone(),
+        memory_bytes: args.limits.memory,
+    };
+    rt::parse_cpuset(&limits.cpuset)?;
+    let run_id = format!("up-{}", run::new_run_id());
+    let progress = |line: &str| ui.step(&format!("  {line}"));
+    let prepared = tokio::select! {
+        prepared = runtime.prepare(&target, &progress) => prepared?,
+        _ = shutdown_signal() => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
+    };
+    let spec = LaunchSpec {
+        run_id: &run_id,
+        port,
+        limits: &limits,
+    };
+    let instance = runtime.start(&prepared, &spec).await?;
+    let ready = tokio::select! {
+        ready = rt::wait_ready(&instance, &target.name, &limits, args.limits.ready_timeout) => ready,
+        _ = shutdown_signal() => {
+            instance.stop().await?;
+            return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        }
+    };
+    if let Err(err) = ready {
+        instance.stop().await?;
+        return Err(err.into());
+    }
+    println!(
+        "{} listening on http://{}:{port} ({} {}, cpuset {}); Ctrl-C to stop",
+        target.name,
+        rt::HOST,
+        runtime.kind().label(),
+        instance.id(),
+        limits.cpuset
+    );
+    // Wait for Ctrl-C, or for the target to stop on its own.
+    let exited = loop {
+        tokio::select! {
+            _ = shutdown_signal() => break None,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {
+                if let Some(exited) = instance.exited().await? {
+                    break Some(exited);
+                }
+            }
+        }
+    };
+    let logs = instance.logs_tail(rt::LOG_TAIL_LINES).await;
+    instance.stop().await?;
+    match exited {
+        None => {
+            eprintln!("stopped {}", target.name);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(exited) => bail!(
+            "{} exited with code {}; last log lines: {logs}",
+            target.name,
+            exited.code
+        ),
+    }
+}
+
+async fn run_command<R: Runtime>(
+    runtime: &R,
+    fixtures: &Fixtures,
+    args: &RunArgs,
+    engine: Option<docker::EngineInfo>,
+    ui: Ui,
+) -> Result<ExitCode> {
+    let targets = fixtures.select_targets(&args.targets)?;
+    let workload = fixtures.workload(&args.workload)?.clone();
+    let limits = Limits {
+        cpuset: args.limits.cpuset.clone(),
+        memory_bytes: args.limits.memory,
+    };
+    let server_cpus = rt::parse_cpuset(&limits.cpuset)?;
+    let generator_cpus = match &args.generator_cpus {
+        Some(cpus) => rt::parse_cpuset(cpus)?,
+        None => {
+            let others: Vec<usize> = (0..rt::host_cpu_count())
+                .filter(|c| !server_cpus.contains(c))
+                .collect();
+            if others.is_empty() {
+                eprintln!(
+                    "warning: no CPU is left for the load generator; it shares CPUs {server_cpus:?} with the server"
+                );
+                server_cpus.clone()
+            } else {
+                others
+            }
+        }
+    };
+    if generator_cpus.iter().any(|c| server_cpus.contains(c)) {
+        eprintln!(
+            "warning: the load generator shares CPUs with the server; figures will be lower and noisier"
+        );
+    }
+    let run_id = run::new_run_id();
+    let run_dir = args.out.join(&run_id);
+    let results_path = run_dir.join("results.json");
+    let plan = RunPlan {
+        run_id: run_id.clone(),
+        targets,
+        workload,
+        trials: args.trials,
+        connections: args.connections as usize,
+        duration: args.duration,
+        warmup: args.warmup,
+        request_timeout: args.request_timeout,
+        ready_timeout: args.limits.ready_timeout,
+        sample_interval: args.sample_interval,
+        limits,
+        generator_cpus,
+        results_path: results_path.clone(),
+    };
+    let mut manifest = Manifest::collect(&fixtures.root);
+    manifest.engine = engine;
+    for language in [Language::Node, Language::Python] {
+        let image = fixtures.bases.image_for(language);
+        manifest
+            .base_images
+            .insert(image.to_string(), String::new());
+    }
+    let mut results = RunResults {
+        schema_version: results::SCHEMA_VERSION,
+        run_id: run_id.clone(),
+        status: RunStatus::Running,
+        started_at: run::now_rfc3339(),
+        finished_at: None,
+        parameters: Parameters {
+            workload: plan.workload.name.clone(),
+            method: plan.workload.method.clone(),
+            path: plan.workload.path.clone(),
+            runtime: runtime.kind(),
+            targets: plan.targets.iter().map(|t| t.name.clone()).collect(),
+            trials: plan.trials,
+            connections: plan.connections,
+            duration_s: plan.duration.as_secs_f64(),
+            warmup_s: plan.warmup.as_secs_f64(),
+            request_timeout_s: plan.request_timeout.as_secs_f64(),
+            ready_timeout_s: plan.ready_timeout.as_secs_f64(),
+            sample_interval_ms: plan.sample_interval.as_millis() as u64,
+            limits: plan.limits.clone(),
+            memory_limit_enforced: runtime.kind() == RuntimeKind::Docker,
+            generator_cpus: plan.generator_cpus.clone(),
+            generator_threads: plan.generator_cpus.len().max(1),
+        },
+        manifest,
+        targets: Vec::new(),
+    };
+    results::write(&results_path, &results)?;
+    ui.step(&format!(
+        "run {run_id}: results in {}",
+        results_path.display()
+    ));
+
+    let interrupted = {
+        let work = run::execute(runtime, fixtures, &plan, &mut results, ui);
+        tokio::select! {
+            outcome = work => { outcome?; false }
+            _ = shutdown_signal() => true,
+        }
+    };
+    fill_base_ids(&mut results);
+    if interrupted {
+        results.status = RunStatus::Interrupted;
+        results.finished_at = Some(run::now_rfc3339());
+        let removed = runtime.clean(Some(&run_id)).await.unwrap_or(0);
+        results::write(&results_path, &results)?;
+        eprintln!(
+            "interrupted: removed {removed} {}; results so far kept in {}",
+            runtime.kind().unit(),
+            results_path.display()
+        );
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
+    results::write(&results_path, &results)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    } else {
+        println!("{}", report::summary_table(&results));
+        println!("{}", report::conditions_line(&results));
+        println!("results: {}", results_path.display());
+    }
+    Ok(if results.status == RunStatus::Complete {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Records the ids of the base images the app images were built on.
+fn fill_base_ids(results: &mut RunResults) {
+    let bases: Vec<(String, String)> = results
+        .targets
+        .iter()
+        .filter_map(|t| t.image.as_ref())
+        .map(|image| (image.base_image.clone(), image.base_image_id.clone()))
+        .collect();
+    results.manifest.base_images.clear();
+    results.manifest.base_images.extend(bases);
+}
+
+async fn clean(fixtures: &Fixtures, kind: RuntimeKind, args: &CleanArgs) -> Result<ExitCode> {
+    let run = args.run.as_deref();
+    match kind {
+        RuntimeKind::Docker => {
+            let docker = docker::connect().await?;
+            let options = BuildOptions {
+                ca_bundle: None,
+                base: images::BaseChoice::Offline,
+                force: false,
+                mirror: None,
+            };
+            let runtime = DockerRuntime::new(docker.clone(), fixtures.clone(), options);
+            let removed = runtime.clean(run).await?;
+            println!("removed {removed} container(s)");
+            if args.images {
+                let removed = images::remove_app_images(&docker).await?;
+                println!("removed {removed} app image(s)");
+            }
+        }
+        RuntimeKind::Local => {
+            let runtime = LocalRuntime::new(fixtures.clone(), cache_dir());
+            let removed = runtime.clean(run).await?;
+            println!("stopped {removed} process(es)");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn doctor(fixtures: &Fixtures, kind: RuntimeKind) -> Result<ExitCode> {
+    let mut failures = 0;
+    let mut line = |ok: bool, what: &str, detail: String| {
+        if !ok {
+            failures += 1;
+        }
+        println!("{} {what}: {detail}", if ok { "OK  " } else { "FAIL" });
+    };
+    let cpus = rt::host_cpu_count();
+    line(
+        cpus >= 2,
+        "CPUs",
+        if cpus >= 2 {
+            format!("{cpus} online (server on cpuset 1, generator on the rest)")
+        } else {
+            format!(
+                "{cpus} online: the server and the generator will share a CPU; use a host with 2 or more"
+            )
+        },
+    );
+    for (program, fix) in [
+        (
+            "node",
+            "install Node.js 20+ (needed by --runtime local and to build the offline Node base)",
+        ),
+        (
+            "npm",
+            "install npm (needed to build the offline Node base and for --runtime local)",
+        ),
+        (
+            "python3",
+            "install python3 with venv (needed by --runtime local)",
+        ),
+    ] {
+        match images::find_on_path(program) {
+            Some(path) => line(true, program, version_of(&path)),
+            None => line(false, program, format!("not on PATH: {fix}")),
+        }
+    }
+    if kind == RuntimeKind::Docker {
+        match docker::connect().await {
+            Err(err) => line(false, "engine", err.to_string()),
+            Ok(client) => {
+                match docker::engine_info(&client).await {
+                    Ok(info) => {
+                        line(
+                            true,
+                            "engine",
+                            format!(
+                                "Docker {} (API {}) at {}",
+                                info.version, info.api_version, info.endpoint
+                            ),
+                        );
+                        line(
+                            true,
+                            "cgroup",
+                            format!("v{} ({} driver)", info.cgroup_version, info.cgroup_driver),
+                        );
+                        line(
+                            info.cpus >= 2,
+                            "engine CPUs",
+                            format!("{} (memory {} MiB)", info.cpus, info.memory_bytes / 1048576),
+                        );
+                    }
+                    Err(err) => line(false, "engine", err.to_string()),
+                }
+                for image in [
+                    &fixtures.bases.debian.image,
+                    &fixtures.bases.node.image,
+                    &fixtures.bases.python.image,
+                ] {
+                    match images::image_id(&client, image).await {
+                        Ok(Some(id)) => line(
+                            true,
+                            "base image",
+                            format!("{image} ({})", &id.trim_start_matches("sha256:")[..12]),
+                        ),
+                        Ok(None) => line(
+                            false,
+                            "base image",
+                            format!("{image} missing: `faceoff images build` makes it offline"),
+                        ),
+                        Err(err) => line(false, "base image", format!("{image}: {err}")),
+                    }
+                }
+                match images::find_on_path("debootstrap") {
+                    Some(_) => line(true, "debootstrap", "present".into()),
+                    None => line(
+                        false,
+                        "debootstrap",
+                        "not on PATH: apt-get install debootstrap (builds the offline Debian base)"
+                            .into(),
+                    ),
+                }
+                match images::host_apt_mirror() {
+                    Some(mirror) => line(true, "apt mirror", mirror),
+                    None => line(
+                        false,
+                        "apt mirror",
+                        "none in the host's apt configuration: pass --mirror URL to images build"
+                            .into(),
+                    ),
+                }
+            }
+        }
+    }
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn version_of(path: &Path) -> String {
+    std::process::Command::new(path)
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|out| {
+            String::from_utf8_lossy(&out.stdout).trim().to_string()
+                + &String::from_utf8_lossy(&out.stderr).trim().to_string()
+        })
+        .filter(|v| !v.is_empty())
+        .map(|v| format!("{v} ({})", path.display()))
+        .unwrap_or_else(|| path.display().to_string())
+}

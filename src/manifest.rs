@@ -1,0 +1,195 @@
+//! The environment manifest: what a stranger needs to know to re-run a result (faceoff
+//! version and commit, fixture hashes, host, engine) and where versions come from.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Language, Target};
+use crate::runtime::docker::EngineInfo;
+
+/// The host the run happened on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Host {
+    pub cpu_model: String,
+    pub cpus: usize,
+    pub memory_bytes: u64,
+    pub kernel: String,
+    pub os: String,
+}
+
+/// Provenance of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Manifest {
+    pub faceoff_version: String,
+    /// The commit of the faceoff checkout the fixtures and apps came from.
+    pub git_commit: Option<String>,
+    /// True when that checkout had uncommitted changes.
+    pub git_dirty: Option<bool>,
+    pub host: Host,
+    /// The Docker engine, when the Docker runtime ran the targets.
+    pub engine: Option<EngineInfo>,
+    /// SHA-256 of every file in fixtures/.
+    pub fixtures_sha256: BTreeMap<String, String>,
+    /// The base images and their ids.
+    pub base_images: BTreeMap<String, String>,
+}
+
+impl Manifest {
+    /// Collects everything but the engine and the images, which the runtime adds.
+    pub fn collect(root: &Path) -> Manifest {
+        Manifest {
+            faceoff_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: git(root, &["rev-parse", "HEAD"]),
+            git_dirty: git(root, &["status", "--porcelain", "--untracked-files=no"])
+                .map(|out| !out.is_empty()),
+            host: host(),
+            engine: None,
+            fixtures_sha256: fixture_hashes(&root.join("fixtures")),
+            base_images: BTreeMap::new(),
+        }
+    }
+}
+
+fn git(root: &Path, args: &[&str]) -> Option<String> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .output()
+        .ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+fn fixture_hashes(dir: &Path) -> BTreeMap<String, String> {
+    let mut hashes = BTreeMap::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_file()
+                && let Ok(hash) = crate::images::file_sha256(&path)
+            {
+                hashes.insert(entry.file_name().to_string_lossy().to_string(), hash);
+            }
+        }
+    }
+    hashes
+}
+
+/// Reads this host's CPU model, CPU count, memory, kernel and OS.
+pub fn host() -> Host {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let os_release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    Host {
+        cpu_model: cpu_model(&cpuinfo).unwrap_or_else(|| "unknown".into()),
+        cpus: crate::runtime::host_cpu_count(),
+        memory_bytes: mem_total_bytes(&meminfo).unwrap_or(0),
+        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
+        os: pretty_name(&os_release).unwrap_or_else(|| std::env::consts::OS.into()),
+    }
+}
+
+fn cpu_model(cpuinfo: &str) -> Option<String> {
+    cpuinfo
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_string())
+}
+
+fn mem_total_bytes(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+fn pretty_name(os_release: &str) -> Option<String> {
+    os_release
+        .lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .map(|v| v.trim_matches('"').to_string())
+}
+
+/// The framework's version as pinned in the app's lockfile.
+pub fn framework_version(target: &Target, app_dir: &Path) -> Option<String> {
+    let lock = std::fs::read_to_string(app_dir.join(target.lockfile_name())).ok()?;
+    match target.language {
+        Language::Node => node_locked_version(&lock, &target.framework),
+        Language::Python => python_locked_version(&lock, &target.framework),
+    }
+}
+
+/// The version of `package` in a package-lock.json (lockfile v2/v3).
+pub fn node_locked_version(lock: &str, package: &str) -> Option<String> {
+    let json: serde_json::Value = serde_json::from_str(lock).ok()?;
+    json.get("packages")?
+        .get(format!("node_modules/{package}"))?
+        .get("version")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// The version of `package` in a pip requirements lock (`name==version`).
+pub fn python_locked_version(lock: &str, package: &str) -> Option<String> {
+    let normalize = |name: &str| name.to_ascii_lowercase().replace(['_', '.'], "-");
+    let wanted = normalize(package);
+    lock.lines().find_map(|line| {
+        let spec = line.trim().split([';', ' ', '\\']).next()?;
+        let (name, version) = spec.split_once("==")?;
+        let name = name.split('[').next()?;
+        (normalize(name) == wanted).then(|| version.trim().to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_version_is_read_from_package_lock() {
+        let lock = r#"{"lockfileVersion":3,"packages":{"":{},"node_modules/fastify":{"version":"5.6.1"}}}"#;
+        assert_eq!(
+            node_locked_version(lock, "fastify").as_deref(),
+            Some("5.6.1")
+        );
+        assert_eq!(node_locked_version(lock, "express"), None);
+    }
+
+    #[test]
+    fn python_version_is_read_from_hashed_lock() {
+        let lock = "django==5.2.8 \\\n    --hash=sha256:abc\nuvicorn[standard]==0.38.0 ; python_version >= '3.9' \\\n";
+        assert_eq!(
+            python_locked_version(lock, "Django").as_deref(),
+            Some("5.2.8")
+        );
+        assert_eq!(
+            python_locked_version(lock, "uvicorn").as_deref(),
+            Some("0.38.0")
+        );
+        assert_eq!(python_locked_version(lock, "fastapi"), None);
+    }
+
+    #[test]
+    fn host_facts_are_parsed() {
+        assert_eq!(
+            cpu_model("processor: 0\nmodel name\t: AMD EPYC 7B13\n").as_deref(),
+            Some("AMD EPYC 7B13")
+        );
+        assert_eq!(
+            mem_total_bytes("MemTotal:       1024 kB\n"),
+            Some(1024 * 1024)
+        );
+        assert_eq!(
+            pretty_name("NAME=x\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n").as_deref(),
+            Some("Debian GNU/Linux 12 (bookworm)")
+        );
+    }
+}

@@ -1,0 +1,94 @@
+//! Presentation of results. Only reads [`RunResults`]; never measures.
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{CellAlignment, Table};
+
+use crate::results::{RunResults, TargetStatus, TrialResult};
+use crate::stats::median;
+
+/// The summary table printed at the end of `faceoff run`: one row per target, medians over
+/// its trials.
+pub fn summary_table(results: &RunResults) -> Table {
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "target",
+        "framework",
+        "runtime",
+        "req/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "peak MiB",
+        "CPU %",
+    ]);
+    for target in &results.targets {
+        let framework = match &target.framework_version {
+            Some(version) => format!("{} {version}", target.framework),
+            None => target.framework.clone(),
+        };
+        let runtime = target.runtime_version.clone().unwrap_or_default();
+        if target.status == TargetStatus::Failed && target.trials.is_empty() {
+            let error = target.error.clone().unwrap_or_default();
+            let short: String = error.chars().take(60).collect();
+            table.add_row(vec![
+                target.target.clone(),
+                framework,
+                runtime,
+                format!("FAILED: {short}"),
+            ]);
+            continue;
+        }
+        let med = |f: fn(&TrialResult) -> f64| {
+            median(&target.trials.iter().map(f).collect::<Vec<_>>()).unwrap_or(0.0)
+        };
+        let errors: u64 = target.trials.iter().map(|t| t.errors.total()).sum();
+        table.add_row(vec![
+            target.target.clone(),
+            framework,
+            runtime,
+            format!("{:.0}", med(|t| t.requests_per_sec)),
+            format!("{:.2}", med(|t| t.latency.p50_ms)),
+            format!("{:.2}", med(|t| t.latency.p90_ms)),
+            format!("{:.2}", med(|t| t.latency.p99_ms)),
+            format!("{:.2}", med(|t| t.latency.max_ms)),
+            errors.to_string(),
+            format!(
+                "{:.1}",
+                med(|t| t.resources.peak_memory_bytes as f64) / (1024.0 * 1024.0)
+            ),
+            format!("{:.0}", med(|t| t.resources.mean_cpu_percent)),
+        ]);
+    }
+    for index in 3..11 {
+        if let Some(column) = table.column_mut(index) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    table
+}
+
+/// One line under the table naming the conditions, so a pasted table keeps its context.
+pub fn conditions_line(results: &RunResults) -> String {
+    let p = &results.parameters;
+    format!(
+        "workload {} ({} {}), {} connections, {}s after {}s warm-up, {} trial(s); server cpuset {} / {} MiB{}; generator on CPUs {:?}; runtime {:?}",
+        p.workload,
+        p.method,
+        p.path,
+        p.connections,
+        p.duration_s,
+        p.warmup_s,
+        p.trials,
+        p.limits.cpuset,
+        p.limits.memory_bytes / (1024 * 1024),
+        if p.memory_limit_enforced {
+            ""
+        } else {
+            " (not enforced)"
+        },
+        p.generator_cpus,
+        p.runtime,
+    )
+}

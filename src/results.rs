@@ -1,0 +1,180 @@
+//! The results file: a versioned, self-describing record of a run, written as results
+//! arrive so that a failed or interrupted run keeps what it had.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::images::AppImage;
+use crate::manifest::Manifest;
+use crate::runtime::{Limits, RuntimeKind};
+use crate::sample::ResourceSummary;
+use crate::stats::LatencySummary;
+
+/// Bumped on any change a reader of results.json must know about.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How far a run got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// Still going (what a crash or power cut leaves behind).
+    Running,
+    /// Every target measured.
+    Complete,
+    /// Finished, but at least one target failed.
+    Failed,
+    /// Stopped by Ctrl-C or a signal: the targets finished so far are kept.
+    Interrupted,
+}
+
+/// What was asked for; enough to re-run the same measurement.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Parameters {
+    pub workload: String,
+    pub method: String,
+    pub path: String,
+    pub runtime: RuntimeKind,
+    pub targets: Vec<String>,
+    pub trials: u32,
+    pub connections: usize,
+    pub duration_s: f64,
+    pub warmup_s: f64,
+    pub request_timeout_s: f64,
+    pub ready_timeout_s: f64,
+    pub sample_interval_ms: u64,
+    pub limits: Limits,
+    /// False on the local runtime, which cannot enforce a memory limit.
+    pub memory_limit_enforced: bool,
+    pub generator_cpus: Vec<usize>,
+    pub generator_threads: usize,
+}
+
+/// Whether a target was measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetStatus {
+    Ok,
+    Failed,
+}
+
+/// Errors seen by the load generator, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ErrorCounts {
+    pub connect: u64,
+    pub timeout: u64,
+    pub io: u64,
+    /// Responses with status 400 or above.
+    pub non_success: u64,
+}
+
+impl ErrorCounts {
+    pub fn total(&self) -> u64 {
+        self.connect + self.timeout + self.io + self.non_success
+    }
+}
+
+/// One measured trial of one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialResult {
+    pub trial: u32,
+    /// Responses completed in the measured window (after warm-up).
+    pub requests: u64,
+    pub duration_s: f64,
+    pub requests_per_sec: f64,
+    pub latency: LatencySummary,
+    pub status_counts: BTreeMap<u16, u64>,
+    pub errors: ErrorCounts,
+    pub bytes_received: u64,
+    /// Completed requests in each second of the measured window.
+    pub per_second: Vec<u64>,
+    /// Requests completed during warm-up, excluded from every figure above.
+    pub warmup_requests: u64,
+    pub resources: ResourceSummary,
+}
+
+/// Everything measured for one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetResult {
+    pub target: String,
+    pub language: String,
+    pub framework: String,
+    pub framework_version: Option<String>,
+    pub server: String,
+    pub runtime_version: Option<String>,
+    pub lockfile_sha256: Option<String>,
+    pub image: Option<AppImage>,
+    pub status: TargetStatus,
+    /// Why the target failed, one line.
+    pub error: Option<String>,
+    pub trials: Vec<TrialResult>,
+}
+
+/// The whole results file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResults {
+    pub schema_version: u32,
+    pub run_id: String,
+    pub status: RunStatus,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub parameters: Parameters,
+    pub manifest: Manifest,
+    pub targets: Vec<TargetResult>,
+}
+
+impl RunResults {
+    /// The entry of `target`, created (in order of first use) when missing.
+    pub fn target_mut(&mut self, template: &TargetResult) -> &mut TargetResult {
+        let index = match self
+            .targets
+            .iter()
+            .position(|t| t.target == template.target)
+        {
+            Some(index) => index,
+            None => {
+                self.targets.push(template.clone());
+                self.targets.len() - 1
+            }
+        };
+        &mut self.targets[index]
+    }
+}
+
+/// Why results could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write results to {path}: {source} (free disk space or pass --out DIR)")]
+pub struct WriteError {
+    pub path: PathBuf,
+    pub source: std::io::Error,
+}
+
+/// Writes the results atomically: a reader never sees a half-written file, and a failed
+/// write (disk full) leaves the previous complete version in place.
+pub fn write(path: &Path, results: &RunResults) -> Result<(), WriteError> {
+    let fail = |source| WriteError {
+        path: path.to_path_buf(),
+        source,
+    };
+    let json = serde_json::to_vec_pretty(results).map_err(|e| fail(e.into()))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+    tmp.write_all(&json).map_err(fail)?;
+    tmp.write_all(b"\n").map_err(fail)?;
+    tmp.as_file().sync_all().map_err(fail)?;
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
+}
+
+/// Reads a results file.
+pub fn read(path: &Path) -> anyhow::Result<RunResults> {
+    use anyhow::Context;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let results: RunResults = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a faceoff results file", path.display()))?;
+    Ok(results)
+}

@@ -1,0 +1,330 @@
+//! `faceoff run`: prepare every target, then for each trial start each target in turn (order
+//! rotated per trial), wait until it is ready, drive the load while sampling its resources,
+//! stop it, and write the results file after every step.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::config::{Fixtures, Target, Workload};
+use crate::load::{LiveCounters, LoadReport, LoadSpec, run_closed_loop};
+use crate::manifest::framework_version;
+use crate::results::{
+    self, ErrorCounts, RunResults, RunStatus, TargetResult, TargetStatus, TrialResult,
+};
+use crate::runtime::{self, Instance, LaunchSpec, Limits, Prepared, Runtime};
+use crate::sample;
+use crate::stats::latency_summary;
+
+/// Everything a run needs, validated.
+#[derive(Debug, Clone)]
+pub struct RunPlan {
+    pub run_id: String,
+    pub targets: Vec<Target>,
+    pub workload: Workload,
+    pub trials: u32,
+    pub connections: usize,
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub request_timeout: Duration,
+    pub ready_timeout: Duration,
+    pub sample_interval: Duration,
+    pub limits: Limits,
+    pub generator_cpus: Vec<usize>,
+    pub results_path: PathBuf,
+}
+
+/// Where progress goes: step lines on stderr and a live bar during load (hidden when stderr
+/// is not a terminal).
+#[derive(Debug, Clone, Copy)]
+pub struct Ui {
+    pub quiet: bool,
+}
+
+impl Ui {
+    pub fn step(&self, message: &str) {
+        if !self.quiet {
+            eprintln!("{message}");
+        }
+    }
+}
+
+/// Runs the plan, recording into `results` and rewriting the results file after each
+/// target and trial. Target failures are recorded, not returned: the run goes on with the
+/// other targets. Returns an error only when results cannot be written.
+pub async fn execute<R: Runtime>(
+    runtime: &R,
+    fixtures: &Fixtures,
+    plan: &RunPlan,
+    results: &mut RunResults,
+    ui: Ui,
+) -> Result<(), results::WriteError> {
+    let mut prepared: Vec<Prepared> = Vec::new();
+    for target in &plan.targets {
+        let entry = results.target_mut(&empty_result(target, fixtures));
+        ui.step(&format!("[prepare] {}", target.name));
+        let progress = |line: &str| ui.step(&format!("  {line}"));
+        match runtime.prepare(target, &progress).await {
+            Ok(ready) => {
+                entry.image = ready.image.clone();
+                entry.lockfile_sha256 = Some(ready.lockfile_sha256.clone());
+                prepared.push(ready);
+            }
+            Err(err) => {
+                ui.step(&format!("  {}: {err}", target.name));
+                entry.status = TargetStatus::Failed;
+                entry.error = Some(err.to_string());
+            }
+        }
+        results::write(&plan.results_path, results)?;
+    }
+
+    let count = prepared.len();
+    for trial in 1..=plan.trials {
+        for index in 0..count {
+            // Rotate the order each trial (ABC, BCA, CAB…) so no target always goes first.
+            let ready = &prepared[(index + trial as usize - 1) % count];
+            let name = &ready.target.name;
+            if results
+                .targets
+                .iter()
+                .any(|t| &t.target == name && t.status == TargetStatus::Failed)
+            {
+                continue;
+            }
+            ui.step(&format!("[trial {trial}/{}] {name}", plan.trials));
+            let outcome = run_trial(runtime, ready, plan, trial, ui).await;
+            let entry = results.target_mut(&empty_result(&ready.target, fixtures));
+            match outcome {
+                Ok((trial_result, version)) => {
+                    ui.step(&format!(
+                        "  {:.0} req/s, p99 {:.2} ms, {} errors, peak {:.1} MiB",
+                        trial_result.requests_per_sec,
+                        trial_result.latency.p99_ms,
+                        trial_result.errors.total(),
+                        trial_result.resources.peak_memory_bytes as f64 / 1048576.0
+                    ));
+                    if entry.runtime_version.is_none() {
+                        entry.runtime_version = version;
+                    }
+                    entry.trials.push(trial_result);
+                }
+                Err(err) => {
+                    ui.step(&format!("  {name} failed: {err}"));
+                    entry.status = TargetStatus::Failed;
+                    entry.error = Some(err.to_string());
+                }
+            }
+            results::write(&plan.results_path, results)?;
+        }
+    }
+    results.status = if results
+        .targets
+        .iter()
+        .any(|t| t.status == TargetStatus::Failed)
+    {
+        RunStatus::Failed
+    } else {
+        RunStatus::Complete
+    };
+    results.finished_at = Some(now_rfc3339());
+    results::write(&plan.results_path, results)
+}
+
+fn empty_result(target: &Target, fixtures: &Fixtures) -> TargetResult {
+    TargetResult {
+        target: target.name.clone(),
+        language: target.language.to_string(),
+        framework: target.framework.clone(),
+        framework_version: framework_version(target, &fixtures.app_dir(target)),
+        server: target.server.clone(),
+        runtime_version: None,
+        lockfile_sha256: None,
+        image: None,
+        status: TargetStatus::Ok,
+        error: None,
+        trials: Vec::new(),
+    }
+}
+
+/// Why a trial failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TrialError {
+    #[error(transparent)]
+    Runtime(#[from] runtime::RuntimeError),
+    #[error("load generator: {0}")]
+    Load(#[from] crate::load::LoadError),
+    #[error("load generator thread failed: {0}")]
+    Join(String),
+    #[error("{target} stopped during the load (exit code {code}{oom}); last log lines: {logs}")]
+    DiedUnderLoad {
+        target: String,
+        code: i64,
+        oom: &'static str,
+        logs: String,
+    },
+}
+
+async fn run_trial<R: Runtime>(
+    runtime: &R,
+    prepared: &Prepared,
+    plan: &RunPlan,
+    trial: u32,
+    ui: Ui,
+) -> Result<(TrialResult, Option<String>), TrialError> {
+    let port = runtime::pick_free_port()?;
+    let spec = LaunchSpec {
+        run_id: &plan.run_id,
+        port,
+        limits: &plan.limits,
+    };
+    let instance = runtime.start(prepared, &spec).await?;
+    let outcome = measure(&instance, prepared, plan, trial, ui).await;
+    // Stop on every path; a measurement error is the more useful one to report.
+    let stopped = instance.stop().await;
+    let measured = outcome?;
+    stopped?;
+    Ok(measured)
+}
+
+async fn measure<I: Instance>(
+    instance: &I,
+    prepared: &Prepared,
+    plan: &RunPlan,
+    trial: u32,
+    ui: Ui,
+) -> Result<(TrialResult, Option<String>), TrialError> {
+    let name = &prepared.target.name;
+    runtime::wait_ready(instance, name, &plan.limits, plan.ready_timeout).await?;
+    let version = instance.runtime_version().await;
+    let url = format!(
+        "http://{}:{}{}",
+        runtime::HOST,
+        instance.port(),
+        plan.workload.path
+    );
+    let spec = LoadSpec {
+        url: url
+            .parse()
+            .map_err(|e| TrialError::Join(format!("bad URL {url}: {e}")))?,
+        method: plan
+            .workload
+            .method
+            .parse()
+            .map_err(|e| TrialError::Join(format!("bad method: {e}")))?,
+        body: None,
+        connections: plan.connections,
+        threads: plan.generator_cpus.len().max(1),
+        cpus: plan.generator_cpus.clone(),
+        warmup: plan.warmup,
+        duration: plan.duration,
+        max_requests: None,
+        request_timeout: plan.request_timeout,
+    };
+    let live = Arc::new(LiveCounters::default());
+    let bar = progress_bar(ui, plan.warmup + plan.duration);
+    let ticker = tokio::spawn(update_bar(bar.clone(), live.clone()));
+    let load = {
+        let live = live.clone();
+        tokio::task::spawn_blocking(move || run_closed_loop(&spec, live))
+    };
+    let (report, readings) = sample::sample_while(instance, plan.sample_interval, load).await;
+    ticker.abort();
+    bar.finish_and_clear();
+    let report = report.map_err(|e| TrialError::Join(e.to_string()))??;
+    // A server that died mid-run makes every figure above meaningless: say why it died.
+    if let Some(exited) = instance.exited().await? {
+        return Err(TrialError::DiedUnderLoad {
+            target: name.clone(),
+            code: exited.code,
+            oom: if exited.oom_killed {
+                ", killed for memory: raise --memory"
+            } else {
+                ""
+            },
+            logs: instance.logs_tail(runtime::LOG_TAIL_LINES).await,
+        });
+    }
+    let resources = sample::summarize(sample::series(&readings));
+    Ok((trial_result(trial, &report, resources), version))
+}
+
+fn trial_result(
+    trial: u32,
+    report: &LoadReport,
+    resources: sample::ResourceSummary,
+) -> TrialResult {
+    TrialResult {
+        trial,
+        requests: report.requests,
+        duration_s: report.elapsed.as_secs_f64(),
+        requests_per_sec: report.requests_per_sec(),
+        latency: latency_summary(&report.latency_us),
+        status_counts: report.status_counts.clone(),
+        errors: ErrorCounts {
+            connect: report.errors.connect,
+            timeout: report.errors.timeout,
+            io: report.errors.io,
+            non_success: report.errors.non_success,
+        },
+        bytes_received: report.bytes_received,
+        per_second: report.per_second.clone(),
+        warmup_requests: report.warmup_requests,
+        resources,
+    }
+}
+
+fn progress_bar(ui: Ui, total: Duration) -> ProgressBar {
+    if ui.quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total.as_millis() as u64);
+    let style = ProgressStyle::with_template("  {bar:30} {elapsed:>3}/{duration} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
+
+async fn update_bar(bar: ProgressBar, live: Arc<LiveCounters>) {
+    let started = std::time::Instant::now();
+    let mut last = (started, 0u64);
+    let mut interval = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        interval.tick().await;
+        let now = std::time::Instant::now();
+        let requests = live.requests.load(Ordering::Relaxed);
+        let errors = live.errors.load(Ordering::Relaxed);
+        let window = now.duration_since(last.0).as_secs_f64();
+        let rate = if window > 0.0 {
+            (requests.saturating_sub(last.1)) as f64 / window
+        } else {
+            0.0
+        };
+        last = (now, requests);
+        bar.set_position(now.duration_since(started).as_millis() as u64);
+        bar.set_message(format!(
+            "{rate:>8.0} req/s  {requests} requests  {errors} errors"
+        ));
+    }
+}
+
+/// Now, as RFC 3339 in UTC.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A new run id: UTC time plus a random suffix, sortable and unique.
+pub fn new_run_id() -> String {
+    let random: u32 = std::collections::hash_map::RandomState::new()
+        .hash_one(std::time::SystemTime::now()) as u32;
+    format!(
+        "{}-{:06x}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+        random & 0xff_ffff
+    )
+}
+
+use std::hash::BuildHasher;

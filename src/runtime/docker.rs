@@ -1,0 +1,367 @@
+//! The Docker runtime: one container per target, host networking, identical cpuset and
+//! memory limit, labelled so that `faceoff clean` finds whatever a killed run left behind.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use bollard::Docker;
+use bollard::exec::{CreateExecOptions, StartExecResults};
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, StatsOptionsBuilder, StopContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Exited, Instance, LaunchSpec, Prepared, ResourceReading, Runtime, RuntimeError, RuntimeKind,
+    tail_lines,
+};
+use crate::config::{Fixtures, Language, Target};
+use crate::images::{self, BuildOptions, Progress};
+
+/// Label carrying the run id on every container faceoff creates.
+pub const LABEL_RUN: &str = "faceoff.run";
+/// Label carrying the target name.
+pub const LABEL_TARGET: &str = "faceoff.target";
+
+/// What the engine says about itself, for `doctor` and the manifest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EngineInfo {
+    pub endpoint: String,
+    pub version: String,
+    pub api_version: String,
+    pub os: String,
+    pub kernel: String,
+    pub cgroup_version: String,
+    pub cgroup_driver: String,
+    pub cpus: i64,
+    pub memory_bytes: i64,
+}
+
+/// Connects to the engine named by DOCKER_HOST (or the local socket) and negotiates the API
+/// version, so engines from 20.10 (API 1.41) onwards work.
+pub async fn connect() -> Result<Docker, RuntimeError> {
+    let endpoint = endpoint();
+    let no_engine = |message: String| RuntimeError::NoEngine {
+        endpoint: endpoint.clone(),
+        message,
+    };
+    let docker = Docker::connect_with_defaults().map_err(|e| no_engine(e.to_string()))?;
+    let docker = docker
+        .negotiate_version()
+        .await
+        .map_err(|e| no_engine(short_engine_error(&e)))?;
+    docker
+        .ping()
+        .await
+        .map_err(|e| no_engine(short_engine_error(&e)))?;
+    Ok(docker)
+}
+
+fn endpoint() -> String {
+    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
+}
+
+fn short_engine_error(err: &bollard::errors::Error) -> String {
+    let text = err.to_string();
+    let first = text.lines().next().unwrap_or("").to_string();
+    if first.is_empty() {
+        "no answer".into()
+    } else {
+        first
+    }
+}
+
+/// Reads the engine's version and host facts.
+pub async fn engine_info(docker: &Docker) -> Result<EngineInfo, RuntimeError> {
+    let version = docker.version().await?;
+    let info = docker.info().await?;
+    Ok(EngineInfo {
+        endpoint: endpoint(),
+        version: version.version.unwrap_or_default(),
+        api_version: docker.client_version().to_string(),
+        os: info.operating_system.unwrap_or_default(),
+        kernel: info.kernel_version.unwrap_or_default(),
+        cgroup_version: info
+            .cgroup_version
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+        cgroup_driver: info
+            .cgroup_driver
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+        cpus: info.ncpu.unwrap_or_default(),
+        memory_bytes: info.mem_total.unwrap_or_default(),
+    })
+}
+
+/// Runs targets as containers on a Docker engine.
+pub struct DockerRuntime {
+    docker: Docker,
+    fixtures: Fixtures,
+    build: BuildOptions,
+}
+
+impl DockerRuntime {
+    pub fn new(docker: Docker, fixtures: Fixtures, build: BuildOptions) -> Self {
+        DockerRuntime {
+            docker,
+            fixtures,
+            build,
+        }
+    }
+
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+}
+
+impl Runtime for DockerRuntime {
+    type Instance = DockerInstance;
+
+    fn kind(&self) -> RuntimeKind {
+        RuntimeKind::Docker
+    }
+
+    async fn prepare(
+        &self,
+        target: &Target,
+        progress: Progress<'_>,
+    ) -> Result<Prepared, RuntimeError> {
+        images::ensure_bases(
+            &self.docker,
+            &self.fixtures,
+            &[target.language],
+            &self.build,
+            progress,
+        )
+        .await?;
+        let image =
+            images::build_app(&self.docker, &self.fixtures, target, &self.build, progress).await?;
+        Ok(Prepared {
+            target: target.clone(),
+            lockfile_sha256: image.lockfile_sha256.clone(),
+            image: Some(image),
+            local_dir: None,
+        })
+    }
+
+    async fn start(
+        &self,
+        prepared: &Prepared,
+        spec: &LaunchSpec<'_>,
+    ) -> Result<DockerInstance, RuntimeError> {
+        let target = &prepared.target;
+        let image = prepared
+            .image
+            .as_ref()
+            .ok_or_else(|| RuntimeError::Prepare {
+                target: target.name.clone(),
+                message: "no image was built".into(),
+            })?;
+        let name = format!("faceoff-{}-{}", spec.run_id, target.name);
+        let labels = HashMap::from([
+            (LABEL_RUN.to_string(), spec.run_id.to_string()),
+            (LABEL_TARGET.to_string(), target.name.clone()),
+        ]);
+        let memory = i64::try_from(spec.limits.memory_bytes).unwrap_or(i64::MAX);
+        let body = ContainerCreateBody {
+            image: Some(image.tag.clone()),
+            cmd: Some(target.command_for(super::HOST, spec.port)),
+            env: Some(vec![
+                format!("HOST={}", super::HOST),
+                format!("PORT={}", spec.port),
+                format!("FACEOFF_RUN={}", spec.run_id),
+            ]),
+            labels: Some(labels),
+            host_config: Some(HostConfig {
+                network_mode: Some("host".into()),
+                cpuset_cpus: Some(spec.limits.cpuset.clone()),
+                memory: Some(memory),
+                // Swap equal to memory means no swap: a target over its limit is killed, not slowed.
+                memory_swap: Some(memory),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let options = CreateContainerOptionsBuilder::default().name(&name).build();
+        let created = self.docker.create_container(Some(options), body).await?;
+        let instance = DockerInstance {
+            docker: self.docker.clone(),
+            id: created.id,
+            port: spec.port,
+            language: target.language,
+        };
+        if let Err(err) = self.docker.start_container(&instance.id, None).await {
+            let _ = instance.remove().await;
+            return Err(err.into());
+        }
+        Ok(instance)
+    }
+
+    async fn clean(&self, run_id: Option<&str>) -> Result<usize, RuntimeError> {
+        let label = match run_id {
+            Some(id) => format!("{LABEL_RUN}={id}"),
+            None => LABEL_RUN.to_string(),
+        };
+        let filters = HashMap::from([("label".to_string(), vec![label])]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let containers = self.docker.list_containers(Some(options)).await?;
+        let mut removed = 0;
+        for container in containers {
+            if let Some(id) = container.id {
+                remove_container(&self.docker, &id).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+async fn remove_container(docker: &Docker, id: &str) -> Result<(), RuntimeError> {
+    let options = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
+    match docker.remove_container(id, Some(options)).await {
+        Ok(()) => Ok(()),
+        // Already gone (removed by another cleanup path): nothing to do.
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// A running target container.
+pub struct DockerInstance {
+    docker: Docker,
+    id: String,
+    port: u16,
+    language: Language,
+}
+
+impl DockerInstance {
+    async fn remove(&self) -> Result<(), RuntimeError> {
+        remove_container(&self.docker, &self.id).await
+    }
+}
+
+impl Instance for DockerInstance {
+    fn id(&self) -> String {
+        self.id.chars().take(12).collect()
+    }
+
+    fn port(&self) -> u16 {
+        self.port
+    }
+
+    async fn exited(&self) -> Result<Option<Exited>, RuntimeError> {
+        let inspect = self.docker.inspect_container(&self.id, None).await?;
+        let state = inspect.state.unwrap_or_default();
+        if state.running.unwrap_or(false) {
+            return Ok(None);
+        }
+        Ok(Some(Exited {
+            code: state.exit_code.unwrap_or(-1),
+            oom_killed: state.oom_killed.unwrap_or(false),
+        }))
+    }
+
+    async fn logs_tail(&self, lines: usize) -> String {
+        let options = LogsOptionsBuilder::default()
+            .stdout(true)
+            .stderr(true)
+            .tail(&lines.to_string())
+            .build();
+        let mut stream = self.docker.logs(&self.id, Some(options));
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = stream.next().await {
+            text.push_str(&chunk.to_string());
+        }
+        tail_lines(&text, lines)
+    }
+
+    async fn read_resources(&self) -> Result<ResourceReading, RuntimeError> {
+        let options = StatsOptionsBuilder::default()
+            .stream(false)
+            .one_shot(true)
+            .build();
+        let mut stream = self.docker.stats(&self.id, Some(options));
+        let stats = match stream.next().await {
+            Some(stats) => stats?,
+            None => {
+                return Err(RuntimeError::Prepare {
+                    target: self.id(),
+                    message: "the engine returned no stats".into(),
+                });
+            }
+        };
+        let at = Instant::now();
+        let cpu_total_ns = stats
+            .cpu_stats
+            .and_then(|cpu| cpu.cpu_usage)
+            .and_then(|usage| usage.total_usage)
+            .unwrap_or(0);
+        let memory = stats.memory_stats.unwrap_or_default();
+        // As `docker stats` does: usage less the inactive file cache (cgroup v1 and v2 names).
+        let inactive = memory
+            .stats
+            .as_ref()
+            .and_then(|s| {
+                s.get("total_inactive_file")
+                    .or_else(|| s.get("inactive_file"))
+            })
+            .copied()
+            .unwrap_or(0);
+        let memory_bytes = memory.usage.unwrap_or(0).saturating_sub(inactive);
+        Ok(ResourceReading {
+            at,
+            cpu_total_ns,
+            memory_bytes,
+        })
+    }
+
+    async fn runtime_version(&self) -> Option<String> {
+        let program = match self.language {
+            Language::Node => "node",
+            Language::Python => "python3",
+        };
+        let exec = self
+            .docker
+            .create_exec(
+                &self.id,
+                CreateExecOptions {
+                    cmd: Some(vec![program, "--version"]),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .ok()?;
+        let StartExecResults::Attached { mut output, .. } =
+            self.docker.start_exec(&exec.id, None).await.ok()?
+        else {
+            return None;
+        };
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = output.next().await {
+            text.push_str(&chunk.to_string());
+        }
+        let version = text.trim().to_string();
+        (!version.is_empty()).then_some(version)
+    }
+
+    async fn stop(self) -> Result<(), RuntimeError> {
+        let options = StopContainerOptionsBuilder::default().t(5).build();
+        // A container that already exited cannot be stopped; removal below still applies.
+        let _ = self.docker.stop_container(&self.id, Some(options)).await;
+        self.remove().await
+    }
+}

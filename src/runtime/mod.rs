@@ -1,0 +1,379 @@
+//! Where a target runs: a Docker container ([`docker`]) or a process on the host ([`local`]).
+//!
+//! Both implement [`Runtime`]; the run, the readiness check and the sampling only see the
+//! trait, so every target is started, checked and measured the same way on either.
+
+pub mod docker;
+pub mod local;
+
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::config::Target;
+use crate::images::{AppImage, ImageError};
+
+/// The only address apps listen on and traffic goes to.
+pub const HOST: &str = "127.0.0.1";
+/// Log lines an error carries when an app fails to start.
+pub const LOG_TAIL_LINES: usize = 40;
+
+/// Which runtime runs the targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeKind {
+    /// One container per target on the Docker engine (host networking).
+    Docker,
+    /// One process per target on this host, from the host's node / python3.
+    Local,
+}
+
+impl RuntimeKind {
+    /// What one running target is called on this runtime.
+    pub fn label(&self) -> &'static str {
+        match self {
+            RuntimeKind::Docker => "container",
+            RuntimeKind::Local => "pid",
+        }
+    }
+
+    /// What `clean` removes on this runtime, plural.
+    pub fn unit(&self) -> &'static str {
+        match self {
+            RuntimeKind::Docker => "container(s)",
+            RuntimeKind::Local => "process(es)",
+        }
+    }
+}
+
+/// Resource limits, identical for every target of a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    /// CPUs the server may run on, in cpuset syntax (`1`, `0-1`, `2,3`).
+    pub cpuset: String,
+    /// Memory limit in bytes (swap included, so no swap).
+    pub memory_bytes: u64,
+}
+
+/// Why a target could not be prepared, started or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error(
+        "no Docker engine answers at {endpoint} ({message}): start it (as root: `dockerd >/var/log/dockerd.log 2>&1 &`) or run on the host with --runtime local"
+    )]
+    NoEngine { endpoint: String, message: String },
+    #[error("port {port} on 127.0.0.1 is in use: stop what listens there or pick another port")]
+    PortInUse { port: u16 },
+    #[error("{target} exited with code {code} before it became ready; last log lines: {logs}")]
+    Crashed {
+        target: String,
+        code: i64,
+        logs: String,
+    },
+    #[error(
+        "{target} was killed for memory (limit {limit_mib} MiB): raise --memory; last log lines: {logs}"
+    )]
+    OomKilled {
+        target: String,
+        limit_mib: u64,
+        logs: String,
+    },
+    #[error(
+        "{target} did not answer 200 on GET /status within {timeout_s} s ({last}): raise --ready-timeout or check the app; last log lines: {logs}"
+    )]
+    NotReady {
+        target: String,
+        timeout_s: u64,
+        last: String,
+        logs: String,
+    },
+    #[error("preparing {target} failed: {message}")]
+    Prepare { target: String, message: String },
+    #[error("invalid cpuset `{0}`: use a list like `1`, `0-1` or `2,3` of CPUs this host has")]
+    BadCpuset(String),
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error("Docker engine: {0}")]
+    Engine(#[from] bollard::errors::Error),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+}
+
+/// How a target ended, when it ended on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exited {
+    pub code: i64,
+    pub oom_killed: bool,
+}
+
+/// One reading of a running target's resource use.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResourceReading {
+    /// When it was read.
+    pub at: Instant,
+    /// CPU time used so far, all processes of the target, in nanoseconds.
+    pub cpu_total_ns: u64,
+    /// Memory in use now, in bytes (cgroup usage less inactive file cache; or RSS).
+    pub memory_bytes: u64,
+}
+
+/// A target made ready to start: its image, or its installed copy on the host.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub target: Target,
+    /// The app image (Docker runtime).
+    pub image: Option<AppImage>,
+    /// The installed app directory (local runtime).
+    pub local_dir: Option<PathBuf>,
+    pub lockfile_sha256: String,
+}
+
+/// What a started target is.
+pub struct LaunchSpec<'a> {
+    pub run_id: &'a str,
+    pub port: u16,
+    pub limits: &'a Limits,
+}
+
+/// A running target.
+#[allow(async_fn_in_trait)]
+pub trait Instance {
+    /// The container id or process id.
+    fn id(&self) -> String;
+    fn port(&self) -> u16;
+    /// `Some` once the target has stopped on its own.
+    async fn exited(&self) -> Result<Option<Exited>, RuntimeError>;
+    /// The last `lines` lines the target printed, joined by " | ".
+    async fn logs_tail(&self, lines: usize) -> String;
+    /// The target's resource use now.
+    async fn read_resources(&self) -> Result<ResourceReading, RuntimeError>;
+    /// The language runtime's own version string (`v24.21.0`, `Python 3.13.5`).
+    async fn runtime_version(&self) -> Option<String>;
+    /// Stops and removes the target.
+    async fn stop(self) -> Result<(), RuntimeError>;
+}
+
+/// A place targets run.
+#[allow(async_fn_in_trait)]
+pub trait Runtime {
+    type Instance: Instance;
+    fn kind(&self) -> RuntimeKind;
+    /// Builds the image or installs the app, reusing what is up to date.
+    async fn prepare(
+        &self,
+        target: &Target,
+        progress: crate::images::Progress<'_>,
+    ) -> Result<Prepared, RuntimeError>;
+    /// Starts a prepared target listening on 127.0.0.1 and `spec.port`.
+    async fn start(
+        &self,
+        prepared: &Prepared,
+        spec: &LaunchSpec<'_>,
+    ) -> Result<Self::Instance, RuntimeError>;
+    /// Removes what faceoff left behind: everything of `run_id`, or of any run when `None`.
+    /// Returns how many containers or processes were removed.
+    async fn clean(&self, run_id: Option<&str>) -> Result<usize, RuntimeError>;
+}
+
+/// A port on 127.0.0.1 nothing listens on now.
+pub fn pick_free_port() -> Result<u16, RuntimeError> {
+    let listener =
+        TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).map_err(|source| {
+            RuntimeError::Io {
+                context: "finding a free port on 127.0.0.1".into(),
+                source,
+            }
+        })?;
+    listener
+        .local_addr()
+        .map(|addr| addr.port())
+        .map_err(|source| RuntimeError::Io {
+            context: "finding a free port on 127.0.0.1".into(),
+            source,
+        })
+}
+
+/// Fails with [`RuntimeError::PortInUse`] when something listens on `port` already.
+pub fn ensure_port_free(port: u16) -> Result<(), RuntimeError> {
+    match TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(RuntimeError::PortInUse { port }),
+    }
+}
+
+/// Parses a cpuset (`1`, `0-1`, `0,2-3`) into CPU numbers.
+pub fn parse_cpuset(cpuset: &str) -> Result<Vec<usize>, RuntimeError> {
+    let bad = || RuntimeError::BadCpuset(cpuset.to_string());
+    let mut cpus = Vec::new();
+    for part in cpuset.split(',').map(str::trim) {
+        match part.split_once('-') {
+            Some((from, to)) => {
+                let from: usize = from.trim().parse().map_err(|_| bad())?;
+                let to: usize = to.trim().parse().map_err(|_| bad())?;
+                if from > to {
+                    return Err(bad());
+                }
+                cpus.extend(from..=to);
+            }
+            None => cpus.push(part.parse().map_err(|_| bad())?),
+        }
+    }
+    cpus.sort_unstable();
+    cpus.dedup();
+    let available = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if cpus.is_empty()
+        || cpus
+            .iter()
+            .any(|&cpu| cpu >= available.max(host_cpu_count()))
+    {
+        return Err(bad());
+    }
+    Ok(cpus)
+}
+
+/// CPUs this host has online.
+pub fn host_cpu_count() -> usize {
+    // SAFETY: sysconf has no preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+    if n > 0 {
+        n as usize
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
+/// Waits until the target answers 200 on `GET /status`, failing early with its logs when it
+/// exits (or is killed for memory) first.
+pub async fn wait_ready<I: Instance>(
+    instance: &I,
+    target: &str,
+    limits: &Limits,
+    timeout: Duration,
+) -> Result<(), RuntimeError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(exited) = instance.exited().await? {
+            let logs = instance.logs_tail(LOG_TAIL_LINES).await;
+            return Err(if exited.oom_killed {
+                RuntimeError::OomKilled {
+                    target: target.into(),
+                    limit_mib: limits.memory_bytes / (1024 * 1024),
+                    logs,
+                }
+            } else {
+                RuntimeError::Crashed {
+                    target: target.into(),
+                    code: exited.code,
+                    logs,
+                }
+            });
+        }
+        let last = match probe_status(instance.port()).await {
+            Ok(200) => return Ok(()),
+            Ok(code) => format!("last answer: HTTP {code}"),
+            Err(err) => format!("last attempt: {err}"),
+        };
+        if Instant::now() >= deadline {
+            return Err(RuntimeError::NotReady {
+                target: target.into(),
+                timeout_s: timeout.as_secs(),
+                last,
+                logs: instance.logs_tail(LOG_TAIL_LINES).await,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One `GET /status` on 127.0.0.1:`port`; returns the HTTP status code.
+pub async fn probe_status(port: u16) -> std::io::Result<u16> {
+    let attempt = async {
+        let mut stream = tokio::net::TcpStream::connect((HOST, port)).await?;
+        let request =
+            format!("GET /status HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        let mut head = [0u8; 64];
+        let mut read = 0;
+        while read < 12 {
+            let n = stream.read(&mut head[read..]).await?;
+            if n == 0 {
+                break;
+            }
+            read += n;
+        }
+        parse_status_line(&head[..read]).ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response")
+        })
+    };
+    tokio::time::timeout(Duration::from_secs(2), attempt)
+        .await
+        .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+}
+
+fn parse_status_line(head: &[u8]) -> Option<u16> {
+    let text = std::str::from_utf8(head).ok()?;
+    let rest = text.strip_prefix("HTTP/1.")?;
+    rest.get(2..5)?.parse().ok()
+}
+
+/// The last `lines` non-empty lines of `text`, joined by " | " so an error stays on one line.
+pub fn tail_lines(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let tail = &all[all.len().saturating_sub(lines)..];
+    if tail.is_empty() {
+        "(no output)".into()
+    } else {
+        tail.join(" | ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpuset_accepts_lists_and_ranges() {
+        assert_eq!(parse_cpuset("0").unwrap(), [0]);
+        assert_eq!(parse_cpuset("1,0").unwrap(), [0, 1]);
+        assert_eq!(parse_cpuset("0-1").unwrap(), [0, 1]);
+    }
+
+    #[test]
+    fn cpuset_rejects_garbage_and_missing_cpus() {
+        assert!(parse_cpuset("a").is_err());
+        assert!(parse_cpuset("1-0").is_err());
+        assert!(parse_cpuset("4096").is_err());
+        assert!(parse_cpuset("").is_err());
+    }
+
+    #[test]
+    fn status_line_is_parsed() {
+        assert_eq!(parse_status_line(b"HTTP/1.1 200 OK\r\n"), Some(200));
+        assert_eq!(parse_status_line(b"HTTP/1.0 503 x"), Some(503));
+        assert_eq!(parse_status_line(b"SSH-2.0"), None);
+    }
+
+    #[test]
+    fn port_in_use_is_reported() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let err = ensure_port_free(port).unwrap_err();
+        assert!(err.to_string().contains(&port.to_string()));
+    }
+
+    #[test]
+    fn tail_keeps_last_lines_on_one_line() {
+        assert_eq!(tail_lines("a\n\nb\nc\n", 2), "b | c");
+        assert_eq!(tail_lines("", 2), "(no output)");
+    }
+}

@@ -1,0 +1,294 @@
+//! End to end on a real Docker engine: offline base images, one Node and one Python target
+//! built from their lockfiles, a short `faceoff run`, Ctrl-C in the middle of one, and the
+//! same image started as a testcontainers fixture.
+//!
+//! Needs a Docker engine (`.ci/setup-host` starts one). Without one these tests fail, unless
+//! FACEOFF_SKIP_DOCKER_TESTS=1 says to skip them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bollard::query_parameters::ListContainersOptionsBuilder;
+use faceoff::config::Fixtures;
+use faceoff::results::{self, RunStatus, TargetStatus};
+use testcontainers::runners::AsyncRunner;
+use testcontainers::{GenericImage, ImageExt};
+
+const TARGETS: &str = "express,fastapi";
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn skip() -> bool {
+    std::env::var("FACEOFF_SKIP_DOCKER_TESTS").is_ok_and(|v| v == "1")
+}
+
+fn faceoff() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faceoff"));
+    cmd.current_dir(root());
+    cmd
+}
+
+/// Builds the two images once for all tests in this file (tests run on parallel threads).
+fn build_images_once() {
+    static BUILT: Mutex<bool> = Mutex::new(false);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if *built {
+        return;
+    }
+    let started = Instant::now();
+    let output = faceoff()
+        .args(["images", "build", "express", "fastapi"])
+        .output()
+        .expect("faceoff runs");
+    assert!(
+        output.status.success(),
+        "images build failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("images built in {:.0?}", started.elapsed());
+    *built = true;
+}
+
+async fn containers_of_run(run_id: &str) -> Vec<String> {
+    let docker = faceoff::runtime::docker::connect().await.expect("engine");
+    let filters = std::collections::HashMap::from([(
+        "label".to_string(),
+        vec![format!("faceoff.run={run_id}")],
+    )]);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    docker
+        .list_containers(Some(options))
+        .await
+        .expect("list containers")
+        .into_iter()
+        .filter_map(|c| c.id)
+        .collect()
+}
+
+fn results_path_in(out: &Path) -> Option<PathBuf> {
+    let entry = std::fs::read_dir(out).ok()?.flatten().next()?;
+    Some(entry.path().join("results.json"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_measures_a_node_and_a_python_target_and_leaves_no_container() {
+    if skip() {
+        return;
+    }
+    build_images_once();
+    let out = tempfile::tempdir().unwrap();
+    let output = faceoff()
+        .args([
+            "run",
+            "--targets",
+            TARGETS,
+            "--workload",
+            "status",
+            "--duration",
+            "3s",
+            "--warmup",
+            "1s",
+            "--connections",
+            "16",
+        ])
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .expect("faceoff runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "run failed:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("req/s") && stdout.contains("express") && stdout.contains("fastapi"),
+        "{stdout}"
+    );
+
+    let path = results_path_in(out.path()).expect("results.json written");
+    let results = results::read(&path).expect("results.json parses");
+    assert_eq!(results.schema_version, results::SCHEMA_VERSION);
+    assert_eq!(results.status, RunStatus::Complete);
+    let engine = results.manifest.engine.as_ref().expect("engine recorded");
+    assert!(!engine.version.is_empty() && !engine.api_version.is_empty());
+    assert!(!results.manifest.host.kernel.is_empty());
+    assert_eq!(results.parameters.limits.cpuset, "1");
+    assert_eq!(results.targets.len(), 2);
+    for target in &results.targets {
+        assert_eq!(target.status, TargetStatus::Ok, "{target:?}");
+        let trial = &target.trials[0];
+        assert!(trial.requests > 0, "{}: no requests", target.target);
+        assert!(trial.requests_per_sec > 0.0);
+        assert!(trial.latency.p50_ms > 0.0 && trial.latency.p50_ms <= trial.latency.p99_ms);
+        assert!(trial.latency.p99_ms <= trial.latency.max_ms);
+        assert_eq!(
+            trial.errors.total(),
+            0,
+            "{}: {:?}",
+            target.target,
+            trial.errors
+        );
+        assert_eq!(trial.status_counts.get(&200), Some(&trial.requests));
+        assert!(
+            trial.resources.peak_memory_bytes > 1_000_000,
+            "{}: memory not sampled",
+            target.target
+        );
+        assert!(!trial.resources.samples.is_empty());
+        let image = target.image.as_ref().expect("image recorded");
+        assert!(image.image_id.starts_with("sha256:"));
+        assert!(target.framework_version.is_some());
+        assert!(
+            target
+                .lockfile_sha256
+                .as_ref()
+                .is_some_and(|h| h.len() == 64)
+        );
+    }
+    let version = |name: &str| {
+        results
+            .targets
+            .iter()
+            .find(|t| t.target == name)
+            .and_then(|t| t.runtime_version.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        version("express").starts_with("v24."),
+        "{}",
+        version("express")
+    );
+    assert!(
+        version("fastapi").starts_with("Python 3.13"),
+        "{}",
+        version("fastapi")
+    );
+    assert!(
+        containers_of_run(&results.run_id).await.is_empty(),
+        "containers left behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_mid_run_keeps_finished_targets_and_removes_containers() {
+    if skip() {
+        return;
+    }
+    build_images_once();
+    let out = tempfile::tempdir().unwrap();
+    let mut child = faceoff()
+        .args([
+            "run",
+            "--targets",
+            TARGETS,
+            "--duration",
+            "3s",
+            "--warmup",
+            "0s",
+            "--connections",
+            "4",
+            "-q",
+        ])
+        .arg("--out")
+        .arg(out.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("faceoff starts");
+    // Wait until the first target's trial is on disk, then interrupt during the second.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let path = loop {
+        assert!(Instant::now() < deadline, "first trial never written");
+        if let Some(path) = results_path_in(out.path())
+            && let Ok(results) = results::read(&path)
+            && results
+                .targets
+                .first()
+                .is_some_and(|t| !t.trials.is_empty())
+        {
+            break path;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "faceoff ended before the interrupt"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // SAFETY: signalling our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let output = child.wait_with_output().expect("faceoff ends");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    let results = results::read(&path).expect("partial results kept");
+    assert_eq!(results.status, RunStatus::Interrupted);
+    assert_eq!(results.targets[0].target, "express");
+    assert_eq!(results.targets[0].trials.len(), 1);
+    assert!(
+        containers_of_run(&results.run_id).await.is_empty(),
+        "containers left behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn testcontainers_starts_the_built_express_image_and_it_answers_status() {
+    if skip() {
+        return;
+    }
+    build_images_once();
+    let fixtures = Fixtures::load(root()).unwrap();
+    let target = fixtures.target("express").unwrap().clone();
+    let hash =
+        faceoff::images::app_hash(&fixtures.app_dir(&target), &fixtures.bases.node.image).unwrap();
+    let port = faceoff::runtime::pick_free_port().unwrap();
+    let container = GenericImage::new(format!("faceoff/{}", target.name), hash[..12].to_string())
+        .with_network("host")
+        .with_env_var("PORT", port.to_string())
+        .with_label("faceoff.run", "testcontainers")
+        .with_cmd(target.command_for("127.0.0.1", port))
+        .start()
+        .await
+        .expect("container starts from the local image, without a pull");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let body = loop {
+        if let Ok(body) = get_body(port, "/status").await {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "express never answered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    assert!(
+        body.to_ascii_lowercase()
+            .contains("content-type: application/json; charset=utf-8"),
+        "{body}"
+    );
+    assert!(
+        body.ends_with(r#"{"service":"edge-metrics","status":"ok","t_ms":4}"#),
+        "{body}"
+    );
+    drop(container);
+}
+
+async fn get_body(port: u16, path: &str) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    stream
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await?;
+    Ok(text)
+}
