@@ -144,13 +144,13 @@ impl Bases {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TargetsFile {
     target: Vec<Target>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WorkloadsFile {
     workload: Vec<Workload>,
@@ -361,8 +361,7 @@ mod tests {
     fn malformed_toml_error_names_file_line_and_field() {
         let text = "[[target]]\nname = \"x\"\nlanguage = \"cobol\"\n";
         let err = parse_str::<TargetsFile>(text, Path::new("fixtures/targets.toml"))
-            .err()
-            .expect("must fail");
+            .expect_err("must fail");
         let message = err.to_string();
         assert!(message.contains("fixtures/targets.toml"), "{message}");
         assert!(message.contains("line 3"), "{message}");
@@ -374,8 +373,7 @@ mod tests {
     fn unknown_field_is_rejected() {
         let text = "[[workload]]\nname = \"a\"\nmethod = \"GET\"\npath = \"/\"\ndescription = \"d\"\nspeed = 3\n";
         let err = parse_str::<WorkloadsFile>(text, Path::new("w.toml"))
-            .err()
-            .expect("must fail");
+            .expect_err("must fail");
         assert!(err.to_string().contains("speed"), "{err}");
     }
 
@@ -386,8 +384,7 @@ mod tests {
         std::fs::create_dir_all(&app).unwrap();
         std::fs::write(app.join("Dockerfile"), "FROM x").unwrap();
         let err = validate_targets(&[target("a"), target("a")], dir.path(), Path::new("t"))
-            .err()
-            .expect("must fail");
+            .expect_err("must fail");
         assert!(err.to_string().contains("defined twice"), "{err}");
     }
 
@@ -408,8 +405,7 @@ mod tests {
         let fixtures = Fixtures::load(root).unwrap();
         let err = fixtures
             .select_targets(&["flask".to_string()])
-            .err()
-            .expect("must fail");
+            .expect_err("must fail");
         let message = err.to_string();
         assert!(message.contains("flask"), "{message}");
         assert!(message.contains("fastify"), "{message}");

@@ -568,7 +568,7 @@ fn version_of(path: &Path) -> String {
         .ok()
         .map(|out| {
             String::from_utf8_lossy(&out.stdout).trim().to_string()
-                + &String::from_utf8_lossy(&out.stderr).trim().to_string()
+                + String::from_utf8_lossy(&out.stderr).trim()
         })
         .filter(|v| !v.is_empty())
         .map(|v| format!("{v} ({})", path.display()))
