@@ -372,8 +372,7 @@ mod tests {
     #[test]
     fn unknown_field_is_rejected() {
         let text = "[[workload]]\nname = \"a\"\nmethod = \"GET\"\npath = \"/\"\ndescription = \"d\"\nspeed = 3\n";
-        let err = parse_str::<WorkloadsFile>(text, Path::new("w.toml"))
-            .expect_err("must fail");
+        let err = parse_str::<WorkloadsFile>(text, Path::new("w.toml")).expect_err("must fail");
         assert!(err.to_string().contains("speed"), "{err}");
     }
 

@@ -137,6 +137,12 @@ impl ErrorCounts {
         self.connect + self.timeout + self.io
     }
 
+    /// Every error of every kind, failed responses included.
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        self.transport() + self.non_success
+    }
+
     fn add(&mut self, other: &ErrorCounts) {
         self.connect += other.connect;
         self.timeout += other.timeout;

@@ -14,7 +14,7 @@ use faceoff::config::{Fixtures, Language};
 use faceoff::images::{self, BuildOptions, HOST_CA_BUNDLE};
 use faceoff::manifest::{Manifest, framework_version};
 use faceoff::report;
-use faceoff::results::{self, Parameters, RunResults, RunStatus};
+use faceoff::results::{self, Parameters, RunResults, RunStatus, TargetStatus};
 use faceoff::run::{self, RunPlan, Ui};
 use faceoff::runtime::docker::{self, DockerRuntime};
 use faceoff::runtime::local::{LocalRuntime, cache_dir};
@@ -394,6 +394,14 @@ async fn run_command<R: Runtime>(
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
     results::write(&results_path, &results)?;
+    for failed in results
+        .targets
+        .iter()
+        .filter(|t| t.status == TargetStatus::Failed)
+    {
+        let error = failed.error.as_deref().unwrap_or("failed");
+        eprintln!("error: {}: {error}", failed.target);
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {

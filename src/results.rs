@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::images::AppImage;
+pub use crate::load::ErrorCounts;
 use crate::manifest::Manifest;
 use crate::runtime::{Limits, RuntimeKind};
 use crate::sample::ResourceSummary;
@@ -60,22 +61,6 @@ pub enum TargetStatus {
     Failed,
 }
 
-/// Errors seen by the load generator, by kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct ErrorCounts {
-    pub connect: u64,
-    pub timeout: u64,
-    pub io: u64,
-    /// Responses with status 400 or above.
-    pub non_success: u64,
-}
-
-impl ErrorCounts {
-    pub fn total(&self) -> u64 {
-        self.connect + self.timeout + self.io + self.non_success
-    }
-}
-
 /// One measured trial of one target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrialResult {
@@ -92,6 +77,11 @@ pub struct TrialResult {
     pub per_second: Vec<u64>,
     /// Requests completed during warm-up, excluded from every figure above.
     pub warmup_requests: u64,
+    /// Errors during warm-up, excluded too.
+    pub warmup_errors: u64,
+    /// Connections opened; more than `connections` means the server closed some or errors
+    /// forced reconnects.
+    pub connections_opened: u64,
     pub resources: ResourceSummary,
 }
 

@@ -12,9 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::config::{Fixtures, Target, Workload};
 use crate::load::{LiveCounters, LoadReport, LoadSpec, run_closed_loop};
 use crate::manifest::framework_version;
-use crate::results::{
-    self, ErrorCounts, RunResults, RunStatus, TargetResult, TargetStatus, TrialResult,
-};
+use crate::results::{self, RunResults, RunStatus, TargetResult, TargetStatus, TrialResult};
 use crate::runtime::{self, Instance, LaunchSpec, Limits, Prepared, Runtime};
 use crate::sample;
 use crate::stats::latency_summary;
@@ -264,15 +262,12 @@ fn trial_result(
         requests_per_sec: report.requests_per_sec(),
         latency: latency_summary(&report.latency_us),
         status_counts: report.status_counts.clone(),
-        errors: ErrorCounts {
-            connect: report.errors.connect,
-            timeout: report.errors.timeout,
-            io: report.errors.io,
-            non_success: report.errors.non_success,
-        },
+        errors: report.errors,
         bytes_received: report.bytes_received,
         per_second: report.per_second.clone(),
         warmup_requests: report.warmup_requests,
+        warmup_errors: report.warmup_errors,
+        connections_opened: report.connections_opened,
         resources,
     }
 }

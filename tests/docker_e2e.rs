@@ -6,7 +6,7 @@
 //! FACEOFF_SKIP_DOCKER_TESTS=1 says to skip them.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -291,4 +291,98 @@ async fn get_body(port: u16, path: &str) -> std::io::Result<String> {
     let mut text = String::new();
     stream.read_to_string(&mut text).await?;
     Ok(text)
+}
+
+/// A repository root whose only target is `express` with another start command: the image
+/// is the real express image (same app files, same tag), so nothing is rebuilt.
+fn express_with_command(command: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = dir.path().join("fixtures");
+    std::fs::create_dir_all(&fixtures).unwrap();
+    for name in ["bases.toml", "workloads.toml"] {
+        std::fs::copy(root().join("fixtures").join(name), fixtures.join(name)).unwrap();
+    }
+    let quoted: Vec<String> = command.iter().map(|arg| format!("{arg:?}")).collect();
+    let targets = format!(
+        "[[target]]\nname = \"express\"\nlanguage = \"node\"\nframework = \"express\"\napp_dir = {:?}\nserver = \"test\"\ncommand = [{}]\n",
+        root().join("node-apps/express").to_string_lossy(),
+        quoted.join(", ")
+    );
+    std::fs::write(fixtures.join("targets.toml"), targets).unwrap();
+    dir
+}
+
+fn run_in(root_dir: &Path, extra: &[&str]) -> (Output, results::RunResults) {
+    let out = tempfile::tempdir().unwrap();
+    let output = faceoff()
+        .arg("--root")
+        .arg(root_dir)
+        .args([
+            "run",
+            "--targets",
+            "express",
+            "--duration",
+            "2s",
+            "--warmup",
+            "0s",
+            "-q",
+        ])
+        .args(extra)
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .expect("faceoff runs");
+    let path = results_path_in(out.path()).expect("results.json written");
+    (output, results::read(&path).expect("results parse"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn container_that_crashes_at_start_is_reported_with_its_logs_and_removed() {
+    if skip() {
+        return;
+    }
+    build_images_once();
+    let broken = express_with_command(&[
+        "node",
+        "-e",
+        "console.error('boom: no config'); process.exit(3)",
+    ]);
+    let (output, results) = run_in(broken.path(), &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("express exited with code 3 before it became ready"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("boom: no config"), "{stderr}");
+    assert_eq!(results.targets[0].status, TargetStatus::Failed);
+    assert!(
+        containers_of_run(&results.run_id).await.is_empty(),
+        "containers left behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn container_killed_for_memory_is_reported_as_such() {
+    if skip() {
+        return;
+    }
+    build_images_once();
+    // Off-heap buffers, filled so the pages are real: the cgroup, not V8, hits the limit.
+    let hog = express_with_command(&[
+        "node",
+        "-e",
+        "const a = []; setInterval(() => a.push(Buffer.alloc(8 << 20, 1)), 5)",
+    ]);
+    let (output, results) = run_in(hog.path(), &["--memory", "64m", "--ready-timeout", "30s"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("killed for memory (limit 64 MiB): raise --memory"),
+        "{stderr}"
+    );
+    assert!(
+        containers_of_run(&results.run_id).await.is_empty(),
+        "containers left behind"
+    );
 }

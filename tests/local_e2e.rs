@@ -1,0 +1,208 @@
+//! End to end with the local-process runtime: the real apps as host processes (node and
+//! python3 from PATH, dependencies from the same lockfiles), and deliberately broken apps
+//! from tests/fixtures to show that start-up failures are caught and explained.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use faceoff::results::{self, RunStatus, TargetStatus};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A cache kept under target/ so installs are reused between test runs.
+fn cache_home() -> PathBuf {
+    root().join("target").join("faceoff-test-cache")
+}
+
+fn faceoff(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faceoff"))
+        .current_dir(root())
+        .env("XDG_CACHE_HOME", cache_home())
+        .args(args)
+        .output()
+        .expect("faceoff runs")
+}
+
+fn only_results(out: &Path) -> results::RunResults {
+    let run_dir = std::fs::read_dir(out)
+        .expect("out dir")
+        .flatten()
+        .next()
+        .expect("a run directory")
+        .path();
+    results::read(&run_dir.join("results.json")).expect("results.json parses")
+}
+
+/// No process of this run is left: its pid files are gone and no process carries its label.
+fn assert_no_process_left(run_id: &str) {
+    let pid_dir = cache_home().join("faceoff/local/pids");
+    let left: Vec<_> = std::fs::read_dir(&pid_dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(run_id))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "pid files left: {left:?}");
+    let label = format!("FACEOFF_RUN={run_id}");
+    for proc_entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(environ) = std::fs::read(proc_entry.path().join("environ")) {
+            assert!(
+                !environ
+                    .split(|&b| b == 0)
+                    .any(|var| var == label.as_bytes()),
+                "process {:?} of run {run_id} still runs",
+                proc_entry.file_name()
+            );
+        }
+    }
+}
+
+/// A repository root whose targets are the broken apps in tests/fixtures.
+fn broken_root() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = dir.path().join("fixtures");
+    std::fs::create_dir_all(&fixtures).unwrap();
+    for name in ["bases.toml", "workloads.toml"] {
+        std::fs::copy(root().join("fixtures").join(name), fixtures.join(name)).unwrap();
+    }
+    std::fs::copy(
+        root().join("tests/fixtures/broken-targets.toml"),
+        fixtures.join("targets.toml"),
+    )
+    .unwrap();
+    for app in ["crasher", "never-ready"] {
+        let from = root().join("tests/fixtures/broken-apps").join(app);
+        let to = dir.path().join("node-apps").join(app);
+        std::fs::create_dir_all(&to).unwrap();
+        for file in std::fs::read_dir(&from).unwrap().flatten() {
+            std::fs::copy(file.path(), to.join(file.file_name())).unwrap();
+        }
+    }
+    dir
+}
+
+#[test]
+fn local_runtime_measures_fastify_and_fastapi_as_host_processes() {
+    let out = tempfile::tempdir().unwrap();
+    let output = faceoff(&[
+        "--runtime",
+        "local",
+        "run",
+        "--targets",
+        "fastify,fastapi",
+        "--duration",
+        "2s",
+        "--warmup",
+        "1s",
+        "--connections",
+        "8",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let results = only_results(out.path());
+    assert_eq!(results.status, RunStatus::Complete);
+    assert!(!results.parameters.memory_limit_enforced);
+    for target in &results.targets {
+        assert_eq!(target.status, TargetStatus::Ok, "{target:?}");
+        let trial = &target.trials[0];
+        assert!(trial.requests > 0);
+        assert_eq!(trial.errors.total(), 0, "{:?}", trial.errors);
+        assert!(
+            trial.resources.peak_memory_bytes > 1_000_000,
+            "RSS not sampled"
+        );
+        assert!(target.image.is_none());
+    }
+    let version = |name: &str| {
+        results
+            .targets
+            .iter()
+            .find(|t| t.target == name)
+            .and_then(|t| t.runtime_version.clone())
+            .unwrap_or_default()
+    };
+    assert!(
+        version("fastify").starts_with('v'),
+        "{}",
+        version("fastify")
+    );
+    assert!(
+        version("fastapi").starts_with("Python 3."),
+        "{}",
+        version("fastapi")
+    );
+    assert_no_process_left(&results.run_id);
+}
+
+#[test]
+fn app_that_crashes_at_start_is_reported_with_its_last_log_lines() {
+    let broken = broken_root();
+    let out = tempfile::tempdir().unwrap();
+    let output = faceoff(&[
+        "--root",
+        broken.path().to_str().unwrap(),
+        "--runtime",
+        "local",
+        "run",
+        "--targets",
+        "crasher",
+        "--duration",
+        "1s",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("crasher exited with code 3 before it became ready"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("boom: cannot read config /etc/crasher.toml"),
+        "{stderr}"
+    );
+    let results = only_results(out.path());
+    assert_eq!(results.status, RunStatus::Failed);
+    let target = &results.targets[0];
+    assert_eq!(target.status, TargetStatus::Failed);
+    assert!(
+        target.error.as_deref().unwrap_or("").contains("boom"),
+        "{target:?}"
+    );
+    assert_no_process_left(&results.run_id);
+}
+
+#[test]
+fn app_that_never_becomes_ready_times_out_with_the_last_answer() {
+    let broken = broken_root();
+    let out = tempfile::tempdir().unwrap();
+    let output = faceoff(&[
+        "--root",
+        broken.path().to_str().unwrap(),
+        "--runtime",
+        "local",
+        "run",
+        "--targets",
+        "never-ready",
+        "--ready-timeout",
+        "2s",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("never-ready did not answer 200 on GET /status within 2 s"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("HTTP 503"), "{stderr}");
+    assert!(stderr.contains("--ready-timeout"), "{stderr}");
+    let results = only_results(out.path());
+    assert_no_process_left(&results.run_id);
+}
