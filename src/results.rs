@@ -83,6 +83,9 @@ pub struct TrialResult {
     /// forced reconnects.
     pub connections_opened: u64,
     pub resources: ResourceSummary,
+    /// How busy faceoff kept the generator CPUs during the trial, in percent of their
+    /// capacity. Near 100 the generator, not the server, may have set the pace.
+    pub generator_cpu_percent: f64,
 }
 
 /// Everything measured for one target.
@@ -167,4 +170,47 @@ pub fn read(path: &Path) -> anyhow::Result<RunResults> {
     let results: RunResults = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a faceoff results file", path.display()))?;
     Ok(results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_names_the_path_and_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("not-a-dir");
+        std::fs::write(&blocker, "x").unwrap();
+        let path = blocker.join("results.json");
+        let results: RunResults = serde_json::from_str(SAMPLE).unwrap();
+        let err = write(&path, &results).unwrap_err().to_string();
+        assert!(
+            err.contains("results.json") && err.contains("--out"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn results_round_trip_through_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run/results.json");
+        let results: RunResults = serde_json::from_str(SAMPLE).unwrap();
+        write(&path, &results).unwrap();
+        assert_eq!(read(&path).unwrap(), results);
+    }
+
+    const SAMPLE: &str = r#"{
+        "schema_version": 1, "run_id": "r", "status": "running", "started_at": "t",
+        "finished_at": null,
+        "parameters": {"workload": "status", "method": "GET", "path": "/status",
+            "runtime": "docker", "targets": ["express"], "trials": 1, "connections": 1,
+            "duration_s": 1.0, "warmup_s": 0.0, "request_timeout_s": 1.0,
+            "ready_timeout_s": 1.0, "sample_interval_ms": 250,
+            "limits": {"cpuset": "1", "memory_bytes": 1073741824},
+            "memory_limit_enforced": true, "generator_cpus": [0], "generator_threads": 1},
+        "manifest": {"faceoff_version": "0.1.0", "git_commit": null, "git_dirty": null,
+            "host": {"cpu_model": "x", "cpus": 2, "memory_bytes": 1, "kernel": "k", "os": "o"},
+            "engine": null, "fixtures_sha256": {}, "base_images": {}},
+        "targets": []
+    }"#;
 }

@@ -48,7 +48,15 @@ impl Ui {
             eprintln!("{message}");
         }
     }
+
+    /// A measured fact the user should know about; shown even with --quiet.
+    pub fn warn(&self, message: &str) {
+        eprintln!("warning: {message}");
+    }
 }
+
+/// Generator CPU use (percent of its CPUs) above which a trial is flagged.
+const GENERATOR_BUSY_WARNING: f64 = 90.0;
 
 /// Runs the plan, recording into `results` and rewriting the results file after each
 /// target and trial. Target failures are recorded, not returned: the run goes on with the
@@ -229,7 +237,14 @@ async fn measure<I: Instance>(
         let live = live.clone();
         tokio::task::spawn_blocking(move || run_closed_loop(&spec, live))
     };
+    let own_pid = std::process::id() as i32;
+    let (cpu_before, wall_before) = (sample::process_cpu_ns(own_pid), std::time::Instant::now());
     let (report, readings) = sample::sample_while(instance, plan.sample_interval, load).await;
+    let generator_cpu_percent = sample::generator_busy_percent(
+        sample::process_cpu_ns(own_pid).saturating_sub(cpu_before),
+        wall_before.elapsed(),
+        plan.generator_cpus.len(),
+    );
     ticker.abort();
     bar.finish_and_clear();
     let report = report.map_err(|e| TrialError::Join(e.to_string()))??;
@@ -247,7 +262,14 @@ async fn measure<I: Instance>(
         });
     }
     let resources = sample::summarize(sample::series(&readings));
-    Ok((trial_result(trial, &report, resources), version))
+    if generator_cpu_percent > GENERATOR_BUSY_WARNING {
+        ui.warn(&format!(
+            "{name}: the load generator kept its CPUs {generator_cpu_percent:.0}% busy; it may have set the pace, not the server (give it more CPUs with --generator-cpus, or fewer --connections)"
+        ));
+    }
+    let mut result = trial_result(trial, &report, resources);
+    result.generator_cpu_percent = generator_cpu_percent;
+    Ok((result, version))
 }
 
 fn trial_result(
@@ -269,6 +291,7 @@ fn trial_result(
         warmup_errors: report.warmup_errors,
         connections_opened: report.connections_opened,
         resources,
+        generator_cpu_percent: 0.0,
     }
 }
 

@@ -96,6 +96,44 @@ pub fn summarize(samples: Vec<Sample>) -> ResourceSummary {
     }
 }
 
+/// CPU time (user + system) a process has used, in nanoseconds, from /proc/PID/stat;
+/// 0 when the process is gone.
+pub fn process_cpu_ns(pid: i32) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // SAFETY: sysconf has no preconditions.
+    let ticks_per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    stat_cpu_ticks(&stat) * (1_000_000_000 / ticks_per_s)
+}
+
+/// utime + stime in clock ticks from the text of /proc/PID/stat.
+fn stat_cpu_ticks(stat: &str) -> u64 {
+    // Fields after the command name, which may hold spaces, start after the last ')'.
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of stat: indexes 11 and 12 after the name.
+    field(11) + field(12)
+}
+
+/// How busy the load generator (this process) kept its CPUs, in percent of their capacity.
+pub fn generator_busy_percent(cpu_ns: u64, wall: Duration, cpus: usize) -> f64 {
+    let capacity = wall.as_nanos() as f64 * cpus.max(1) as f64;
+    if capacity == 0.0 {
+        0.0
+    } else {
+        100.0 * cpu_ns as f64 / capacity
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,6 +174,20 @@ mod tests {
         assert_eq!(summary.mean_memory_bytes, 200);
         assert!((summary.peak_cpu_percent - 50.0).abs() < 1e-9);
         assert!((summary.mean_cpu_percent - 30.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn cpu_ticks_are_read_after_a_command_name_with_spaces() {
+        let stat = "42 (node (worker) x) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1";
+        assert_eq!(stat_cpu_ticks(stat), 300);
+        assert_eq!(stat_cpu_ticks("garbage"), 0);
+    }
+
+    #[test]
+    fn generator_busy_is_cpu_time_over_capacity() {
+        let busy = generator_busy_percent(1_500_000_000, Duration::from_secs(1), 2);
+        assert!((busy - 75.0).abs() < 1e-9);
+        assert_eq!(generator_busy_percent(5, Duration::ZERO, 1), 0.0);
     }
 
     #[test]

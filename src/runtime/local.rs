@@ -19,6 +19,7 @@ use super::{
 };
 use crate::config::{Fixtures, Language, Target};
 use crate::images::{self, Progress};
+use crate::sample::process_cpu_ns;
 
 /// Runs targets as host processes.
 pub struct LocalRuntime {
@@ -332,26 +333,6 @@ fn process_tree(pid: i32) -> Vec<i32> {
     all
 }
 
-/// utime + stime in clock ticks, from /proc/PID/stat.
-fn cpu_ticks(pid: i32) -> u64 {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0;
-    };
-    // Fields after the command name, which may hold spaces, start after the last ')'.
-    let Some(rest) = stat.rsplit_once(')').map(|(_, rest)| rest) else {
-        return 0;
-    };
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of stat; index 11 and 12 after the name.
-    field(11) + field(12)
-}
-
 fn rss_bytes(pid: i32) -> u64 {
     let pages = fs::read_to_string(format!("/proc/{pid}/statm"))
         .ok()
@@ -409,12 +390,9 @@ impl Instance for LocalInstance {
     async fn read_resources(&self) -> Result<ResourceReading, RuntimeError> {
         let pid = self.pid().unwrap_or(0);
         let tree = process_tree(pid);
-        // SAFETY: sysconf has no preconditions.
-        let ticks_per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-        let ticks: u64 = tree.iter().map(|&p| cpu_ticks(p)).sum();
         Ok(ResourceReading {
             at: Instant::now(),
-            cpu_total_ns: ticks * (1_000_000_000 / ticks_per_s),
+            cpu_total_ns: tree.iter().map(|&p| process_cpu_ns(p)).sum(),
             memory_bytes: tree.iter().map(|&p| rss_bytes(p)).sum(),
         })
     }
