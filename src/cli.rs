@@ -52,6 +52,14 @@ pub enum Command {
     )]
     Up(UpArgs),
 
+    /// Start each target and check it against the shared contract (fixtures/contract.toml):
+    /// status, headers and body of every case, bad input included, and the orders
+    /// concurrency check. Writes verify.json and JUnit XML; exits 1 on any failure.
+    #[command(
+        after_help = "Example:\n  faceoff verify\n  faceoff verify --targets express,fastapi --workload orders,compute\n  faceoff --runtime local verify --targets fastify"
+    )]
+    Verify(Box<VerifyArgs>),
+
     /// Build what is missing, start each target in turn, drive load, write results.json and
     /// print a table.
     #[command(
@@ -167,6 +175,27 @@ pub struct RunArgs {
     /// Print the results as JSON on stdout instead of a table
     #[arg(long)]
     pub json: bool,
+    /// Time targets without checking them against the contract first (marked `skipped` in
+    /// the results: their figures may not compare)
+    #[arg(long)]
+    pub skip_verify: bool,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Targets to check, comma-separated [default: all]
+    #[arg(long, value_delimiter = ',', value_name = "A,B,…")]
+    pub targets: Vec<String>,
+    /// Workloads whose cases to run, comma-separated [default: all]
+    #[arg(long, value_delimiter = ',', value_name = "W,…")]
+    pub workload: Vec<String>,
+    /// Directory for results; writes OUT/<run-id>/verify.json and verify.junit.xml
+    #[arg(long, default_value = "results", value_name = "DIR")]
+    pub out: PathBuf,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]

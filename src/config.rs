@@ -89,6 +89,33 @@ pub struct Workload {
     pub method: String,
     pub path: String,
     pub description: String,
+    /// Sent as JSON with every request.
+    pub body: Option<serde_json::Value>,
+    /// Sent once before the load.
+    pub setup: Option<SetupRequest>,
+    /// The contract workload whose cases gate this one [default: the name].
+    pub verify: Option<String>,
+}
+
+impl Workload {
+    /// The contract workload verified before this one is timed.
+    pub fn contract_workload(&self) -> &str {
+        self.verify.as_deref().unwrap_or(&self.name)
+    }
+
+    /// The body every request carries, serialized.
+    pub fn body_bytes(&self) -> Option<Vec<u8>> {
+        self.body.as_ref().map(|body| body.to_string().into_bytes())
+    }
+}
+
+/// A request sent once before a load run (e.g. to restock the inventory).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SetupRequest {
+    pub method: String,
+    pub path: String,
+    pub body: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

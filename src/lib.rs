@@ -2,11 +2,12 @@
 //! each in its own container under identical limits, drives one load suite against all of
 //! them and writes a reproducible comparison.
 //!
-//! The run is visible in the module list: `config → images → runtime → load → sample →
-//! stats → results → report`.
+//! The run is visible in the module list: `config → images → runtime → verify → load →
+//! sample → stats → results → report`.
 
 pub mod cli;
 pub mod config;
+pub mod contract;
 pub mod images;
 pub mod load;
 pub mod manifest;
@@ -16,3 +17,4 @@ pub mod run;
 pub mod runtime;
 pub mod sample;
 pub mod stats;
+pub mod verify;

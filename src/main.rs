@@ -9,8 +9,11 @@ use clap::Parser;
 use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 
-use faceoff::cli::{BuildArgs, CleanArgs, Cli, Command, ImagesCommand, RunArgs, UpArgs};
+use faceoff::cli::{
+    BuildArgs, CleanArgs, Cli, Command, ImagesCommand, RunArgs, UpArgs, VerifyArgs,
+};
 use faceoff::config::{Fixtures, Language};
+use faceoff::contract::Contract;
 use faceoff::images::{self, BuildOptions, HOST_CA_BUNDLE};
 use faceoff::manifest::{Manifest, framework_version};
 use faceoff::report;
@@ -19,6 +22,7 @@ use faceoff::run::{self, RunPlan, Ui};
 use faceoff::runtime::docker::{self, DockerRuntime};
 use faceoff::runtime::local::{LocalRuntime, cache_dir};
 use faceoff::runtime::{self as rt, Instance, LaunchSpec, Limits, Runtime, RuntimeKind};
+use faceoff::verify::{self, VerifyReport};
 
 /// Exit code for a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
 const EXIT_INTERRUPTED: u8 = 130;
@@ -29,12 +33,17 @@ async fn main() -> ExitCode {
     match dispatch(cli).await {
         Ok(code) => code,
         Err(err) => {
-            // One line: the causes joined, as the user reads them.
-            let message = err
-                .chain()
-                .map(|cause| cause.to_string())
-                .collect::<Vec<_>>()
-                .join(": ");
+            // One line: the causes joined, each said once (many errors already quote
+            // their source in their own message).
+            let mut message = String::new();
+            for cause in err.chain().map(|cause| cause.to_string()) {
+                if !message.contains(&cause) {
+                    if !message.is_empty() {
+                        message.push_str(": ");
+                    }
+                    message.push_str(&cause);
+                }
+            }
             eprintln!("error: {message}");
             ExitCode::FAILURE
         }
@@ -85,6 +94,16 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             RuntimeKind::Local => {
                 let runtime = LocalRuntime::new(fixtures.clone(), cache_dir());
                 run_command(&runtime, &fixtures, &args, None, ui).await
+            }
+        },
+        Command::Verify(args) => match cli.runtime {
+            RuntimeKind::Docker => {
+                let runtime = docker_runtime(&fixtures, &args.build).await?;
+                verify_command(&runtime, &fixtures, &args, ui).await
+            }
+            RuntimeKind::Local => {
+                let runtime = LocalRuntime::new(fixtures.clone(), cache_dir());
+                verify_command(&runtime, &fixtures, &args, ui).await
             }
         },
         Command::Clean(args) => clean(&fixtures, cli.runtime, &args).await,
@@ -331,6 +350,11 @@ async fn run_command<R: Runtime>(
         limits,
         generator_cpus,
         results_path: results_path.clone(),
+        contract: if args.skip_verify {
+            None
+        } else {
+            Some(Contract::load(&fixtures.root)?)
+        },
     };
     let mut manifest = Manifest::collect(&fixtures.root);
     manifest.engine = engine;
@@ -350,6 +374,8 @@ async fn run_command<R: Runtime>(
             workload: plan.workload.name.clone(),
             method: plan.workload.method.clone(),
             path: plan.workload.path.clone(),
+            body: plan.workload.body.clone(),
+            verified: !args.skip_verify,
             runtime: runtime.kind(),
             targets: plan.targets.iter().map(|t| t.name.clone()).collect(),
             trials: plan.trials,
@@ -414,6 +440,85 @@ async fn run_command<R: Runtime>(
     } else {
         ExitCode::FAILURE
     })
+}
+
+async fn verify_command<R: Runtime>(
+    runtime: &R,
+    fixtures: &Fixtures,
+    args: &VerifyArgs,
+    ui: Ui,
+) -> Result<ExitCode> {
+    let targets = fixtures.select_targets(&args.targets)?;
+    let contract = Contract::load(&fixtures.root)?;
+    let known = contract.workloads();
+    if let Some(unknown) = args.workload.iter().find(|w| !known.contains(&w.as_str())) {
+        bail!(
+            "unknown workload `{unknown}`; the contract covers: {}",
+            known.join(", ")
+        );
+    }
+    let limits = Limits {
+        cpuset: args.limits.cpuset.clone(),
+        memory_bytes: args.limits.memory,
+    };
+    rt::parse_cpuset(&limits.cpuset)?;
+    let run_id = run::new_run_id();
+    let dir = args.out.join(&run_id);
+    let mut report = VerifyReport {
+        schema_version: results::SCHEMA_VERSION,
+        run_id: run_id.clone(),
+        started_at: run::now_rfc3339(),
+        finished_at: None,
+        workloads: args.workload.clone(),
+        targets: Vec::new(),
+    };
+    let launch = rt::LaunchSettings {
+        run_id: &run_id,
+        limits: &limits,
+        ready_timeout: args.limits.ready_timeout,
+    };
+    let progress = |line: &str| ui.step(line);
+    let interrupted = tokio::select! {
+        verified = verify::verify_all(runtime, &targets, &contract, &args.workload, &launch, &progress) => {
+            report.targets = verified;
+            false
+        }
+        _ = shutdown_signal() => true,
+    };
+    report.finished_at = Some(run::now_rfc3339());
+    write_verify_files(&dir, &report)?;
+    if interrupted {
+        let removed = runtime.clean(Some(&run_id)).await.unwrap_or(0);
+        eprintln!("interrupted: removed {removed} {}", runtime.kind().unit());
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
+    println!("{}", report::verify_table(&report));
+    for target in &report.targets {
+        for line in target.failure_lines() {
+            println!("FAIL {} {line}", target.target);
+        }
+    }
+    println!(
+        "verify: {} (JUnit: {})",
+        dir.join("verify.json").display(),
+        dir.join("verify.junit.xml").display()
+    );
+    Ok(if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn write_verify_files(dir: &Path, report: &VerifyReport) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let json = serde_json::to_vec_pretty(report)?;
+    let path = dir.join("verify.json");
+    std::fs::write(&path, json).with_context(|| format!("cannot write {}", path.display()))?;
+    let xml = report::junit::verify_junit(report)?;
+    let path = dir.join("verify.junit.xml");
+    std::fs::write(&path, xml).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
 }
 
 /// Records the ids of the base images the app images were built on.

@@ -37,6 +37,10 @@ pub struct Parameters {
     pub workload: String,
     pub method: String,
     pub path: String,
+    /// The JSON body every request carried.
+    pub body: Option<serde_json::Value>,
+    /// Whether targets were verified against the contract before timing.
+    pub verified: bool,
     pub runtime: RuntimeKind,
     pub targets: Vec<String>,
     pub trials: u32,
@@ -88,6 +92,21 @@ pub struct TrialResult {
     pub generator_cpu_percent: f64,
 }
 
+/// Whether a target passed the contract before it was timed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyStatus {
+    /// Every case of the workload passed.
+    Passed,
+    /// Some case failed: the target was not timed.
+    Failed,
+    /// `--skip-verify`: timed without checking; its figures may not compare.
+    Skipped,
+    /// The target never got that far.
+    #[default]
+    NotRun,
+}
+
 /// Everything measured for one target.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TargetResult {
@@ -100,6 +119,12 @@ pub struct TargetResult {
     pub lockfile_sha256: Option<String>,
     pub image: Option<AppImage>,
     pub status: TargetStatus,
+    /// The contract check before timing.
+    #[serde(default)]
+    pub verify: VerifyStatus,
+    /// The failed contract cases, one line each.
+    #[serde(default)]
+    pub verify_failures: Vec<String>,
     /// Why the target failed, one line.
     pub error: Option<String>,
     pub trials: Vec<TrialResult>,
@@ -203,6 +228,7 @@ mod tests {
         "schema_version": 1, "run_id": "r", "status": "running", "started_at": "t",
         "finished_at": null,
         "parameters": {"workload": "status", "method": "GET", "path": "/status",
+            "body": null, "verified": true,
             "runtime": "docker", "targets": ["express"], "trials": 1, "connections": 1,
             "duration_s": 1.0, "warmup_s": 0.0, "request_timeout_s": 1.0,
             "ready_timeout_s": 1.0, "sample_interval_ms": 250,

@@ -10,9 +10,12 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::{Fixtures, Target, Workload};
+use crate::contract::Contract;
 use crate::load::{LiveCounters, LoadReport, LoadSpec, run_closed_loop};
 use crate::manifest::framework_version;
-use crate::results::{self, RunResults, RunStatus, TargetResult, TargetStatus, TrialResult};
+use crate::results::{
+    self, RunResults, RunStatus, TargetResult, TargetStatus, TrialResult, VerifyStatus,
+};
 use crate::runtime::{self, Instance, LaunchSpec, Limits, Prepared, Runtime};
 use crate::sample;
 use crate::stats::latency_summary;
@@ -33,6 +36,9 @@ pub struct RunPlan {
     pub limits: Limits,
     pub generator_cpus: Vec<usize>,
     pub results_path: PathBuf,
+    /// The contract to verify each target against before timing it; `None` with
+    /// `--skip-verify`.
+    pub contract: Option<Contract>,
 }
 
 /// Where progress goes: step lines on stderr and a live bar during load (hidden when stderr
@@ -104,7 +110,17 @@ pub async fn execute<R: Runtime>(
             ui.step(&format!("[trial {trial}/{}] {name}", plan.trials));
             let outcome = run_trial(runtime, ready, plan, trial, ui).await;
             let entry = results.target_mut(&empty_result(&ready.target, fixtures));
-            match outcome {
+            if let Some(checked) = &outcome.verification {
+                entry.verify = if checked.passed {
+                    VerifyStatus::Passed
+                } else {
+                    VerifyStatus::Failed
+                };
+                entry.verify_failures = checked.failure_lines();
+            } else if plan.contract.is_none() {
+                entry.verify = VerifyStatus::Skipped;
+            }
+            match outcome.measured {
                 Ok((trial_result, version)) => {
                     ui.step(&format!(
                         "  {:.0} req/s, p99 {:.2} ms, {} errors, peak {:.1} MiB",
@@ -151,6 +167,8 @@ fn empty_result(target: &Target, fixtures: &Fixtures) -> TargetResult {
         lockfile_sha256: None,
         image: None,
         status: TargetStatus::Ok,
+        verify: VerifyStatus::NotRun,
+        verify_failures: Vec::new(),
         error: None,
         trials: Vec::new(),
     }
@@ -172,6 +190,25 @@ pub enum TrialError {
         oom: &'static str,
         logs: String,
     },
+    #[error(
+        "{target} failed {failed} of {total} contract cases of workload {workload}, so it was not timed (first: {first}); see `faceoff verify`, or time it anyway with --skip-verify"
+    )]
+    VerifyFailed {
+        target: String,
+        workload: String,
+        failed: usize,
+        total: usize,
+        first: String,
+    },
+    #[error("setup request {request} failed: {message}")]
+    Setup { request: String, message: String },
+}
+
+/// What one trial produced: the measurement (or why not) and, on the first trial, the
+/// contract verification.
+struct TrialOutcome {
+    measured: Result<(TrialResult, Option<String>), TrialError>,
+    verification: Option<crate::verify::TargetVerification>,
 }
 
 async fn run_trial<R: Runtime>(
@@ -180,20 +217,102 @@ async fn run_trial<R: Runtime>(
     plan: &RunPlan,
     trial: u32,
     ui: Ui,
-) -> Result<(TrialResult, Option<String>), TrialError> {
-    let port = runtime::pick_free_port()?;
+) -> TrialOutcome {
+    let failed = |err: TrialError| TrialOutcome {
+        measured: Err(err),
+        verification: None,
+    };
+    let port = match runtime::pick_free_port() {
+        Ok(port) => port,
+        Err(err) => return failed(err.into()),
+    };
     let spec = LaunchSpec {
         run_id: &plan.run_id,
         port,
         limits: &plan.limits,
     };
-    let instance = runtime.start(prepared, &spec).await?;
-    let outcome = measure(&instance, prepared, plan, trial, ui).await;
+    let instance = match runtime.start(prepared, &spec).await {
+        Ok(instance) => instance,
+        Err(err) => return failed(err.into()),
+    };
+    let mut outcome = TrialOutcome {
+        measured: Err(TrialError::Join("not measured".into())),
+        verification: None,
+    };
+    outcome.measured = measure(
+        &instance,
+        prepared,
+        plan,
+        trial,
+        ui,
+        &mut outcome.verification,
+    )
+    .await;
     // Stop on every path; a measurement error is the more useful one to report.
-    let stopped = instance.stop().await;
-    let measured = outcome?;
-    stopped?;
-    Ok(measured)
+    if let Err(err) = instance.stop().await
+        && outcome.measured.is_ok()
+    {
+        outcome.measured = Err(err.into());
+    }
+    outcome
+}
+
+/// Checks the running target against the workload's contract cases (first trial only).
+async fn verify_before_timing(
+    port: u16,
+    target: &str,
+    plan: &RunPlan,
+    trial: u32,
+    verification: &mut Option<crate::verify::TargetVerification>,
+) -> Result<(), TrialError> {
+    let Some(contract) = &plan.contract else {
+        return Ok(());
+    };
+    if trial != 1 {
+        return Ok(());
+    }
+    let workload = plan.workload.contract_workload().to_string();
+    let cases = crate::verify::verify_target(port, contract, std::slice::from_ref(&workload)).await;
+    let checked = crate::verify::TargetVerification::from_cases(target, cases);
+    let failures = checked.failure_lines();
+    let total = checked.cases.len();
+    let passed = checked.passed;
+    *verification = Some(checked);
+    if passed {
+        Ok(())
+    } else {
+        Err(TrialError::VerifyFailed {
+            target: target.to_string(),
+            workload,
+            failed: failures.len(),
+            total,
+            first: failures.first().cloned().unwrap_or_default(),
+        })
+    }
+}
+
+/// Sends the workload's setup request (e.g. restocking the inventory) before the load.
+async fn send_setup(port: u16, workload: &Workload) -> Result<(), TrialError> {
+    let Some(setup) = &workload.setup else {
+        return Ok(());
+    };
+    let request = format!("{} {}", setup.method, setup.path);
+    let fail = |message: String| TrialError::Setup {
+        request: request.clone(),
+        message,
+    };
+    let client = crate::verify::client().map_err(|e| fail(e.to_string()))?;
+    let body = setup
+        .body
+        .as_ref()
+        .map(|b| (b.to_string().into_bytes(), "application/json"));
+    let answer = crate::verify::send(&client, port, &setup.method, &setup.path, body)
+        .await
+        .map_err(fail)?;
+    if !(200..300).contains(&answer.status) {
+        return Err(fail(format!("answered {}", answer.status)));
+    }
+    Ok(())
 }
 
 async fn measure<I: Instance>(
@@ -202,10 +321,13 @@ async fn measure<I: Instance>(
     plan: &RunPlan,
     trial: u32,
     ui: Ui,
+    verification: &mut Option<crate::verify::TargetVerification>,
 ) -> Result<(TrialResult, Option<String>), TrialError> {
     let name = &prepared.target.name;
     runtime::wait_ready(instance, name, &plan.limits, plan.ready_timeout).await?;
     let version = instance.runtime_version().await;
+    verify_before_timing(instance.port(), name, plan, trial, verification).await?;
+    send_setup(instance.port(), &plan.workload).await?;
     let url = format!(
         "http://{}:{}{}",
         runtime::HOST,
@@ -221,7 +343,7 @@ async fn measure<I: Instance>(
             .method
             .parse()
             .map_err(|e| TrialError::Join(format!("bad method: {e}")))?,
-        body: None,
+        body: plan.workload.body_bytes().map(bytes::Bytes::from),
         connections: plan.connections,
         threads: plan.generator_cpus.len().max(1),
         cpus: plan.generator_cpus.clone(),

@@ -32,7 +32,7 @@ fn faceoff() -> Command {
     cmd
 }
 
-/// Builds the two images once for all tests in this file (tests run on parallel threads).
+/// Builds the five images once for all tests in this file (tests run on parallel threads).
 fn build_images_once() {
     static BUILT: Mutex<bool> = Mutex::new(false);
     let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
@@ -41,7 +41,7 @@ fn build_images_once() {
     }
     let started = Instant::now();
     let output = faceoff()
-        .args(["images", "build", "express", "fastapi"])
+        .args(["images", "build"])
         .output()
         .expect("faceoff runs");
     assert!(
@@ -299,7 +299,7 @@ fn express_with_command(command: &[&str]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = dir.path().join("fixtures");
     std::fs::create_dir_all(&fixtures).unwrap();
-    for name in ["bases.toml", "workloads.toml"] {
+    for name in ["bases.toml", "workloads.toml", "contract.toml"] {
         std::fs::copy(root().join("fixtures").join(name), fixtures.join(name)).unwrap();
     }
     let quoted: Vec<String> = command.iter().map(|arg| format!("{arg:?}")).collect();
@@ -383,6 +383,48 @@ async fn container_killed_for_memory_is_reported_as_such() {
     );
     assert!(
         containers_of_run(&results.run_id).await.is_empty(),
+        "containers left behind"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_passes_every_target_in_containers_and_writes_junit() {
+    if skip() {
+        return;
+    }
+    build_images_once();
+    let out = tempfile::tempdir().unwrap();
+    let output = faceoff()
+        .args(["verify", "-q"])
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .expect("faceoff runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for target in ["express", "fastify", "fastapi", "django", "django-wsgi"] {
+        assert!(stdout.contains(target), "{stdout}");
+    }
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+    let run_dir = std::fs::read_dir(out.path())
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let junit = std::fs::read_to_string(run_dir.join("verify.junit.xml")).unwrap();
+    assert_eq!(junit.matches("<testsuite ").count(), 5, "{junit}");
+    assert!(junit.contains("orders.concurrency"), "{junit}");
+    let report: faceoff::verify::VerifyReport =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("verify.json")).unwrap())
+            .unwrap();
+    assert!(report.passed());
+    assert!(
+        containers_of_run(&report.run_id).await.is_empty(),
         "containers left behind"
     );
 }

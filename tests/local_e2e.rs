@@ -66,7 +66,7 @@ fn broken_root() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = dir.path().join("fixtures");
     std::fs::create_dir_all(&fixtures).unwrap();
-    for name in ["bases.toml", "workloads.toml"] {
+    for name in ["bases.toml", "workloads.toml", "contract.toml"] {
         std::fs::copy(root().join("fixtures").join(name), fixtures.join(name)).unwrap();
     }
     std::fs::copy(
@@ -74,7 +74,7 @@ fn broken_root() -> tempfile::TempDir {
         fixtures.join("targets.toml"),
     )
     .unwrap();
-    for app in ["crasher", "never-ready"] {
+    for app in ["crasher", "never-ready", "sloppy"] {
         let from = root().join("tests/fixtures/broken-apps").join(app);
         let to = dir.path().join("node-apps").join(app);
         std::fs::create_dir_all(&to).unwrap();
@@ -86,12 +86,37 @@ fn broken_root() -> tempfile::TempDir {
 }
 
 #[test]
-fn local_runtime_measures_fastify_and_fastapi_as_host_processes() {
+fn verify_passes_every_target_as_host_processes() {
+    let out = tempfile::tempdir().unwrap();
+    let output = faceoff(&[
+        "--runtime",
+        "local",
+        "verify",
+        "-q",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+    for target in ["express", "fastify", "fastapi", "django", "django-wsgi"] {
+        assert!(stdout.contains(target), "{stdout}");
+    }
+}
+
+#[test]
+fn local_runtime_times_orders_on_fastify_and_fastapi_as_host_processes() {
     let out = tempfile::tempdir().unwrap();
     let output = faceoff(&[
         "--runtime",
         "local",
         "run",
+        "--workload",
+        "orders",
         "--targets",
         "fastify,fastapi",
         "--duration",
@@ -108,10 +133,19 @@ fn local_runtime_measures_fastify_and_fastapi_as_host_processes() {
     let results = only_results(out.path());
     assert_eq!(results.status, RunStatus::Complete);
     assert!(!results.parameters.memory_limit_enforced);
+    assert!(results.parameters.body.is_some());
     for target in &results.targets {
         assert_eq!(target.status, TargetStatus::Ok, "{target:?}");
+        assert_eq!(target.verify, faceoff::results::VerifyStatus::Passed);
         let trial = &target.trials[0];
         assert!(trial.requests > 0);
+        // The setup request restocked the inventory: every order succeeded.
+        assert_eq!(
+            trial.status_counts.get(&201),
+            Some(&trial.requests),
+            "{:?}",
+            trial.status_counts
+        );
         assert_eq!(trial.errors.total(), 0, "{:?}", trial.errors);
         assert!(
             trial.resources.peak_memory_bytes > 1_000_000,
@@ -205,4 +239,101 @@ fn app_that_never_becomes_ready_times_out_with_the_last_answer() {
     assert!(stderr.contains("--ready-timeout"), "{stderr}");
     let results = only_results(out.path());
     assert_no_process_left(&results.run_id);
+}
+
+#[test]
+fn verify_catches_a_target_that_breaks_the_contract() {
+    let broken = broken_root();
+    let out = tempfile::tempdir().unwrap();
+    let output = faceoff(&[
+        "--root",
+        broken.path().to_str().unwrap(),
+        "--runtime",
+        "local",
+        "verify",
+        "--targets",
+        "sloppy",
+        "--workload",
+        "status",
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("FAIL sloppy status.ok: content-type: expected `application/json; charset=utf-8`, got `application/json`"), "{stdout}");
+    assert!(
+        stdout.contains("FAIL sloppy status.post_is_405: status: expected 405, got 404"),
+        "{stdout}"
+    );
+    let run_dir = std::fs::read_dir(out.path())
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let junit = std::fs::read_to_string(run_dir.join("verify.junit.xml")).unwrap();
+    assert!(junit.contains(r#"<testsuite name="sloppy""#), "{junit}");
+    assert!(junit.contains("expected 405, got 404"), "{junit}");
+    let report: faceoff::verify::VerifyReport =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("verify.json")).unwrap())
+            .unwrap();
+    assert!(!report.passed());
+}
+
+#[test]
+fn run_refuses_to_time_a_target_that_fails_verify_unless_told_to_skip() {
+    let broken = broken_root();
+    let out = tempfile::tempdir().unwrap();
+    let args = |extra: &'static [&'static str]| {
+        let mut args = vec![
+            "--root".to_string(),
+            broken.path().to_string_lossy().to_string(),
+            "--runtime".into(),
+            "local".into(),
+            "run".into(),
+            "--targets".into(),
+            "sloppy".into(),
+            "--duration".into(),
+            "1s".into(),
+            "--warmup".into(),
+            "0s".into(),
+            "--out".into(),
+            out.path().to_string_lossy().to_string(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    let refused = Command::new(env!("CARGO_BIN_EXE_faceoff"))
+        .env("XDG_CACHE_HOME", cache_home())
+        .args(args(&[]))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("so it was not timed"), "{stderr}");
+    assert!(stderr.contains("--skip-verify"), "{stderr}");
+
+    let skipped = Command::new(env!("CARGO_BIN_EXE_faceoff"))
+        .env("XDG_CACHE_HOME", cache_home())
+        .args(args(&["--skip-verify"]))
+        .output()
+        .unwrap();
+    assert!(
+        skipped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&skipped.stderr)
+    );
+    let mut runs: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    runs.sort();
+    let results = results::read(&runs[1].join("results.json")).unwrap();
+    assert_eq!(
+        results.targets[0].verify,
+        faceoff::results::VerifyStatus::Skipped
+    );
+    assert!(!results.parameters.verified);
+    assert!(results.targets[0].trials[0].requests > 0);
 }

@@ -181,6 +181,38 @@ pub trait Runtime {
     async fn clean(&self, run_id: Option<&str>) -> Result<usize, RuntimeError>;
 }
 
+/// How every target of a run is started.
+pub struct LaunchSettings<'a> {
+    pub run_id: &'a str,
+    pub limits: &'a Limits,
+    pub ready_timeout: Duration,
+}
+
+/// Prepares `target`, starts it on a free port and waits until it is ready; on failure the
+/// target is stopped again and the error carries its logs.
+pub async fn start_ready<R: Runtime>(
+    runtime: &R,
+    target: &Target,
+    launch: &LaunchSettings<'_>,
+    progress: crate::images::Progress<'_>,
+) -> Result<R::Instance, RuntimeError> {
+    let prepared = runtime.prepare(target, progress).await?;
+    let spec = LaunchSpec {
+        run_id: launch.run_id,
+        port: pick_free_port()?,
+        limits: launch.limits,
+    };
+    let instance = runtime.start(&prepared, &spec).await?;
+    match wait_ready(&instance, &target.name, launch.limits, launch.ready_timeout).await {
+        Ok(()) => Ok(instance),
+        Err(err) => {
+            // The readiness error is the one worth reporting; stopping is best effort.
+            let _ = instance.stop().await;
+            Err(err)
+        }
+    }
+}
+
 /// A port on 127.0.0.1 nothing listens on now.
 pub fn pick_free_port() -> Result<u16, RuntimeError> {
     let listener =

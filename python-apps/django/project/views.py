@@ -1,12 +1,32 @@
-"""Views for the shared contract (fixtures/), plus JSON error handlers.
+"""Views for the shared contract (fixtures/contract.toml), plus JSON error handlers.
 
 Every response body is JSON, sent as `application/json; charset=utf-8` with compact
 separators (the bytes JSON.stringify would produce), so all targets answer alike.
+
+The same code runs over ASGI (target "django", uvicorn) and WSGI (target "django-wsgi",
+gunicorn, one sync worker). Which views are `async def` is chosen per workload (README.md):
+- sync views (status, orders, compute) are plain Django: under ASGI Django runs them in
+  its one thread for sync code, under WSGI in the worker;
+- async views (both sleeps, the offload job) need the event loop under ASGI; under WSGI
+  Django runs them to completion with asgiref's `async_to_sync`, blocking the worker.
 """
 
+import asyncio
+import itertools
+import json
+import math
+import re
+import threading
+import time
+from datetime import datetime, timezone
 from functools import wraps
 
+from asgiref.sync import iscoroutinefunction
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
+
+from . import leibniz
 
 CONTENT_TYPE = "application/json; charset=utf-8"
 
@@ -20,27 +40,293 @@ def json_response(data, status=200):
     )
 
 
-def allow_methods(*methods):
-    """Like django.views.decorators.http.require_http_methods, with a JSON 405 body."""
+class ApiError(Exception):
+    """An error answer: `raise ApiError(400, "...")` in a view -> {"error": "..."}."""
+
+    def __init__(self, status, message):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+    def response(self):
+        return json_response({"error": self.message}, status=self.status)
+
+
+def api_view(*methods):
+    """Like django.views.decorators.http.require_http_methods, with a JSON 405 body, and
+    ApiError turned into its JSON answer. Works for sync and async views alike."""
+
+    allow = ", ".join(methods)
+
+    def method_not_allowed():
+        response = json_response({"error": "method not allowed"}, status=405)
+        response["Allow"] = allow
+        return response
 
     def decorator(view):
-        @wraps(view)
-        def inner(request, *args, **kwargs):
-            if request.method not in methods:
-                response = json_response({"error": "method not allowed"}, status=405)
-                response["Allow"] = ", ".join(methods)
-                return response
-            return view(request, *args, **kwargs)
+        if iscoroutinefunction(view):
+
+            @wraps(view)
+            async def inner(request, *args, **kwargs):
+                if request.method not in methods:
+                    return method_not_allowed()
+                try:
+                    return await view(request, *args, **kwargs)
+                except ApiError as error:
+                    return error.response()
+
+        else:
+
+            @wraps(view)
+            def inner(request, *args, **kwargs):
+                if request.method not in methods:
+                    return method_not_allowed()
+                try:
+                    return view(request, *args, **kwargs)
+                except ApiError as error:
+                    return error.response()
 
         return inner
 
     return decorator
 
 
-# Seed 004 (Express and FastAPI /status).
-@allow_methods("GET")
+# ---------------------------------------------------------------- input rules
+
+PLAIN_DIGITS = re.compile(r"[0-9]{1,12}")
+
+
+def query_int(request, name, low, high):
+    """A required query integer written as plain decimal digits, low..=high, else 400."""
+    value = request.GET.get(name)
+    if value is None:
+        raise ApiError(400, f"query parameter {name} is required")
+    if not PLAIN_DIGITS.fullmatch(value) or not low <= int(value) <= high:
+        raise ApiError(400, f"{name} must be an integer from {low} to {high}")
+    return int(value)
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_body(request, required=True):
+    """The request's JSON object, or None when the body is empty and not required.
+
+    Body over DATA_UPLOAD_MAX_MEMORY_SIZE -> 413; a body that is not application/json
+    (a charset parameter is fine) -> 415; malformed JSON or not an object -> 400.
+    NaN and Infinity are refused, as JSON.parse does.
+    """
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise ApiError(413, f"request body larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes") from None
+    if not raw:
+        if required:
+            raise ApiError(400, "a JSON body is required")
+        return None
+    if request.content_type.lower() != "application/json":
+        raise ApiError(415, "Content-Type must be application/json")
+    try:
+        data = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as error:
+        raise ApiError(400, f"malformed JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "the JSON body must be an object")
+    return data
+
+
+def is_int(value):
+    """A JSON integer: Python's bool is an int subclass, and is refused."""
+    return type(value) is int
+
+
+def check_fields(data, required, optional=(), where="body"):
+    """Exactly the expected keys: a missing or an unknown one is 400."""
+    for name in required:
+        if name not in data:
+            raise ApiError(400, f"{where}: missing field {name}")
+    for name in data:
+        if name not in required and name not in optional:
+            raise ApiError(400, f"{where}: unknown field {name}")
+
+
+# ---------------------------------------------------------------- status (seed 004)
+
+
+@api_view("GET")
 def status(request):
     return json_response({"service": "edge-metrics", "status": "ok", "t_ms": 4})
+
+
+# ---------------------------------------------------------------- sleep (seed 001)
+
+
+@api_view("GET")
+async def io_sleep(request):
+    """Seed 001's simulated I/O, awaited. Under ASGI the event loop serves others
+    meanwhile; under WSGI the sync worker waits for it (it cannot serve anyone else)."""
+    ms = query_int(request, "ms", 0, 10_000)
+    await asyncio.sleep(ms / 1000)
+    return json_response({"slept_ms": ms, "blocking": False})
+
+
+@api_view("GET")
+async def io_sleep_blocking(request):
+    """Seed 001's synchronous `time.sleep(1)`. Deliberately an async view: under ASGI it
+    runs on the event loop and blocks the whole server for `ms` (a sync view would run in
+    a thread and leave the loop free); under WSGI it blocks the worker either way."""
+    ms = query_int(request, "ms", 0, 10_000)
+    time.sleep(ms / 1000)
+    return json_response({"slept_ms": ms, "blocking": True})
+
+
+# ---------------------------------------------------------------- orders (seed 001)
+
+ARTICLE_INVENTORY = {"item1": 100, "item2": 50, "item3": 200}
+ORDER_FIELDS = ("customer_id", "items", "total_amount")
+ITEM_FIELDS = ("product_id", "quantity")
+
+
+class OrderProcessor:
+    """Seed 001's OrderProcessor: inventory, validated orders, all-or-nothing stock.
+
+    Kept from the article: the inventory, `validate_order` (all three fields, amount > 0,
+    made strict), the order record (`{**order_data, order_id, status: "completed",
+    processed_at}`) and the `{"status": "success", "order": ...}` answer. Fixed where the
+    article's loop is wrong under the contract: quantities of the same product are summed
+    before the stock check; check and decrement happen under one lock (sync views may run
+    in threads); order ids stay unique within a second (a counter); the orders themselves
+    are counted, not kept (a load run would otherwise grow memory without end).
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self.reset()
+
+    def reset(self, inventory=None):
+        with self._lock:
+            self.inventory = dict(ARTICLE_INVENTORY if inventory is None else inventory)
+            self.orders = 0
+            return self._snapshot()
+
+    def snapshot(self):
+        with self._lock:
+            return self._snapshot()
+
+    def _snapshot(self):
+        return {"inventory": dict(self.inventory), "orders": self.orders}
+
+    @staticmethod
+    def validate_order(order_data):
+        check_fields(order_data, ORDER_FIELDS)
+        customer_id = order_data["customer_id"]
+        if not isinstance(customer_id, str) or not customer_id:
+            raise ApiError(400, "customer_id must be a non-empty string")
+        items = order_data["items"]
+        if not isinstance(items, list) or not items:
+            raise ApiError(400, "items must be a non-empty array")
+        for index, item in enumerate(items):
+            where = f"items[{index}]"
+            if not isinstance(item, dict):
+                raise ApiError(400, f"{where} must be an object")
+            check_fields(item, ITEM_FIELDS, where=where)
+            if not isinstance(item["product_id"], str):
+                raise ApiError(400, f"{where}.product_id must be a string")
+            quantity = item["quantity"]
+            if not is_int(quantity) or not 1 <= quantity <= 1_000_000:
+                raise ApiError(400, f"{where}.quantity must be an integer from 1 to 1000000")
+        amount = order_data["total_amount"]
+        if type(amount) not in (int, float) or not (math.isfinite(amount) and 0 < amount <= 1e9):
+            raise ApiError(400, "total_amount must be a finite number greater than 0 and at most 1e9")
+
+    def process_order(self, order_data):
+        self.validate_order(order_data)
+        wanted = {}
+        for item in order_data["items"]:
+            wanted[item["product_id"]] = wanted.get(item["product_id"], 0) + item["quantity"]
+        with self._lock:
+            for product_id in wanted:
+                if product_id not in self.inventory:
+                    raise ApiError(400, f"unknown product: {product_id}")
+            for product_id, quantity in wanted.items():
+                if self.inventory[product_id] < quantity:
+                    raise ApiError(409, f"insufficient stock for {product_id}")
+            for product_id, quantity in wanted.items():
+                self.inventory[product_id] -= quantity
+            self.orders += 1
+            sequence = next(self._ids)
+        now = datetime.now(timezone.utc)
+        order_record = {
+            **order_data,
+            "order_id": f"ORD{now:%Y%m%d%H%M%S}-{sequence}",
+            "status": "completed",
+            "processed_at": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        }
+        return {"status": "success", "order": order_record}
+
+
+processor = OrderProcessor()
+
+
+@api_view("POST")
+def create_order(request):
+    return json_response(processor.process_order(json_body(request)), status=201)
+
+
+@api_view("GET")
+def orders_inventory(request):
+    return json_response(processor.snapshot())
+
+
+@api_view("POST")
+def orders_reset(request):
+    """No body, `{}`: the article's inventory; `{"inventory": {product: int >= 0}}`."""
+    data = json_body(request, required=False) or {}
+    check_fields(data, (), optional=("inventory",))
+    inventory = data.get("inventory", ARTICLE_INVENTORY)
+    if not isinstance(inventory, dict):
+        raise ApiError(400, "inventory must be an object")
+    for product_id, stock in inventory.items():
+        if not is_int(stock) or stock < 0:
+            raise ApiError(400, f"inventory.{product_id} must be an integer >= 0")
+    return json_response(processor.reset(inventory))
+
+
+# ---------------------------------------------------------------- compute (seed 004)
+
+
+@api_view("GET")
+def compute_leibniz(request):
+    """CPU work in a plain (sync) view, Django's usual way: under WSGI it holds the
+    worker; under ASGI it holds Django's one sync thread (and the GIL)."""
+    n = query_int(request, "n", 1, 100_000_000)
+    return json_response({"n": n, "pi": leibniz.leibniz(n)})
+
+
+# ---------------------------------------------------------------- offload (seed 004)
+
+
+@api_view("POST")
+async def leibniz_job(request):
+    """The same loop in a worker process per job. The wait (join) runs in a thread, so
+    under ASGI the event loop keeps serving; under WSGI the one sync worker waits."""
+    data = json_body(request)
+    check_fields(data, ("n",), optional=("timeout_ms",))
+    n = data["n"]
+    timeout_ms = data.get("timeout_ms", 2000)
+    if not is_int(n) or not 1 <= n <= 1_000_000_000:
+        raise ApiError(400, "n must be an integer from 1 to 1000000000")
+    if not is_int(timeout_ms) or not 1 <= timeout_ms <= 10_000:
+        raise ApiError(400, "timeout_ms must be an integer from 1 to 10000")
+    try:
+        pi = await asyncio.to_thread(leibniz.run_job, n, timeout_ms / 1000)
+    except leibniz.JobTimeout:
+        raise ApiError(504, f"job timed out after {timeout_ms} ms") from None
+    except leibniz.JobFailed as failed:
+        raise ApiError(500, str(failed)) from None
+    return json_response({"n": n, "pi": pi})
 
 
 # Error handlers (urls.py). Django uses them when DEBUG is False.

@@ -92,3 +92,34 @@ pub fn conditions_line(results: &RunResults) -> String {
         p.runtime,
     )
 }
+
+pub mod junit;
+
+/// The verification table: one row per case, one column per target, `pass` or `FAIL`.
+pub fn verify_table(report: &crate::verify::VerifyReport) -> Table {
+    let mut table = Table::new();
+    let mut header = vec!["case".to_string()];
+    header.extend(report.targets.iter().map(|t| t.target.clone()));
+    table.load_preset(UTF8_FULL_CONDENSED).set_header(header);
+    let mut ids: Vec<&str> = Vec::new();
+    for target in &report.targets {
+        for case in &target.cases {
+            if !ids.contains(&case.id.as_str()) {
+                ids.push(&case.id);
+            }
+        }
+    }
+    for id in ids {
+        let mut row = vec![id.to_string()];
+        for target in &report.targets {
+            row.push(match target.cases.iter().find(|c| c.id == id) {
+                Some(case) if case.passed => "pass".into(),
+                Some(_) => "FAIL".into(),
+                None if target.error.is_some() => "not run".into(),
+                None => "-".into(),
+            });
+        }
+        table.add_row(row);
+    }
+    table
+}

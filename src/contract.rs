@@ -1,0 +1,237 @@
+//! The shared HTTP contract (`fixtures/contract.toml`): the cases every target must answer
+//! identically. Plain data; `verify` runs it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, parse_str};
+
+/// Placeholder body replaced by a JSON object larger than the contract's body limit.
+pub const OVERSIZED: &str = "{{OVERSIZED}}";
+
+/// Contract-wide settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    /// The exact Content-Type of every JSON response.
+    pub content_type: String,
+    /// Largest request body a target must accept; larger ones get 413.
+    pub max_body_bytes: usize,
+}
+
+/// The orders concurrency check.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Concurrency {
+    pub product: String,
+    pub quantity: u64,
+    pub requests: usize,
+}
+
+/// A request a case sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseRequest {
+    pub method: String,
+    pub path: String,
+    /// A body sent as JSON.
+    pub json: Option<serde_json::Value>,
+    /// A raw body (for malformed input).
+    pub body: Option<String>,
+    /// Content-Type of the body [default: application/json].
+    pub content_type: Option<String>,
+}
+
+/// The JSON type names a `types` expectation may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JsonType {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Array,
+    Object,
+}
+
+impl JsonType {
+    /// Whether `value` is of this type (an integer is also a number).
+    pub fn matches(self, value: &serde_json::Value) -> bool {
+        use serde_json::Value;
+        match self {
+            JsonType::String => value.is_string(),
+            JsonType::Integer => match value {
+                Value::Number(n) => {
+                    n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+                }
+                _ => false,
+            },
+            JsonType::Number => value.is_number(),
+            JsonType::Boolean => value.is_boolean(),
+            JsonType::Array => value.is_array(),
+            JsonType::Object => value.is_object(),
+        }
+    }
+}
+
+/// What a case expects back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    pub status: u16,
+    /// The body is an object with a non-empty string field `error`.
+    #[serde(default)]
+    pub error: bool,
+    /// The exact body (numbers compared by value: 4 equals 4.0).
+    pub json: Option<serde_json::Value>,
+    /// These keys, recursively, with these values.
+    pub subset: Option<serde_json::Value>,
+    /// JSON pointer -> type.
+    #[serde(default)]
+    pub types: BTreeMap<String, JsonType>,
+    /// JSON pointer -> [value, tolerance].
+    #[serde(default)]
+    pub close: BTreeMap<String, [f64; 2]>,
+    /// Fewest milliseconds to the full response.
+    pub min_ms: Option<u64>,
+    /// Most milliseconds to the full response.
+    pub max_ms: Option<u64>,
+}
+
+/// Something to do before a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Before {
+    /// POST /orders/reset with no body.
+    Reset,
+}
+
+/// One request and what must come back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    pub id: String,
+    pub workload: String,
+    pub description: String,
+    pub before: Option<Before>,
+    pub request: CaseRequest,
+    pub expect: Expect,
+}
+
+/// The whole contract.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contract {
+    pub defaults: Defaults,
+    pub concurrency: Concurrency,
+    #[serde(rename = "case")]
+    pub cases: Vec<Case>,
+}
+
+impl Contract {
+    /// Loads and validates `fixtures/contract.toml` under `root`.
+    pub fn load(root: &Path) -> Result<Contract, ConfigError> {
+        let path = root.join("fixtures").join("contract.toml");
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let contract: Contract = parse_str(&text, &path)?;
+        contract
+            .validate()
+            .map_err(|message| ConfigError::Invalid { path, message })?;
+        Ok(contract)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let mut ids = BTreeSet::new();
+        for case in &self.cases {
+            if !ids.insert(case.id.as_str()) {
+                return Err(format!("case `{}` defined twice", case.id));
+            }
+            if case.request.json.is_some() && case.request.body.is_some() {
+                return Err(format!("case `{}`: give json or body, not both", case.id));
+            }
+            if !case.request.path.starts_with('/') {
+                return Err(format!("case `{}`: path must start with /", case.id));
+            }
+            if case.expect.json.is_some() && case.expect.subset.is_some() {
+                return Err(format!("case `{}`: give json or subset, not both", case.id));
+            }
+        }
+        Ok(())
+    }
+
+    /// The workloads the cases cover, in order of first appearance.
+    pub fn workloads(&self) -> Vec<&str> {
+        let mut seen = Vec::new();
+        for case in &self.cases {
+            if !seen.contains(&case.workload.as_str()) {
+                seen.push(case.workload.as_str());
+            }
+        }
+        seen
+    }
+
+    /// The cases of the given workloads (all when `workloads` is empty), in file order.
+    pub fn cases_for(&self, workloads: &[String]) -> Vec<&Case> {
+        self.cases
+            .iter()
+            .filter(|c| workloads.is_empty() || workloads.iter().any(|w| *w == c.workload))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repository_contract_loads_and_covers_the_seed_workloads() {
+        let contract = Contract::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        assert_eq!(
+            contract.workloads(),
+            ["status", "sleep", "orders", "compute", "offload"]
+        );
+        assert!(contract.cases.len() > 40);
+        assert!(
+            contract
+                .cases
+                .iter()
+                .any(|c| c.request.body.as_deref() == Some(OVERSIZED))
+        );
+    }
+
+    #[test]
+    fn integer_type_accepts_whole_floats_but_not_fractions_or_strings() {
+        use serde_json::json;
+        assert!(JsonType::Integer.matches(&json!(4)));
+        assert!(JsonType::Integer.matches(&json!(4.0)));
+        assert!(!JsonType::Integer.matches(&json!(4.5)));
+        assert!(!JsonType::Integer.matches(&json!("4")));
+        assert!(JsonType::Number.matches(&json!(4)));
+    }
+
+    #[test]
+    fn a_case_with_json_and_body_is_refused() {
+        let text = r#"
+            [defaults]
+            content_type = "application/json"
+            max_body_bytes = 10
+            [concurrency]
+            product = "a"
+            quantity = 1
+            requests = 2
+            [[case]]
+            id = "x"
+            workload = "w"
+            description = "d"
+            request = { method = "POST", path = "/x", json = {}, body = "{}" }
+            expect = { status = 200 }
+        "#;
+        let contract: Contract = parse_str(text, Path::new("c.toml")).unwrap();
+        assert!(contract.validate().unwrap_err().contains("not both"));
+    }
+}

@@ -1,0 +1,761 @@
+//! `faceoff verify`: runs the contract's cases against a running target and checks status,
+//! headers and body, as TechEmpower's verifier does, plus the orders concurrency check and a
+//! `Date` header that must change over time (so no target answers from a cache).
+//!
+//! [`check_case`] is pure (observed response in, differences out), so the rules are tested
+//! without a server; [`verify_target`] does the HTTP.
+
+use std::time::{Duration, Instant};
+
+use futures_util::future::join_all;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::contract::{Before, Case, Contract, Defaults, OVERSIZED};
+
+/// What came back for one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Observed {
+    pub status: u16,
+    pub content_type: Option<String>,
+    /// `Content-Length` or `Transfer-Encoding` was present.
+    pub framed: bool,
+    pub date: Option<String>,
+    pub body: Vec<u8>,
+    pub elapsed: Duration,
+}
+
+/// The outcome of one case on one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseOutcome {
+    pub id: String,
+    pub workload: String,
+    pub description: String,
+    pub passed: bool,
+    /// Each difference from the contract, one line each.
+    pub failures: Vec<String>,
+    pub status: Option<u16>,
+    pub elapsed_ms: f64,
+}
+
+/// Every case's outcome on one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetVerification {
+    pub target: String,
+    pub passed: bool,
+    /// Why the target could not be verified at all (did not start, …).
+    pub error: Option<String>,
+    pub cases: Vec<CaseOutcome>,
+}
+
+impl TargetVerification {
+    /// A verification from case outcomes.
+    pub fn from_cases(target: &str, cases: Vec<CaseOutcome>) -> Self {
+        TargetVerification {
+            target: target.to_string(),
+            passed: cases.iter().all(|c| c.passed),
+            error: None,
+            cases,
+        }
+    }
+
+    /// A target that could not be verified.
+    pub fn failed_to_start(target: &str, error: String) -> Self {
+        TargetVerification {
+            target: target.to_string(),
+            passed: false,
+            error: Some(error),
+            cases: Vec::new(),
+        }
+    }
+
+    /// The failed cases, as one line each: `id: difference; difference`.
+    pub fn failure_lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self.error.iter().map(|e| format!("start: {e}")).collect();
+        lines.extend(
+            self.cases
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| format!("{}: {}", c.id, c.failures.join("; "))),
+        );
+        lines
+    }
+}
+
+/// `verify.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    pub schema_version: u32,
+    pub run_id: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub workloads: Vec<String>,
+    pub targets: Vec<TargetVerification>,
+}
+
+impl VerifyReport {
+    pub fn passed(&self) -> bool {
+        self.targets.iter().all(|t| t.passed)
+    }
+}
+
+/// Checks one observed response against a case; returns the differences (none: passed).
+pub fn check_case(case: &Case, defaults: &Defaults, observed: &Observed) -> Vec<String> {
+    let expect = &case.expect;
+    let mut failures = Vec::new();
+    if observed.status != expect.status {
+        failures.push(format!(
+            "status: expected {}, got {}",
+            expect.status, observed.status
+        ));
+    }
+    match &observed.content_type {
+        Some(ct) if ct.eq_ignore_ascii_case(&defaults.content_type) => {}
+        Some(ct) => failures.push(format!(
+            "content-type: expected `{}`, got `{ct}`",
+            defaults.content_type
+        )),
+        None => failures.push(format!(
+            "content-type: expected `{}`, got none",
+            defaults.content_type
+        )),
+    }
+    if !observed.framed {
+        failures.push("neither Content-Length nor Transfer-Encoding in the response".into());
+    }
+    let elapsed_ms = observed.elapsed.as_millis() as u64;
+    if let Some(min) = expect.min_ms
+        && elapsed_ms < min
+    {
+        failures.push(format!(
+            "answered in {elapsed_ms} ms, expected at least {min} ms"
+        ));
+    }
+    if let Some(max) = expect.max_ms
+        && elapsed_ms > max
+    {
+        failures.push(format!(
+            "answered in {elapsed_ms} ms, expected at most {max} ms"
+        ));
+    }
+    let body: Value = match serde_json::from_slice(&observed.body) {
+        Ok(body) => body,
+        Err(_) => {
+            failures.push(format!("body is not JSON: {}", excerpt(&observed.body)));
+            return failures;
+        }
+    };
+    if expect.error {
+        match body.get("error") {
+            Some(Value::String(s)) if !s.is_empty() => {}
+            _ => failures.push(format!(
+                "body has no non-empty string `error`: {}",
+                shorten(&body.to_string())
+            )),
+        }
+    }
+    if let Some(expected) = &expect.json
+        && let Some(diff) = first_difference(expected, &body, "", true)
+    {
+        failures.push(format!("body {diff}"));
+    }
+    if let Some(expected) = &expect.subset
+        && let Some(diff) = first_difference(expected, &body, "", false)
+    {
+        failures.push(format!("body {diff}"));
+    }
+    for (pointer, json_type) in &expect.types {
+        match body.pointer(pointer) {
+            Some(value) if json_type.matches(value) => {}
+            Some(value) => failures.push(format!(
+                "body at {pointer}: expected {json_type:?}, got {}",
+                shorten(&value.to_string())
+            )),
+            None => failures.push(format!("body has nothing at {pointer}")),
+        }
+    }
+    for (pointer, [value, tolerance]) in &expect.close {
+        match body.pointer(pointer).and_then(Value::as_f64) {
+            Some(got) if (got - value).abs() <= *tolerance => {}
+            Some(got) => failures.push(format!(
+                "body at {pointer}: {got} is not within {tolerance} of {value}"
+            )),
+            None => failures.push(format!("body has no number at {pointer}")),
+        }
+    }
+    failures
+}
+
+/// The first place where `actual` differs from `expected`, or `None`. With `exact`, keys
+/// `actual` has beyond `expected` count too. Numbers are compared by value (4 == 4.0).
+pub fn first_difference(
+    expected: &Value,
+    actual: &Value,
+    path: &str,
+    exact: bool,
+) -> Option<String> {
+    let at = if path.is_empty() { "/" } else { path };
+    match (expected, actual) {
+        (Value::Object(want), Value::Object(got)) => {
+            for (key, want_value) in want {
+                let child = format!("{path}/{key}");
+                match got.get(key) {
+                    Some(got_value) => {
+                        if let Some(diff) = first_difference(want_value, got_value, &child, exact) {
+                            return Some(diff);
+                        }
+                    }
+                    None => return Some(format!("at {child}: missing")),
+                }
+            }
+            if exact && let Some(extra) = got.keys().find(|k| !want.contains_key(*k)) {
+                return Some(format!("at {path}/{extra}: unexpected field"));
+            }
+            None
+        }
+        (Value::Array(want), Value::Array(got)) => {
+            if want.len() != got.len() {
+                return Some(format!(
+                    "at {at}: expected {} elements, got {}",
+                    want.len(),
+                    got.len()
+                ));
+            }
+            want.iter()
+                .zip(got)
+                .enumerate()
+                .find_map(|(i, (w, g))| first_difference(w, g, &format!("{path}/{i}"), exact))
+        }
+        (Value::Number(want), Value::Number(got)) => {
+            let equal = match (want.as_i64(), got.as_i64()) {
+                (Some(w), Some(g)) => w == g,
+                _ => want.as_f64() == got.as_f64(),
+            };
+            (!equal).then(|| format!("at {at}: expected {want}, got {got}"))
+        }
+        (want, got) if want == got => None,
+        (want, got) => Some(format!(
+            "at {at}: expected {}, got {}",
+            shorten(&want.to_string()),
+            shorten(&got.to_string())
+        )),
+    }
+}
+
+fn shorten(text: &str) -> String {
+    if text.chars().count() > 120 {
+        format!("{}…", text.chars().take(120).collect::<String>())
+    } else {
+        text.to_string()
+    }
+}
+
+fn excerpt(bytes: &[u8]) -> String {
+    shorten(&String::from_utf8_lossy(bytes).replace('\n', " "))
+}
+
+/// A client for contract checks: no proxy (traffic stays on 127.0.0.1), generous timeout.
+pub fn client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+}
+
+/// Sends one request to 127.0.0.1:`port` and records what came back.
+pub async fn send(
+    client: &reqwest::Client,
+    port: u16,
+    method: &str,
+    path: &str,
+    body: Option<(Vec<u8>, &str)>,
+) -> Result<Observed, String> {
+    let method: reqwest::Method = method
+        .parse()
+        .map_err(|_| format!("bad method `{method}`"))?;
+    let url = format!("http://{}:{port}{path}", crate::runtime::HOST);
+    let mut request = client.request(method, &url);
+    if let Some((bytes, content_type)) = body {
+        request = request
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(bytes);
+    }
+    let started = Instant::now();
+    let response = request.send().await.map_err(|e| describe(&e))?;
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response.bytes().await.map_err(|e| describe(&e))?.to_vec();
+    let header = |name: reqwest::header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    Ok(Observed {
+        status,
+        content_type: header(reqwest::header::CONTENT_TYPE),
+        framed: headers.contains_key(reqwest::header::CONTENT_LENGTH)
+            || headers.contains_key(reqwest::header::TRANSFER_ENCODING),
+        date: header(reqwest::header::DATE),
+        body,
+        elapsed: started.elapsed(),
+    })
+}
+
+fn describe(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
+}
+
+/// The body a case sends, with its content type.
+fn case_body(case: &Case, defaults: &Defaults) -> Option<(Vec<u8>, String)> {
+    let content_type = case
+        .request
+        .content_type
+        .clone()
+        .unwrap_or_else(|| "application/json".into());
+    if let Some(json) = &case.request.json {
+        return Some((json.to_string().into_bytes(), content_type));
+    }
+    let body = case.request.body.as_ref()?;
+    if body == OVERSIZED {
+        let padding = "x".repeat(defaults.max_body_bytes + defaults.max_body_bytes / 2);
+        let json = serde_json::json!({"customer_id": padding, "items": [], "total_amount": 1});
+        return Some((json.to_string().into_bytes(), content_type));
+    }
+    Some((body.clone().into_bytes(), content_type))
+}
+
+async fn run_case(
+    client: &reqwest::Client,
+    port: u16,
+    case: &Case,
+    defaults: &Defaults,
+) -> CaseOutcome {
+    let mut outcome = CaseOutcome {
+        id: case.id.clone(),
+        workload: case.workload.clone(),
+        description: case.description.clone(),
+        passed: false,
+        failures: Vec::new(),
+        status: None,
+        elapsed_ms: 0.0,
+    };
+    if case.before == Some(Before::Reset) {
+        match send(client, port, "POST", "/orders/reset", None).await {
+            Ok(reset) if reset.status == 200 => {}
+            Ok(reset) => outcome
+                .failures
+                .push(format!("reset before the case answered {}", reset.status)),
+            Err(err) => outcome
+                .failures
+                .push(format!("reset before the case failed: {err}")),
+        }
+    }
+    let body = case_body(case, defaults);
+    let body = body
+        .as_ref()
+        .map(|(bytes, ct)| (bytes.clone(), ct.as_str()));
+    match send(client, port, &case.request.method, &case.request.path, body).await {
+        Ok(observed) => {
+            outcome.status = Some(observed.status);
+            outcome.elapsed_ms = observed.elapsed.as_secs_f64() * 1000.0;
+            outcome
+                .failures
+                .extend(check_case(case, defaults, &observed));
+        }
+        Err(err) => outcome.failures.push(format!("request failed: {err}")),
+    }
+    outcome.passed = outcome.failures.is_empty();
+    outcome
+}
+
+/// Runs the contract's cases for `workloads` (all when empty) against the target on `port`,
+/// then the orders concurrency check when orders are included, then the Date check.
+pub async fn verify_target(
+    port: u16,
+    contract: &Contract,
+    workloads: &[String],
+) -> Vec<CaseOutcome> {
+    let client = match client() {
+        Ok(client) => client,
+        Err(err) => {
+            return vec![outcome_of(
+                "client",
+                "",
+                "the HTTP client",
+                vec![err.to_string()],
+            )];
+        }
+    };
+    let started = Instant::now();
+    let first = send(&client, port, "GET", "/status", None).await.ok();
+    let mut outcomes = Vec::new();
+    for case in contract.cases_for(workloads) {
+        outcomes.push(run_case(&client, port, case, &contract.defaults).await);
+    }
+    let orders_included = workloads.is_empty() || workloads.iter().any(|w| w == "orders");
+    if orders_included {
+        outcomes.push(concurrency_check(&client, port, contract).await);
+    }
+    outcomes.push(date_check(&client, port, first, started).await);
+    outcomes
+}
+
+fn outcome_of(id: &str, workload: &str, description: &str, failures: Vec<String>) -> CaseOutcome {
+    CaseOutcome {
+        id: id.into(),
+        workload: workload.into(),
+        description: description.into(),
+        passed: failures.is_empty(),
+        failures,
+        status: None,
+        elapsed_ms: 0.0,
+    }
+}
+
+/// N simultaneous orders for one product after a reset: exactly stock / quantity succeed,
+/// the others get 409, and the stock ends at what is left — no oversell, no lost update.
+async fn concurrency_check(
+    client: &reqwest::Client,
+    port: u16,
+    contract: &Contract,
+) -> CaseOutcome {
+    let spec = &contract.concurrency;
+    let description = format!(
+        "{} simultaneous orders of {} x {}: no oversell",
+        spec.requests, spec.quantity, spec.product
+    );
+    let mut failures = Vec::new();
+    let stock = match send(client, port, "POST", "/orders/reset", None).await {
+        Ok(reset) => serde_json::from_slice::<Value>(&reset.body)
+            .ok()
+            .and_then(|body| {
+                body.pointer(&format!("/inventory/{}", spec.product))?
+                    .as_u64()
+            }),
+        Err(err) => {
+            failures.push(format!("reset failed: {err}"));
+            None
+        }
+    };
+    let Some(stock) = stock else {
+        failures.push(format!(
+            "reset did not report the stock of {}",
+            spec.product
+        ));
+        return outcome_of("orders.concurrency", "orders", &description, failures);
+    };
+    let order = serde_json::json!({
+        "customer_id": "concurrency",
+        "items": [{"product_id": spec.product, "quantity": spec.quantity}],
+        "total_amount": 1,
+    })
+    .to_string()
+    .into_bytes();
+    let started = Instant::now();
+    let answers = join_all((0..spec.requests).map(|_| {
+        let order = order.clone();
+        async move {
+            send(
+                client,
+                port,
+                "POST",
+                "/orders",
+                Some((order, "application/json")),
+            )
+            .await
+        }
+    }))
+    .await;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let count = |status: u16| {
+        answers
+            .iter()
+            .filter(|a| matches!(a, Ok(o) if o.status == status))
+            .count()
+    };
+    let (created, conflicts) = (count(201), count(409));
+    let others = spec.requests - created - conflicts;
+    let expected_created = ((stock / spec.quantity) as usize).min(spec.requests);
+    if created != expected_created {
+        failures.push(format!(
+            "{created} orders succeeded, expected exactly {expected_created} (stock {stock})"
+        ));
+    }
+    if conflicts != spec.requests - expected_created {
+        failures.push(format!(
+            "{conflicts} answered 409, expected {}",
+            spec.requests - expected_created
+        ));
+    }
+    if others > 0 {
+        failures.push(format!("{others} requests got neither 201 nor 409"));
+    }
+    match send(client, port, "GET", "/orders/inventory", None).await {
+        Ok(inventory) => {
+            let body: Value = serde_json::from_slice(&inventory.body).unwrap_or(Value::Null);
+            let left = body
+                .pointer(&format!("/inventory/{}", spec.product))
+                .and_then(Value::as_i64);
+            let expected_left = stock as i64 - (created as i64) * spec.quantity as i64;
+            if left != Some(expected_left) {
+                failures.push(format!(
+                    "stock of {} is {left:?} after the orders, expected {expected_left}",
+                    spec.product
+                ));
+            }
+            let orders = body.get("orders").and_then(Value::as_u64);
+            if orders != Some(created as u64) {
+                failures.push(format!(
+                    "the target counts {orders:?} orders, {created} succeeded"
+                ));
+            }
+        }
+        Err(err) => failures.push(format!("reading the inventory failed: {err}")),
+    }
+    let mut outcome = outcome_of("orders.concurrency", "orders", &description, failures);
+    outcome.elapsed_ms = elapsed_ms;
+    outcome
+}
+
+/// The `Date` header must change over time: a target answering from a cache fails.
+async fn date_check(
+    client: &reqwest::Client,
+    port: u16,
+    first: Option<Observed>,
+    started: Instant,
+) -> CaseOutcome {
+    let description = "a Date header that changes between requests";
+    let Some(first_date) = first.and_then(|o| o.date) else {
+        return outcome_of(
+            "headers.date",
+            "status",
+            description,
+            vec!["no Date header on GET /status".into()],
+        );
+    };
+    // Date has one-second resolution: make sure more than a second has passed.
+    let waited = started.elapsed();
+    if waited < Duration::from_millis(1100) {
+        tokio::time::sleep(Duration::from_millis(1100) - waited).await;
+    }
+    let failures = match send(client, port, "GET", "/status", None).await {
+        Ok(last) => match last.date {
+            Some(date) if date != first_date => Vec::new(),
+            Some(date) => vec![format!(
+                "Date stayed `{date}` over {:.1} s",
+                started.elapsed().as_secs_f64()
+            )],
+            None => vec!["no Date header on GET /status".into()],
+        },
+        Err(err) => vec![format!("request failed: {err}")],
+    };
+    outcome_of("headers.date", "status", description, failures)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{CaseRequest, Expect, JsonType};
+    use serde_json::json;
+
+    fn defaults() -> Defaults {
+        Defaults {
+            content_type: "application/json; charset=utf-8".into(),
+            max_body_bytes: 16,
+        }
+    }
+
+    fn case(expect: Expect) -> Case {
+        Case {
+            id: "c".into(),
+            workload: "w".into(),
+            description: "d".into(),
+            before: None,
+            request: CaseRequest {
+                method: "GET".into(),
+                path: "/".into(),
+                json: None,
+                body: None,
+                content_type: None,
+            },
+            expect,
+        }
+    }
+
+    fn expect(status: u16) -> Expect {
+        Expect {
+            status,
+            error: false,
+            json: None,
+            subset: None,
+            types: Default::default(),
+            close: Default::default(),
+            min_ms: None,
+            max_ms: None,
+        }
+    }
+
+    fn observed(status: u16, body: &str) -> Observed {
+        Observed {
+            status,
+            content_type: Some("application/json; charset=utf-8".into()),
+            framed: true,
+            date: Some("Wed, 25 Nov 2026 12:00:00 GMT".into()),
+            body: body.as_bytes().to_vec(),
+            elapsed: Duration::from_millis(5),
+        }
+    }
+
+    #[test]
+    fn matching_response_passes() {
+        let mut e = expect(200);
+        e.json = Some(json!({"n": 1, "pi": 4.0}));
+        assert!(check_case(&case(e), &defaults(), &observed(200, r#"{"n":1,"pi":4}"#)).is_empty());
+    }
+
+    #[test]
+    fn fastapi_style_422_is_reported_against_the_contracts_400() {
+        let mut e = expect(400);
+        e.error = true;
+        let failures = check_case(&case(e), &defaults(), &observed(422, r#"{"detail":[]}"#));
+        assert!(
+            failures
+                .iter()
+                .any(|f| f == "status: expected 400, got 422"),
+            "{failures:?}"
+        );
+        assert!(
+            failures
+                .iter()
+                .any(|f| f.contains("no non-empty string `error`")),
+            "{failures:?}"
+        );
+    }
+
+    #[test]
+    fn content_type_must_match_exactly() {
+        let mut seen = observed(200, "{}");
+        seen.content_type = Some("application/json".into());
+        let failures = check_case(&case(expect(200)), &defaults(), &seen);
+        assert_eq!(
+            failures,
+            ["content-type: expected `application/json; charset=utf-8`, got `application/json`"]
+        );
+    }
+
+    #[test]
+    fn unframed_response_fails() {
+        let mut seen = observed(200, "{}");
+        seen.framed = false;
+        assert_eq!(check_case(&case(expect(200)), &defaults(), &seen).len(), 1);
+    }
+
+    #[test]
+    fn exact_body_reports_the_first_difference_with_its_path() {
+        let mut e = expect(200);
+        e.json = Some(json!({"inventory": {"item1": 100}, "orders": 0}));
+        let failures = check_case(
+            &case(e),
+            &defaults(),
+            &observed(200, r#"{"inventory":{"item1":99},"orders":0}"#),
+        );
+        assert_eq!(failures, ["body at /inventory/item1: expected 100, got 99"]);
+    }
+
+    #[test]
+    fn exact_body_refuses_extra_fields_but_subset_allows_them() {
+        let mut exact = expect(200);
+        exact.json = Some(json!({"a": 1}));
+        let seen = observed(200, r#"{"a":1,"b":2}"#);
+        assert_eq!(
+            check_case(&case(exact), &defaults(), &seen),
+            ["body at /b: unexpected field"]
+        );
+        let mut subset = expect(200);
+        subset.subset = Some(json!({"a": 1}));
+        assert!(check_case(&case(subset), &defaults(), &seen).is_empty());
+    }
+
+    #[test]
+    fn types_close_and_timing_are_checked() {
+        let mut e = expect(200);
+        e.types.insert("/id".into(), JsonType::String);
+        e.close.insert("/pi".into(), [3.14159, 1e-3]);
+        e.min_ms = Some(100);
+        let failures = check_case(
+            &case(e),
+            &defaults(),
+            &observed(200, r#"{"id":7,"pi":3.0}"#),
+        );
+        assert_eq!(failures.len(), 3, "{failures:?}");
+        assert!(failures[0].contains("at least 100 ms"));
+        assert!(failures[1].contains("/id"));
+        assert!(failures[2].contains("/pi"));
+    }
+
+    #[test]
+    fn html_error_page_is_not_json() {
+        let failures = check_case(
+            &case(expect(404)),
+            &defaults(),
+            &observed(404, "<h1>Not Found</h1>"),
+        );
+        assert_eq!(failures, ["body is not JSON: <h1>Not Found</h1>"]);
+    }
+
+    #[test]
+    fn oversized_placeholder_exceeds_the_limit() {
+        let mut c = case(expect(413));
+        c.request.body = Some(OVERSIZED.into());
+        let (bytes, content_type) = case_body(&c, &defaults()).unwrap();
+        assert!(bytes.len() > defaults().max_body_bytes);
+        assert_eq!(content_type, "application/json");
+        assert!(serde_json::from_slice::<Value>(&bytes).is_ok());
+    }
+}
+
+/// Prepares, starts and verifies each target in turn, stopping each afterwards.
+pub async fn verify_all<R: crate::runtime::Runtime>(
+    runtime: &R,
+    targets: &[crate::config::Target],
+    contract: &Contract,
+    workloads: &[String],
+    launch: &crate::runtime::LaunchSettings<'_>,
+    progress: crate::images::Progress<'_>,
+) -> Vec<TargetVerification> {
+    use crate::runtime::Instance;
+    let mut verified = Vec::new();
+    for target in targets {
+        progress(&format!("[verify] {}", target.name));
+        let indented = |line: &str| progress(&format!("  {line}"));
+        let instance = match crate::runtime::start_ready(runtime, target, launch, &indented).await {
+            Ok(instance) => instance,
+            Err(err) => {
+                verified.push(TargetVerification::failed_to_start(
+                    &target.name,
+                    err.to_string(),
+                ));
+                continue;
+            }
+        };
+        let cases = verify_target(instance.port(), contract, workloads).await;
+        let result = TargetVerification::from_cases(&target.name, cases);
+        progress(&format!(
+            "  {}/{} cases passed",
+            result.cases.iter().filter(|c| c.passed).count(),
+            result.cases.len()
+        ));
+        if let Err(err) = instance.stop().await {
+            progress(&format!("  stopping {} failed: {err}", target.name));
+        }
+        verified.push(result);
+    }
+    verified
+}
