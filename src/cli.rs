@@ -63,7 +63,7 @@ pub enum Command {
     /// Build what is missing, start each target in turn, drive load, write results.json and
     /// print a table.
     #[command(
-        after_help = "Example:\n  faceoff run --targets express,fastify,fastapi,django,django-wsgi --workload status\n  faceoff run --targets fastify,fastapi --duration 30s --connections 100 --trials 3"
+        after_help = "Example:\n  faceoff run --targets express,fastify,fastapi,django,django-wsgi --workload status\n  faceoff run --targets fastify,fastapi --duration 30s --connections 100 --trials 3\n  faceoff run --workload compute --targets express,fastapi\n  faceoff run --profile three-slow --workload sleep-blocking-1s --targets express,fastapi"
     )]
     Run(Box<RunArgs>),
 
@@ -148,15 +148,21 @@ pub struct RunArgs {
     /// The workload every target serves (see fixtures/workloads.toml)
     #[arg(long, default_value = "status")]
     pub workload: String,
-    /// Measured time per trial, after warm-up
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
-    pub duration: Duration,
-    /// Warm-up per trial, excluded from results
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
-    pub warmup: Duration,
-    /// Keep-alive connections (closed loop: each sends its next request when the last answered)
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    pub connections: u32,
+    /// Load profile (see fixtures/profiles.toml); the flags below override its values
+    #[arg(long, default_value = "closed-50")]
+    pub profile: String,
+    /// Measured time per trial, after warm-up [default: the profile's]
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Warm-up per trial, excluded from results [default: the profile's]
+    #[arg(long, value_parser = parse_duration)]
+    pub warmup: Option<Duration>,
+    /// Keep-alive connections [default: the profile's]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub connections: Option<u32>,
+    /// Stop each trial after this many measured requests [default: the profile's, or none]
+    #[arg(long)]
+    pub max_requests: Option<u64>,
     /// Trials per target, interleaved across targets
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub trials: u32,
@@ -212,29 +218,7 @@ pub struct CleanArgs {
     pub images: bool,
 }
 
-/// Parses `10s`, `500ms`, `2m`, `1h`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .ok_or_else(|| format!("`{text}` needs a unit: ms, s, m or h (e.g. 10s)"))?;
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration (e.g. 10s, 500ms)"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        "h" => value * 3600.0,
-        _ => {
-            return Err(format!(
-                "unknown unit `{unit}` in `{text}`: use ms, s, m or h"
-            ));
-        }
-    };
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is out of range"))
-}
+pub use crate::config::parse_duration;
 
 /// Parses `1g`, `512m`, `1048576`, `64k` (binary units).
 pub fn parse_bytes(text: &str) -> Result<u64, String> {

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,8 @@ pub enum ConfigError {
     UnknownTarget { name: String, known: String },
     #[error("unknown workload `{name}`; known workloads: {known}")]
     UnknownWorkload { name: String, known: String },
+    #[error("unknown profile `{name}`; known profiles: {known}")]
+    UnknownProfile { name: String, known: String },
     #[error(
         "no faceoff checkout found from {start} upwards (looked for fixtures/targets.toml): run faceoff inside the repository or pass --root DIR"
     )]
@@ -171,6 +174,80 @@ impl Bases {
     }
 }
 
+/// How a profile drives load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoadMode {
+    /// Fixed connections, each sending its next request when the last answered.
+    Closed,
+    /// Constant arrival rate; latency from the intended send time.
+    Open,
+    /// Open loop at increasing rates until p99 or errors break a limit.
+    Sweep,
+}
+
+/// A named load profile from `fixtures/profiles.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub name: String,
+    pub description: String,
+    pub mode: LoadMode,
+    pub connections: u32,
+    #[serde(with = "duration_text")]
+    pub duration: Duration,
+    #[serde(with = "duration_text")]
+    pub warmup: Duration,
+    pub max_requests: Option<u64>,
+    pub rate: Option<f64>,
+    #[serde(default)]
+    pub rates: Vec<f64>,
+    pub p99_limit_ms: Option<f64>,
+    pub error_limit: Option<f64>,
+}
+
+/// Durations written as text (`10s`, `500ms`) in fixtures.
+mod duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format!("{}ms", value.as_millis()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        super::parse_duration(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Parses `10s`, `500ms`, `2m`, `1h`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .ok_or_else(|| format!("`{text}` needs a unit: ms, s, m or h (e.g. 10s)"))?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (e.g. 10s, 500ms)"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("unknown unit `{unit}` in `{text}`: use ms, s, m or h")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("`{text}` is out of range"))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfilesFile {
+    profile: Vec<Profile>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TargetsFile {
@@ -190,6 +267,7 @@ pub struct Fixtures {
     pub root: PathBuf,
     pub targets: Vec<Target>,
     pub workloads: Vec<Workload>,
+    pub profiles: Vec<Profile>,
     pub bases: Bases,
 }
 
@@ -201,11 +279,13 @@ impl Fixtures {
         let targets: TargetsFile = parse_file(&targets_path)?;
         let workloads: WorkloadsFile = parse_file(&fixtures.join("workloads.toml"))?;
         let bases: Bases = parse_file(&fixtures.join("bases.toml"))?;
+        let profiles: ProfilesFile = parse_file(&fixtures.join("profiles.toml"))?;
         validate_targets(&targets.target, root, &targets_path)?;
         Ok(Fixtures {
             root: root.to_path_buf(),
             targets: targets.target,
             workloads: workloads.workload,
+            profiles: profiles.profile,
             bases,
         })
     }
@@ -267,6 +347,22 @@ impl Fixtures {
                     .workloads
                     .iter()
                     .map(|w| w.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    /// The profile called `name`.
+    pub fn profile(&self, name: &str) -> Result<&Profile, ConfigError> {
+        self.profiles
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| ConfigError::UnknownProfile {
+                name: name.to_string(),
+                known: self
+                    .profiles
+                    .iter()
+                    .map(|p| p.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", "),
             })
@@ -423,6 +519,9 @@ mod tests {
             ["express", "fastify", "fastapi", "django", "django-wsgi"]
         );
         fixtures.workload("status").expect("status workload");
+        let three = fixtures.profile("three-slow").expect("three-slow profile");
+        assert_eq!((three.connections, three.max_requests), (3, Some(3)));
+        assert_eq!(three.duration, Duration::from_secs(10));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use faceoff::cli::{
     BuildArgs, CleanArgs, Cli, Command, ImagesCommand, RunArgs, UpArgs, VerifyArgs,
 };
-use faceoff::config::{Fixtures, Language};
+use faceoff::config::{Fixtures, Language, LoadMode};
 use faceoff::contract::Contract;
 use faceoff::images::{self, BuildOptions, HOST_CA_BUNDLE};
 use faceoff::manifest::{Manifest, framework_version};
@@ -307,6 +307,15 @@ async fn run_command<R: Runtime>(
 ) -> Result<ExitCode> {
     let targets = fixtures.select_targets(&args.targets)?;
     let workload = fixtures.workload(&args.workload)?.clone();
+    let profile = fixtures.profile(&args.profile)?.clone();
+    if profile.mode != LoadMode::Closed {
+        bail!(
+            "profile `{}` is {:?}-loop, which `run` cannot drive yet: use a closed-loop profile ({})",
+            profile.name,
+            profile.mode,
+            fixtures.profiles.iter().filter(|p| p.mode == LoadMode::Closed).map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+        );
+    }
     let limits = Limits {
         cpuset: args.limits.cpuset.clone(),
         memory_bytes: args.limits.memory,
@@ -341,9 +350,11 @@ async fn run_command<R: Runtime>(
         targets,
         workload,
         trials: args.trials,
-        connections: args.connections as usize,
-        duration: args.duration,
-        warmup: args.warmup,
+        connections: args.connections.unwrap_or(profile.connections) as usize,
+        duration: args.duration.unwrap_or(profile.duration),
+        warmup: args.warmup.unwrap_or(profile.warmup),
+        max_requests: args.max_requests.or(profile.max_requests),
+        profile: profile.name.clone(),
         request_timeout: args.request_timeout,
         ready_timeout: args.limits.ready_timeout,
         sample_interval: args.sample_interval,
@@ -372,6 +383,8 @@ async fn run_command<R: Runtime>(
         finished_at: None,
         parameters: Parameters {
             workload: plan.workload.name.clone(),
+            profile: plan.profile.clone(),
+            max_requests: plan.max_requests,
             method: plan.workload.method.clone(),
             path: plan.workload.path.clone(),
             body: plan.workload.body.clone(),

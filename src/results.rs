@@ -35,6 +35,9 @@ pub enum RunStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Parameters {
     pub workload: String,
+    pub profile: String,
+    /// Measured requests per trial, when bounded.
+    pub max_requests: Option<u64>,
     pub method: String,
     pub path: String,
     /// The JSON body every request carried.
@@ -227,7 +230,7 @@ mod tests {
     const SAMPLE: &str = r#"{
         "schema_version": 1, "run_id": "r", "status": "running", "started_at": "t",
         "finished_at": null,
-        "parameters": {"workload": "status", "method": "GET", "path": "/status",
+        "parameters": {"workload": "status", "profile": "closed-50", "max_requests": null, "method": "GET", "path": "/status",
             "body": null, "verified": true,
             "runtime": "docker", "targets": ["express"], "trials": 1, "connections": 1,
             "duration_s": 1.0, "warmup_s": 0.0, "request_timeout_s": 1.0,

@@ -27,7 +27,11 @@ pub struct RunPlan {
     pub targets: Vec<Target>,
     pub workload: Workload,
     pub trials: u32,
+    /// The load profile the figures below came from.
+    pub profile: String,
     pub connections: usize,
+    /// Stop each trial after this many measured requests.
+    pub max_requests: Option<u64>,
     pub duration: Duration,
     pub warmup: Duration,
     pub request_timeout: Duration,
@@ -349,7 +353,7 @@ async fn measure<I: Instance>(
         cpus: plan.generator_cpus.clone(),
         warmup: plan.warmup,
         duration: plan.duration,
-        max_requests: None,
+        max_requests: plan.max_requests,
         request_timeout: plan.request_timeout,
     };
     let live = Arc::new(LiveCounters::default());

@@ -17,7 +17,7 @@ fn copy_of_fixtures() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     std::fs::create_dir_all(dir.path().join("fixtures")).unwrap();
-    for name in ["targets.toml", "bases.toml", "workloads.toml"] {
+    for name in ["targets.toml", "bases.toml", "workloads.toml", "profiles.toml"] {
         std::fs::copy(
             root.join("fixtures").join(name),
             dir.path().join("fixtures").join(name),
@@ -29,7 +29,6 @@ fn copy_of_fixtures() -> tempfile::TempDir {
         "node-apps/fastify",
         "python-apps/fastapi",
         "python-apps/django",
-        "python-apps/django-wsgi",
     ] {
         std::fs::create_dir_all(dir.path().join(app)).unwrap();
         std::fs::copy(

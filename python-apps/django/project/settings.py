@@ -28,6 +28,10 @@ DATABASES = {}
 
 TEMPLATES = []
 
+# The contract's body limit: a request body over 64 KiB is refused (the views answer 413;
+# Django itself raises RequestDataTooBig, a 400 by default).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 65536
+
 USE_I18N = False
 USE_TZ = True
 TIME_ZONE = "UTC"

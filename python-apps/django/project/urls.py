@@ -4,6 +4,13 @@ from . import views
 
 urlpatterns = [
     path("status", views.status),
+    path("io/sleep", views.io_sleep),
+    path("io/sleep-blocking", views.io_sleep_blocking),
+    path("orders", views.create_order),
+    path("orders/inventory", views.orders_inventory),
+    path("orders/reset", views.orders_reset),
+    path("compute/leibniz", views.compute_leibniz),
+    path("jobs/leibniz", views.leibniz_job),
 ]
 
 handler400 = "project.views.bad_request"

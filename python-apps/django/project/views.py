@@ -5,9 +5,9 @@ separators (the bytes JSON.stringify would produce), so all targets answer alike
 
 The same code runs over ASGI (target "django", uvicorn) and WSGI (target "django-wsgi",
 gunicorn, one sync worker). Which views are `async def` is chosen per workload (README.md):
-- sync views (status, orders, compute) are plain Django: under ASGI Django runs them in
-  its one thread for sync code, under WSGI in the worker;
-- async views (both sleeps, the offload job) need the event loop under ASGI; under WSGI
+- sync views (status, orders, compute) are plain Django: under ASGI Django runs each in
+  a thread of its own (one per request, `ThreadSensitiveContext`), under WSGI in the worker;
+- async views (both sleeps, the offload job) run on the event loop under ASGI; under WSGI
   Django runs them to completion with asgiref's `async_to_sync`, blocking the worker.
 """
 
@@ -300,7 +300,7 @@ def orders_reset(request):
 @api_view("GET")
 def compute_leibniz(request):
     """CPU work in a plain (sync) view, Django's usual way: under WSGI it holds the
-    worker; under ASGI it holds Django's one sync thread (and the GIL)."""
+    worker; under ASGI it runs in the request's thread, holding the GIL but not the loop."""
     n = query_int(request, "n", 1, 100_000_000)
     return json_response({"n": n, "pi": leibniz.leibniz(n)})
 
@@ -310,8 +310,8 @@ def compute_leibniz(request):
 
 @api_view("POST")
 async def leibniz_job(request):
-    """The same loop in a worker process per job. The wait (join) runs in a thread, so
-    under ASGI the event loop keeps serving; under WSGI the one sync worker waits."""
+    """The same loop in a worker process per job, awaited: the blocking join runs in a
+    thread, so under ASGI the event loop keeps serving; under WSGI the sync worker waits."""
     data = json_body(request)
     check_fields(data, ("n",), optional=("timeout_ms",))
     n = data["n"]

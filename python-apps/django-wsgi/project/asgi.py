@@ -1,9 +1,0 @@
-"""ASGI entry point: `uvicorn project.asgi:application` (target "django")."""
-
-import os
-
-from django.core.asgi import get_asgi_application
-
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings")
-
-application = get_asgi_application()
