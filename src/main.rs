@@ -313,7 +313,13 @@ async fn run_command<R: Runtime>(
             "profile `{}` is {:?}-loop, which `run` cannot drive yet: use a closed-loop profile ({})",
             profile.name,
             profile.mode,
-            fixtures.profiles.iter().filter(|p| p.mode == LoadMode::Closed).map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+            fixtures
+                .profiles
+                .iter()
+                .filter(|p| p.mode == LoadMode::Closed)
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     let limits = Limits {

@@ -74,6 +74,9 @@ impl Runtime for LocalRuntime {
             .join("local")
             .join(format!("{}-{}", target.name, &hash[..12]));
         let lockfile_sha256 = images::file_sha256(&app_dir.join(target.lockfile_name()))?;
+        // Another faceoff (a parallel test, another CI job) may be installing the same app:
+        // hold an exclusive lock for the check and the install.
+        let _lock = InstallLock::acquire(&dir.with_extension("lock"))?;
         let marker = dir.join(".faceoff-installed");
         if !marker.is_file() {
             progress(&format!(
@@ -218,6 +221,46 @@ impl Runtime for LocalRuntime {
             let _ = fs::remove_file(&path);
         }
         Ok(removed)
+    }
+}
+
+/// An exclusive advisory lock on a file, released when dropped.
+struct InstallLock {
+    file: fs::File,
+}
+
+impl InstallLock {
+    fn acquire(path: &Path) -> Result<InstallLock, RuntimeError> {
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(io_err(format!("creating {}", parent.display())))?;
+        }
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(io_err(format!("opening {}", path.display())))?;
+        use std::os::fd::AsRawFd;
+        let fd = file.as_raw_fd();
+        // SAFETY: flock on a descriptor we own; blocks until the other holder is done.
+        let locked = tokio::task::block_in_place(|| unsafe { libc::flock(fd, libc::LOCK_EX) });
+        if locked != 0 {
+            return Err(RuntimeError::Io {
+                context: format!("locking {}", path.display()),
+                source: std::io::Error::last_os_error(),
+            });
+        }
+        Ok(InstallLock { file })
+    }
+}
+
+impl Drop for InstallLock {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: unlocking a descriptor we own.
+        unsafe {
+            libc::flock(self.file.as_raw_fd(), libc::LOCK_UN);
+        }
     }
 }
 
