@@ -17,7 +17,12 @@ fn copy_of_fixtures() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     std::fs::create_dir_all(dir.path().join("fixtures")).unwrap();
-    for name in ["targets.toml", "bases.toml", "workloads.toml", "profiles.toml"] {
+    for name in [
+        "targets.toml",
+        "bases.toml",
+        "workloads.toml",
+        "profiles.toml",
+    ] {
         std::fs::copy(
             root.join("fixtures").join(name),
             dir.path().join("fixtures").join(name),

@@ -66,7 +66,12 @@ fn broken_root() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let fixtures = dir.path().join("fixtures");
     std::fs::create_dir_all(&fixtures).unwrap();
-    for name in ["bases.toml", "workloads.toml", "contract.toml", "profiles.toml"] {
+    for name in [
+        "bases.toml",
+        "workloads.toml",
+        "contract.toml",
+        "profiles.toml",
+    ] {
         std::fs::copy(root().join("fixtures").join(name), fixtures.join(name)).unwrap();
     }
     std::fs::copy(
