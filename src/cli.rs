@@ -67,6 +67,14 @@ pub enum Command {
     )]
     Run(Box<RunArgs>),
 
+    /// Give every figure the articles quote (fixtures/claims.toml) a verdict from results
+    /// files: reproduced, direction-only, contradicted, inconclusive or not-run, with our
+    /// numbers beside theirs.
+    #[command(
+        after_help = "Example:\n  faceoff claims\n  faceoff claims --run results/20261125T120241Z-5f5f0b/results.json results/20261125T121516Z-d6cfc1"
+    )]
+    Claims(ClaimsArgs),
+
     /// Remove every container (and with --images, every image) faceoff created, including
     /// what a killed run left behind.
     #[command(
@@ -206,6 +214,20 @@ pub struct VerifyArgs {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub build: BuildArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ClaimsArgs {
+    /// Results files (or run directories) to judge the claims on, oldest first [default:
+    /// none: every claim is listed as not run, with the command that would run it]
+    #[arg(long, num_args = 1.., value_name = "RESULTS")]
+    pub run: Vec<PathBuf>,
+    /// Print the verdicts as JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+    /// Seed of the bootstrap resampling (recorded with the verdicts)
+    #[arg(long, default_value_t = crate::stats::Bootstrap::DEFAULT_SEED)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]

@@ -179,7 +179,7 @@ impl Contract {
     pub fn cases_for(&self, workloads: &[String]) -> Vec<&Case> {
         self.cases
             .iter()
-            .filter(|c| workloads.is_empty() || workloads.iter().any(|w| *w == c.workload))
+            .filter(|c| workloads.is_empty() || workloads.contains(&c.workload))
             .collect()
     }
 }

@@ -5,10 +5,12 @@
 //! The run is visible in the module list: `config → images → runtime → verify → load →
 //! sample → stats → results → report`.
 
+pub mod claims;
 pub mod cli;
 pub mod config;
 pub mod contract;
 pub mod images;
+pub mod instrument;
 pub mod load;
 pub mod manifest;
 pub mod report;

@@ -10,7 +10,7 @@ use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 
 use faceoff::cli::{
-    BuildArgs, CleanArgs, Cli, Command, ImagesCommand, RunArgs, UpArgs, VerifyArgs,
+    BuildArgs, ClaimsArgs, CleanArgs, Cli, Command, ImagesCommand, RunArgs, UpArgs, VerifyArgs,
 };
 use faceoff::config::{Fixtures, Language, LoadMode};
 use faceoff::contract::Contract;
@@ -106,6 +106,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
                 verify_command(&runtime, &fixtures, &args, ui).await
             }
         },
+        Command::Claims(args) => claims(&fixtures, &args),
         Command::Clean(args) => clean(&fixtures, cli.runtime, &args).await,
     }
 }
@@ -550,6 +551,51 @@ fn fill_base_ids(results: &mut RunResults) {
         .collect();
     results.manifest.base_images.clear();
     results.manifest.base_images.extend(bases);
+}
+
+fn claims(fixtures: &Fixtures, args: &ClaimsArgs) -> Result<ExitCode> {
+    let registry = faceoff::claims::Claims::load(&fixtures.root)?;
+    let mut runs = Vec::new();
+    for path in &args.run {
+        let file = if path.is_dir() { path.join("results.json") } else { path.clone() };
+        runs.push(results::read(&file)?);
+    }
+    let bootstrap = faceoff::stats::Bootstrap {
+        seed: args.seed,
+        ..Default::default()
+    };
+    let verdicts = registry.verdicts(&runs, &bootstrap);
+    if args.json {
+        let listed: Vec<serde_json::Value> = verdicts
+            .iter()
+            .map(|(claim, verdict)| {
+                serde_json::json!({
+                    "claim": claim,
+                    "verdict": verdict,
+                })
+            })
+            .collect();
+        let document = serde_json::json!({
+            "bootstrap": {"seed": bootstrap.seed, "resamples": bootstrap.resamples, "confidence": bootstrap.confidence},
+            "runs": runs.iter().map(|r| r.run_id.clone()).collect::<Vec<_>>(),
+            "claims": listed,
+        });
+        println!("{}", serde_json::to_string_pretty(&document)?);
+    } else {
+        println!("{}", report::claims_table(&verdicts));
+        let mut counts = std::collections::BTreeMap::new();
+        for (_, verdict) in &verdicts {
+            *counts.entry(verdict.label()).or_insert(0) += 1;
+        }
+        let summary: Vec<String> = counts.iter().map(|(label, n)| format!("{n} {label}")).collect();
+        println!(
+            "{} claims: {} (bootstrap seed {}; absolute figures were measured on other hardware)",
+            verdicts.len(),
+            summary.join(", "),
+            bootstrap.seed
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn clean(fixtures: &Fixtures, kind: RuntimeKind, args: &CleanArgs) -> Result<ExitCode> {

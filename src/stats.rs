@@ -1,5 +1,7 @@
 //! Statistics over measured data. Never prints; the report module decides how figures look.
 
+use std::fmt;
+
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +51,361 @@ pub fn median(values: &[f64]) -> Option<f64> {
     })
 }
 
+/// The arithmetic mean of the finite figures.
+pub fn mean(values: &[f64]) -> Option<f64> {
+    let finite: Vec<f64> = finite(values);
+    if finite.is_empty() {
+        return None;
+    }
+    Some(finite.iter().sum::<f64>() / finite.len() as f64)
+}
+
+fn finite(values: &[f64]) -> Vec<f64> {
+    values.iter().copied().filter(|v| v.is_finite()).collect()
+}
+
+/// Median of a buffer, reordering it.
+fn median_in_place(values: &mut [f64]) -> f64 {
+    values.sort_unstable_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 0 {
+        (values[mid - 1] + values[mid]) / 2.0
+    } else {
+        values[mid]
+    }
+}
+
+/// The `q` quantile (0..=1) of sorted figures, interpolating linearly between neighbours.
+fn quantile_of_sorted(sorted: &[f64], q: f64) -> f64 {
+    let h = (sorted.len() - 1) as f64 * q.clamp(0.0, 1.0);
+    let below = h.floor() as usize;
+    let above = (below + 1).min(sorted.len() - 1);
+    sorted[below] + (h - below as f64) * (sorted[above] - sorted[below])
+}
+
+/// How a bootstrap interval is drawn. The same settings on the same figures always give the
+/// same interval: the resampling is driven by a seeded generator, not by the clock.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Bootstrap {
+    /// Resamples drawn (with replacement) from the figures.
+    pub resamples: usize,
+    /// Seed of the resampling generator; record it beside the intervals it produced.
+    pub seed: u64,
+    /// Coverage of the interval, e.g. 0.95.
+    pub confidence: f64,
+}
+
+impl Bootstrap {
+    /// 10,000 resamples: the percentile interval's ends then move by well under 1% between
+    /// seeds for the handful of trials faceoff runs.
+    pub const DEFAULT_RESAMPLES: usize = 10_000;
+    /// The default seed ("faceoff" in ASCII).
+    pub const DEFAULT_SEED: u64 = 0x0066_6163_656f_6666;
+}
+
+impl Default for Bootstrap {
+    fn default() -> Self {
+        Bootstrap {
+            resamples: Self::DEFAULT_RESAMPLES,
+            seed: Self::DEFAULT_SEED,
+            confidence: 0.95,
+        }
+    }
+}
+
+/// A closed interval `[low, high]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    pub low: f64,
+    pub high: f64,
+}
+
+impl Interval {
+    /// The interval holding only `value`.
+    pub fn point(value: f64) -> Self {
+        Interval {
+            low: value,
+            high: value,
+        }
+    }
+
+    /// Whether `value` lies in the interval, ends included.
+    pub fn contains(&self, value: f64) -> bool {
+        self.low <= value && value <= self.high
+    }
+
+    /// `1 / x` over the interval (both ends positive): the ends swap.
+    pub fn reciprocal(&self) -> Self {
+        Interval {
+            low: 1.0 / self.high,
+            high: 1.0 / self.low,
+        }
+    }
+}
+
+/// The median of a set of trial figures with its bootstrap confidence interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    pub median: f64,
+    pub ci: Interval,
+    /// Finite figures the estimate rests on.
+    pub n: usize,
+}
+
+impl Estimate {
+    /// One trial: the interval is the point itself and says nothing about the spread.
+    pub fn is_single_trial(&self) -> bool {
+        self.n == 1
+    }
+}
+
+/// The ratio of two medians, `a / b`, with its bootstrap confidence interval.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RatioEstimate {
+    pub ratio: f64,
+    pub ci: Interval,
+    pub a: Estimate,
+    pub b: Estimate,
+}
+
+impl RatioEstimate {
+    /// True when either side rests on a single trial.
+    pub fn is_single_trial(&self) -> bool {
+        self.a.is_single_trial() || self.b.is_single_trial()
+    }
+
+    /// Whether the interval leaves out 1.0, i.e. one side is larger beyond the noise.
+    pub fn differs(&self) -> bool {
+        !self.ci.contains(1.0)
+    }
+}
+
+/// SplitMix64 (Steele, Lea and Flood, 2014): tiny, fast, and good enough to pick resample
+/// indices; seeded, so every interval is reproducible.
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A uniform index below `n` (multiply-shift; the bias is below 2^-50 for trial counts).
+    fn below(&mut self, n: usize) -> usize {
+        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
+    }
+}
+
+/// Draws `resamples` medians of resamples of `values`, sorted.
+fn bootstrap_medians(values: &[f64], resamples: usize, rng: &mut SplitMix64) -> Vec<f64> {
+    let mut buffer = vec![0.0; values.len()];
+    let mut medians = Vec::with_capacity(resamples);
+    for _ in 0..resamples {
+        for slot in &mut buffer {
+            *slot = values[rng.below(values.len())];
+        }
+        medians.push(median_in_place(&mut buffer));
+    }
+    medians
+}
+
+/// The percentile interval of a bootstrap distribution (sorted in place).
+fn percentile_interval(distribution: &mut [f64], confidence: f64) -> Interval {
+    distribution.sort_unstable_by(f64::total_cmp);
+    let tail = (1.0 - confidence.clamp(0.0, 1.0)) / 2.0;
+    Interval {
+        low: quantile_of_sorted(distribution, tail),
+        high: quantile_of_sorted(distribution, 1.0 - tail),
+    }
+}
+
+/// The median of `values` with a percentile-bootstrap confidence interval.
+///
+/// Non-finite figures are left out. `None` when no finite figure is left; one figure gives
+/// an interval collapsed onto it (see [`Estimate::is_single_trial`]).
+pub fn median_ci(values: &[f64], bootstrap: &Bootstrap) -> Option<Estimate> {
+    let values = finite(values);
+    let point = median(&values)?;
+    let ci = if values.len() == 1 || bootstrap.resamples == 0 {
+        Interval::point(point)
+    } else {
+        let mut rng = SplitMix64(bootstrap.seed);
+        let mut medians = bootstrap_medians(&values, bootstrap.resamples, &mut rng);
+        percentile_interval(&mut medians, bootstrap.confidence)
+    };
+    Some(Estimate {
+        median: point,
+        ci,
+        n: values.len(),
+    })
+}
+
+/// The ratio of the medians `a / b` with a percentile-bootstrap confidence interval: each
+/// resample draws from `a` and from `b` independently (they are separate trials).
+///
+/// `None` when either side has no finite figure or `b`'s median is not positive (no ratio
+/// to speak of). With one trial on each side the interval collapses onto the ratio.
+pub fn ratio_ci(a: &[f64], b: &[f64], bootstrap: &Bootstrap) -> Option<RatioEstimate> {
+    let (a_values, b_values) = (finite(a), finite(b));
+    let a_est = median_ci(&a_values, bootstrap)?;
+    let b_est = median_ci(&b_values, bootstrap)?;
+    if b_est.median <= 0.0 {
+        return None;
+    }
+    let ratio = a_est.median / b_est.median;
+    let ci = if (a_values.len() == 1 && b_values.len() == 1) || bootstrap.resamples == 0 {
+        Interval::point(ratio)
+    } else {
+        // A different stream from median_ci's, so a and b are not resampled in lockstep.
+        let mut rng = SplitMix64(bootstrap.seed ^ 0x5241_5449_4f00_0000);
+        let a_medians = bootstrap_medians(&a_values, bootstrap.resamples, &mut rng);
+        let b_medians = bootstrap_medians(&b_values, bootstrap.resamples, &mut rng);
+        let mut ratios: Vec<f64> = a_medians
+            .iter()
+            .zip(&b_medians)
+            .map(|(a, b)| a / b)
+            .collect();
+        percentile_interval(&mut ratios, bootstrap.confidence)
+    };
+    Some(RatioEstimate {
+        ratio,
+        ci,
+        a: a_est,
+        b: b_est,
+    })
+}
+
+/// Two targets' figures side by side: "fastify is 2.80x fastapi [2.60, 3.00]", or "no
+/// difference detected" when the ratio's interval holds 1.0.
+///
+/// The wording is about the figures, not about which is better: for latency a larger
+/// figure is worse. The caller words that.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub a: String,
+    pub b: String,
+    /// `a / b`.
+    pub estimate: RatioEstimate,
+}
+
+impl Comparison {
+    /// Compares the medians of `a_values` and `b_values`; `None` as for [`ratio_ci`].
+    pub fn new(
+        a: &str,
+        a_values: &[f64],
+        b: &str,
+        b_values: &[f64],
+        bootstrap: &Bootstrap,
+    ) -> Option<Self> {
+        Some(Comparison {
+            a: a.to_string(),
+            b: b.to_string(),
+            estimate: ratio_ci(a_values, b_values, bootstrap)?,
+        })
+    }
+
+    /// Whether the interval leaves out 1.0.
+    pub fn differs(&self) -> bool {
+        self.estimate.differs()
+    }
+}
+
+impl fmt::Display for Comparison {
+    /// The larger side first, so the factor reads as "N times": `fastapi is 3.75x fastify
+    /// [3.40, 4.10]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = &self.estimate;
+        let (big, small, ratio, ci) = if e.ratio >= 1.0 {
+            (&self.a, &self.b, e.ratio, e.ci)
+        } else {
+            (&self.b, &self.a, 1.0 / e.ratio, e.ci.reciprocal())
+        };
+        if self.differs() {
+            write!(
+                f,
+                "{big} is {ratio:.2}x {small} [{:.2}, {:.2}]",
+                ci.low, ci.high
+            )?;
+        } else {
+            write!(
+                f,
+                "no difference detected between {} and {} ({:.2}x [{:.2}, {:.2}])",
+                self.a, self.b, e.ratio, e.ci.low, e.ci.high
+            )?;
+        }
+        if e.is_single_trial() {
+            f.write_str(" (single trial: no interval)")?;
+        }
+        Ok(())
+    }
+}
+
+/// Modified z-score above which a trial is flagged: Iglewicz and Hoaglin's 3.5. hyperfine
+/// flags far later (14.8 on an unscaled score) because it sees hundreds of heavy-tailed
+/// timings; faceoff sees a handful of trials, each already an aggregate.
+pub const OUTLIER_THRESHOLD: f64 = 3.5;
+
+/// A trial whose figure sits far from the others. Flagged for the user, never dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Outlier {
+    /// Position of the figure in the input.
+    pub index: usize,
+    pub value: f64,
+    /// Its modified z-score.
+    pub score: f64,
+}
+
+/// Modified z-scores `0.6745 (x - median) / MAD` (Iglewicz and Hoaglin), one per figure,
+/// robust to the very outliers they look for. When more than half the figures are equal
+/// (MAD = 0) the mean absolute deviation stands in, scaled by 1.2533 to match; when every
+/// figure is equal every score is 0. Non-finite figures score NaN.
+pub fn modified_z_scores(values: &[f64]) -> Vec<f64> {
+    let Some(center) = median(values) else {
+        return vec![f64::NAN; values.len()];
+    };
+    let deviations: Vec<f64> = finite(values).iter().map(|v| (v - center).abs()).collect();
+    let mad = median(&deviations).unwrap_or(0.0);
+    let scale = if mad > 0.0 {
+        mad / 0.6745
+    } else {
+        1.253_314 * mean(&deviations).unwrap_or(0.0)
+    };
+    values
+        .iter()
+        .map(|v| {
+            if !v.is_finite() {
+                f64::NAN
+            } else if scale > 0.0 {
+                (v - center) / scale
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// The figures whose modified z-score exceeds `threshold` in size (see
+/// [`OUTLIER_THRESHOLD`]). Fewer than three figures never have outliers: there is no
+/// "the others" to be far from.
+pub fn outliers(values: &[f64], threshold: f64) -> Vec<Outlier> {
+    if finite(values).len() < 3 {
+        return Vec::new();
+    }
+    modified_z_scores(values)
+        .into_iter()
+        .enumerate()
+        .filter(|(_, score)| score.abs() > threshold)
+        .map(|(index, score)| Outlier {
+            index,
+            value: values[index],
+            score,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +434,163 @@ mod tests {
         assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
         assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
         assert_eq!(median(&[]), None);
+    }
+    fn boot() -> Bootstrap {
+        Bootstrap::default()
+    }
+
+    #[test]
+    fn mean_of_finite_figures() {
+        assert_eq!(mean(&[1.0, 2.0, f64::NAN, 6.0]), Some(3.0));
+        assert_eq!(mean(&[]), None);
+    }
+
+    #[test]
+    fn no_figures_give_no_estimate() {
+        assert_eq!(median_ci(&[], &boot()), None);
+        assert_eq!(median_ci(&[f64::NAN], &boot()), None);
+        assert!(ratio_ci(&[1.0], &[], &boot()).is_none());
+    }
+
+    #[test]
+    fn a_single_trial_collapses_the_interval_onto_it() {
+        let e = median_ci(&[42.0], &boot()).unwrap();
+        assert_eq!(e.ci, Interval::point(42.0));
+        assert!(e.is_single_trial());
+        let r = ratio_ci(&[280.0], &[100.0], &boot()).unwrap();
+        assert_eq!(r.ci, Interval::point(2.8));
+        assert!(r.is_single_trial());
+    }
+
+    #[test]
+    fn identical_trials_give_a_point_interval() {
+        let e = median_ci(&[5.0; 5], &boot()).unwrap();
+        assert_eq!((e.median, e.ci, e.n), (5.0, Interval::point(5.0), 5));
+        assert!(!e.is_single_trial());
+    }
+
+    #[test]
+    fn three_trials_interval_spans_their_range() {
+        // The bootstrap median of {1, 2, 3} is 1 or 3 with probability 7/27 each, so both
+        // 2.5% tails land on the extremes.
+        let e = median_ci(&[3.0, 1.0, 2.0], &boot()).unwrap();
+        assert_eq!((e.median, e.ci.low, e.ci.high), (2.0, 1.0, 3.0));
+    }
+
+    #[test]
+    fn interval_of_the_median_of_uniform_data_matches_theory() {
+        // 1..=101: median 51; the median's standard error is 1 / (2 f sqrt(n)) = 5.02, so
+        // the 95% interval is about 51 +- 9.8.
+        let values: Vec<f64> = (1..=101).map(f64::from).collect();
+        let e = median_ci(&values, &boot()).unwrap();
+        assert_eq!(e.median, 51.0);
+        assert!((38.0..=45.0).contains(&e.ci.low), "{e:?}");
+        assert!((57.0..=64.0).contains(&e.ci.high), "{e:?}");
+    }
+
+    #[test]
+    fn same_seed_same_interval() {
+        let values = [9.1, 10.4, 9.8, 10.9, 9.5, 10.1, 12.0];
+        let first = median_ci(&values, &boot()).unwrap();
+        assert_eq!(median_ci(&values, &boot()).unwrap(), first);
+        let r = ratio_ci(&values, &[3.1, 3.3, 3.0, 3.4], &boot()).unwrap();
+        assert_eq!(
+            ratio_ci(&values, &[3.1, 3.3, 3.0, 3.4], &boot()).unwrap(),
+            r
+        );
+        let other = Bootstrap { seed: 7, ..boot() };
+        assert!(
+            median_ci(&values, &other)
+                .unwrap()
+                .ci
+                .contains(first.median)
+        );
+    }
+
+    #[test]
+    fn ratio_of_three_to_one_differs_and_brackets_three() {
+        let b = [100.0, 104.0, 97.0, 101.0, 99.0];
+        let a: Vec<f64> = b.iter().map(|v| v * 3.0).collect();
+        let r = ratio_ci(&a, &b, &boot()).unwrap();
+        assert!((r.ratio - 3.0).abs() < 1e-12);
+        assert!(
+            r.ci.contains(3.0) && r.ci.low > 2.7 && r.ci.high < 3.3,
+            "{r:?}"
+        );
+        assert!(r.differs());
+    }
+
+    #[test]
+    fn overlapping_figures_show_no_difference() {
+        let a = [100.0, 104.0, 97.0, 101.0, 99.0];
+        let b = [102.0, 98.0, 100.0, 103.0, 96.0];
+        let c = Comparison::new("express", &a, "fastapi", &b, &boot()).unwrap();
+        assert!(!c.differs());
+        assert!(
+            c.to_string()
+                .starts_with("no difference detected between express and fastapi"),
+            "{c}"
+        );
+    }
+
+    #[test]
+    fn comparison_reads_as_a_times_b_with_the_interval() {
+        let c = Comparison::new("fastify", &[280.0], "fastapi", &[100.0], &boot()).unwrap();
+        assert_eq!(
+            c.to_string(),
+            "fastify is 2.80x fastapi [2.80, 2.80] (single trial: no interval)"
+        );
+        let b = [100.0, 104.0, 97.0, 101.0, 99.0];
+        let a: Vec<f64> = b.iter().map(|v| v * 2.8).collect();
+        let c = Comparison::new("fastify", &a, "fastapi", &b, &boot()).unwrap();
+        assert!(
+            c.to_string().starts_with("fastify is 2.80x fastapi ["),
+            "{c}"
+        );
+    }
+
+    #[test]
+    fn comparison_puts_the_larger_side_first() {
+        let c = Comparison::new("fastify", &[12.0], "fastapi", &[45.0], &boot()).unwrap();
+        assert!(c.to_string().starts_with("fastapi is 3.75x fastify"), "{c}");
+    }
+
+    #[test]
+    fn a_zero_denominator_gives_no_ratio() {
+        assert!(ratio_ci(&[1.0, 2.0], &[0.0, 0.0], &boot()).is_none());
+    }
+
+    #[test]
+    fn a_far_trial_is_flagged() {
+        let values = [100.0, 101.0, 99.0, 100.5, 150.0];
+        let flagged = outliers(&values, OUTLIER_THRESHOLD);
+        assert_eq!(flagged.len(), 1);
+        assert_eq!((flagged[0].index, flagged[0].value), (4, 150.0));
+        assert!(flagged[0].score > OUTLIER_THRESHOLD);
+    }
+
+    #[test]
+    fn ordinary_spread_is_not_flagged() {
+        assert!(outliers(&[100.0, 101.0, 99.0, 100.5, 102.0], OUTLIER_THRESHOLD).is_empty());
+        assert!(outliers(&[1.0, 1000.0], OUTLIER_THRESHOLD).is_empty());
+        assert!(outliers(&[5.0, 5.0, 5.0], OUTLIER_THRESHOLD).is_empty());
+    }
+
+    #[test]
+    fn mostly_identical_trials_still_flag_a_far_one() {
+        // MAD is 0 here; the mean absolute deviation stands in.
+        let flagged = outliers(&[100.0, 100.0, 100.0, 100.0, 200.0], OUTLIER_THRESHOLD);
+        assert_eq!(flagged.iter().map(|o| o.index).collect::<Vec<_>>(), [4]);
+        assert!(outliers(&[100.0, 100.0, 100.0, 100.1, 100.2], OUTLIER_THRESHOLD).is_empty());
+    }
+
+    #[test]
+    fn modified_z_scores_follow_iglewicz_hoaglin() {
+        // median 3, MAD 1: score = 0.6745 (x - 3).
+        let scores = modified_z_scores(&[1.0, 2.0, 3.0, 4.0, 5.0]);
+        let expected = [-1.349, -0.6745, 0.0, 0.6745, 1.349];
+        for (s, e) in scores.iter().zip(expected) {
+            assert!((s - e).abs() < 1e-9, "{scores:?}");
+        }
     }
 }

@@ -94,6 +94,7 @@ pub fn conditions_line(results: &RunResults) -> String {
 }
 
 pub mod junit;
+pub mod wrk;
 
 /// The verification table: one row per case, one column per target, `pass` or `FAIL`.
 pub fn verify_table(report: &crate::verify::VerifyReport) -> Table {
@@ -122,4 +123,78 @@ pub fn verify_table(report: &crate::verify::VerifyReport) -> Table {
         table.add_row(row);
     }
     table
+}
+
+/// The claims table: one row per claim, theirs beside ours, and the verdict.
+pub fn claims_table(verdicts: &[(&crate::claims::Claim, crate::claims::Verdict)]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+        .set_header(["claim", "theirs (other hardware)", "ours", "verdict"]);
+    // Wrap to the terminal, or to a width that reads well in a CI log.
+    if table.width().is_none() {
+        table.set_width(160);
+    }
+    for (claim, verdict) in verdicts {
+        let ours = match (verdict.ours(), verdict.why()) {
+            (Some(ours), _) => ours_text(ours),
+            (None, Some(why)) => why.to_string(),
+            (None, None) => String::new(),
+        };
+        table.add_row([
+            claim.id.clone(),
+            theirs_text(verdict.theirs()),
+            ours,
+            verdict.label().to_string(),
+        ]);
+    }
+    table
+}
+
+fn quoted_text(quoted: crate::claims::Quoted) -> String {
+    match quoted {
+        crate::claims::Quoted::Single(v) => format!("{v}"),
+        crate::claims::Quoted::Range([low, high]) => format!("{low}-{high}"),
+    }
+}
+
+fn theirs_text(theirs: &crate::claims::Theirs) -> String {
+    let unit = theirs.unit.as_deref().unwrap_or("");
+    let mut text = match (&theirs.b, theirs.a_value, theirs.b_value) {
+        (Some(b), Some(av), Some(bv)) => format!("{} {av} vs {b} {bv} {unit}", theirs.a),
+        (Some(b), _, _) => format!("{} vs {b}", theirs.a),
+        (None, Some(av), _) => format!("{} {av} {unit}", theirs.a),
+        (None, None, _) => theirs.a.clone(),
+    };
+    if let Some(ratio) = theirs.ratio {
+        let winner = theirs.winner.as_deref().unwrap_or("");
+        text.push_str(&format!("; {winner} {}x", quoted_text(ratio)));
+    }
+    if let Some(value) = theirs.value {
+        text.push_str(&format!("; {} {unit}", quoted_text(value)));
+    }
+    if let Some(at_least) = theirs.at_least {
+        text.push_str(&format!("; at least {at_least} {unit}"));
+    }
+    text.trim().to_string()
+}
+
+fn ours_text(ours: &crate::claims::Ours) -> String {
+    let unit = ours.metric.unit();
+    let mut text = match &ours.b {
+        Some(b) => format!("{:.4} vs {:.4} {unit}", ours.a.median, b.median),
+        None => format!("{:.4} {unit}", ours.a.median),
+    };
+    text.push_str(&format!(
+        "; judged {:.2} [{:.2}, {:.2}]",
+        ours.judged, ours.judged_ci.low, ours.judged_ci.high
+    ));
+    if ours.single_trial {
+        text.push_str(" (single trial)");
+    }
+    if !ours.outliers.is_empty() {
+        text.push_str(&format!("; {} outlier trial(s) kept", ours.outliers.len()));
+    }
+    text
 }

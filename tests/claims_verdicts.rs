@@ -1,0 +1,421 @@
+//! Verdicts on claims from plain per-trial figures and from results files.
+
+use std::path::Path;
+
+use faceoff::claims::{Claim, Claims, Verdict, judge};
+use faceoff::config::LoadMode;
+use faceoff::results::RunResults;
+use faceoff::stats::Bootstrap;
+use serde_json::json;
+
+fn registry() -> Claims {
+    Claims::load(Path::new(env!("CARGO_MANIFEST_DIR"))).expect("fixtures/claims.toml loads")
+}
+
+fn claim(id: &str) -> Claim {
+    registry()
+        .get(id)
+        .unwrap_or_else(|| panic!("no claim {id}"))
+        .clone()
+}
+
+/// Five trials spread by about +-2% around `center`.
+fn trials(center: f64) -> Vec<f64> {
+    [1.0, 1.02, 0.98, 1.01, 0.99]
+        .iter()
+        .map(|f| f * center)
+        .collect()
+}
+
+fn verdict(id: &str, a: &[f64], b: &[f64]) -> Verdict {
+    judge(&claim(id), a, b, &Bootstrap::default())
+}
+
+const JSON_2_9X: &str = "003-fastify-52000-vs-fastapi-18000-json";
+
+#[test]
+fn fastify_three_times_fastapi_reproduces_a_2_9x_claim() {
+    let v = verdict(JSON_2_9X, &trials(30_000.0), &trials(10_000.0));
+    assert_eq!(v.label(), "reproduced", "{v:?}");
+    let ours = v.ours().unwrap();
+    assert!((ours.judged - 3.0).abs() < 1e-9);
+    assert!(
+        ours.judged_ci.low > 2.8 && ours.judged_ci.high < 3.2,
+        "{ours:?}"
+    );
+}
+
+#[test]
+fn fastify_one_and_a_half_times_fastapi_is_direction_only_for_a_2_9x_claim() {
+    let v = verdict(JSON_2_9X, &trials(15_000.0), &trials(10_000.0));
+    assert_eq!(v.label(), "direction-only", "{v:?}");
+}
+
+#[test]
+fn fastapi_beating_fastify_contradicts_the_claim() {
+    let v = verdict(JSON_2_9X, &trials(8_000.0), &trials(10_000.0));
+    assert_eq!(v.label(), "contradicted", "{v:?}");
+}
+
+#[test]
+fn overlapping_intervals_are_inconclusive() {
+    let v = verdict(
+        JSON_2_9X,
+        &[10_400.0, 9_700.0, 10_100.0, 9_500.0, 10_600.0],
+        &[10_000.0, 10_500.0, 9_600.0, 9_900.0, 10_300.0],
+    );
+    assert_eq!(v.label(), "inconclusive", "{v:?}");
+    assert!(v.ours().unwrap().judged_ci.contains(1.0));
+}
+
+#[test]
+fn lower_latency_reproduces_a_latency_claim() {
+    // p99 12 ms vs 45 ms: the claim is about the lower figure winning by 3.75x.
+    let v = verdict(
+        "003-fastify-p99-12ms-vs-fastapi-45ms",
+        &trials(11.0),
+        &trials(44.0),
+    );
+    assert_eq!(v.label(), "reproduced", "{v:?}");
+    let ours = v.ours().unwrap();
+    assert!((ours.judged - 4.0).abs() < 1e-9, "{ours:?}");
+    assert!(
+        (ours.ratio.unwrap().ratio - 0.25).abs() < 1e-9,
+        "a / b is kept as measured"
+    );
+}
+
+#[test]
+fn higher_latency_for_the_claimed_winner_contradicts_a_latency_claim() {
+    let v = verdict(
+        "003-fastify-p99-12ms-vs-fastapi-45ms",
+        &trials(44.0),
+        &trials(11.0),
+    );
+    assert_eq!(v.label(), "contradicted", "{v:?}");
+}
+
+#[test]
+fn a_range_claim_reproduces_anywhere_in_its_widened_band() {
+    let id = "002-node-40-60pct-higher-throughput";
+    // 40-60% higher, widened by 25%: [1.12, 2.0].
+    for (ratio, label) in [
+        (1.5, "reproduced"),
+        (1.15, "reproduced"),
+        (2.2, "direction-only"),
+    ] {
+        let v = verdict(id, &trials(1000.0 * ratio), &trials(1000.0));
+        assert_eq!(v.label(), label, "ratio {ratio}: {v:?}");
+    }
+}
+
+#[test]
+fn a_direction_claim_reproduces_on_any_clear_win() {
+    let id = "002-python-more-memory-per-worker";
+    assert_eq!(
+        verdict(id, &trials(60.0), &trials(90.0)).label(),
+        "reproduced"
+    );
+    assert_eq!(
+        verdict(id, &trials(90.0), &trials(60.0)).label(),
+        "contradicted"
+    );
+    assert_eq!(
+        verdict(id, &trials(60.0), &trials(60.5)).label(),
+        "inconclusive"
+    );
+}
+
+#[test]
+fn parity_holds_when_the_targets_are_alike_and_breaks_on_a_clear_gap() {
+    let id = "001-asyncio-comparable-to-node-for-io";
+    assert_eq!(
+        verdict(id, &trials(1000.0), &trials(950.0)).label(),
+        "reproduced"
+    );
+    assert_eq!(
+        verdict(id, &trials(3000.0), &trials(1000.0)).label(),
+        "contradicted"
+    );
+}
+
+#[test]
+fn an_absolute_figure_far_above_ours_is_contradicted_and_marked_as_other_hardware() {
+    let v = verdict("002-django-asgi-850000-json-per-sec", &trials(5_000.0), &[]);
+    assert_eq!(v.label(), "contradicted", "{v:?}");
+    assert!(v.theirs().other_host);
+    assert_eq!(v.theirs().value.map(|q| q.low()), Some(850_000.0));
+    let near = verdict(
+        "002-django-asgi-850000-json-per-sec",
+        &trials(600_000.0),
+        &[],
+    );
+    assert_eq!(
+        near.label(),
+        "reproduced",
+        "within a factor of two: {near:?}"
+    );
+}
+
+#[test]
+fn an_at_least_claim_reproduces_above_its_bound() {
+    let id = "002-node-handles-thousands-of-users";
+    assert_eq!(verdict(id, &trials(20_000.0), &[]).label(), "reproduced");
+    assert_eq!(verdict(id, &trials(100.0), &[]).label(), "contradicted");
+}
+
+#[test]
+fn every_verdict_carries_our_numbers_and_theirs() {
+    let v = verdict(JSON_2_9X, &trials(30_000.0), &trials(10_000.0));
+    let ours = v.ours().unwrap();
+    assert_eq!(ours.a.median, 30_000.0);
+    assert_eq!(ours.b.unwrap().median, 10_000.0);
+    assert!(ours.band.unwrap().contains(2.89));
+    let theirs = v.theirs();
+    assert_eq!(
+        (theirs.a_value, theirs.b_value),
+        (Some(52_000.0), Some(18_000.0))
+    );
+    assert_eq!(theirs.winner.as_deref(), Some("fastify"));
+    let json = serde_json::to_value(&v).unwrap();
+    assert_eq!(json["verdict"], "reproduced");
+    assert_eq!(serde_json::from_value::<Verdict>(json).unwrap(), v);
+}
+
+#[test]
+fn the_same_figures_give_the_same_verdict() {
+    let a = [30_100.0, 29_000.0, 31_500.0];
+    let b = [10_200.0, 9_900.0, 10_800.0];
+    assert_eq!(verdict(JSON_2_9X, &a, &b), verdict(JSON_2_9X, &a, &b));
+}
+
+#[test]
+fn a_single_trial_is_judged_and_marked_as_single() {
+    let v = verdict(JSON_2_9X, &[30_000.0], &[10_000.0]);
+    assert_eq!(v.label(), "reproduced");
+    assert!(v.ours().unwrap().single_trial);
+}
+
+#[test]
+fn a_far_trial_is_flagged_and_kept() {
+    let a = [30_000.0, 30_200.0, 29_800.0, 30_100.0, 12_000.0];
+    let v = verdict(JSON_2_9X, &a, &trials(10_000.0));
+    let ours = v.ours().unwrap();
+    assert_eq!(ours.outliers.len(), 1, "{ours:?}");
+    assert_eq!(
+        (ours.outliers[0].target.as_str(), ours.outliers[0].index),
+        ("fastify", 4)
+    );
+    assert_eq!(ours.a.n, 5, "the flagged trial still counts");
+}
+
+#[test]
+fn no_figures_is_not_run() {
+    let v = verdict(JSON_2_9X, &[], &trials(1.0));
+    assert!(v.why().unwrap().contains("fastify"), "{v:?}");
+}
+
+// ------------------------------------------------------------------ from results files
+
+/// A run of `workload` at `connections` with requests_per_sec per trial for each target.
+fn run(workload: &str, connections: usize, targets: &[(&str, &[f64])]) -> RunResults {
+    let profile = format!("closed-{connections}");
+    let targets: Vec<_> = targets
+        .iter()
+        .map(|(name, rps)| {
+            let trials: Vec<_> = rps
+                .iter()
+                .enumerate()
+                .map(|(i, rps)| {
+                    json!({
+                        "trial": i + 1, "requests": (rps * 10.0) as u64, "duration_s": 10.0,
+                        "requests_per_sec": rps,
+                        "latency": {"p50_ms": 1.0, "p75_ms": 1.0, "p90_ms": 1.0, "p99_ms": 2.0,
+                            "p999_ms": 3.0, "max_ms": 4.0, "mean_ms": 1.0, "stdev_ms": 0.1},
+                        "status_counts": {"200": 1}, "errors": {"connect": 0, "timeout": 0,
+                            "io": 0, "non_success": 0},
+                        "bytes_received": 0, "per_second": [], "warmup_requests": 0,
+                        "warmup_errors": 0, "connections_opened": connections,
+                        "resources": {"peak_memory_bytes": 1, "mean_memory_bytes": 1,
+                            "peak_cpu_percent": 0.0, "mean_cpu_percent": 0.0, "samples": []},
+                        "generator_cpu_percent": 10.0
+                    })
+                })
+                .collect();
+            json!({
+                "target": name, "language": "node", "framework": name,
+                "framework_version": null, "server": "s", "runtime_version": null,
+                "lockfile_sha256": null, "image": null, "status": "ok", "verify": "passed",
+                "verify_failures": [], "error": null, "trials": trials
+            })
+        })
+        .collect();
+    serde_json::from_value(json!({
+        "schema_version": 1, "run_id": format!("run-{workload}-{connections}"),
+        "status": "complete", "started_at": "t", "finished_at": "t",
+        "parameters": {"workload": workload, "profile": profile, "max_requests": null, "method": "GET", "path": "/", "body": null,
+            "verified": true, "runtime": "docker", "targets": [], "trials": 5,
+            "connections": connections, "duration_s": 10.0, "warmup_s": 2.0,
+            "request_timeout_s": 5.0, "ready_timeout_s": 30.0, "sample_interval_ms": 250,
+            "limits": {"cpuset": "1", "memory_bytes": 1073741824},
+            "memory_limit_enforced": true, "generator_cpus": [0], "generator_threads": 1},
+        "manifest": {"faceoff_version": "0.1.0", "git_commit": null, "git_dirty": null,
+            "host": {"cpu_model": "x", "cpus": 2, "memory_bytes": 1, "kernel": "k", "os": "o"},
+            "engine": null, "fixtures_sha256": {}, "base_images": {}},
+        "targets": targets
+    }))
+    .expect("valid results")
+}
+
+fn why(claims: &Claims, id: &str, runs: &[RunResults]) -> String {
+    claims
+        .figures(claims.get(id).unwrap(), runs)
+        .expect_err("must not run")
+}
+
+#[test]
+fn figures_come_from_the_run_of_the_claims_workload() {
+    let claims = registry();
+    let runs = [
+        run(
+            "sleep",
+            50,
+            &[("fastify", &[1.0, 1.0, 1.0]), ("fastapi", &[5.0, 5.0, 5.0])],
+        ),
+        run(
+            "status",
+            50,
+            &[
+                ("fastify", &trials(30_000.0)),
+                ("fastapi", &trials(10_000.0)),
+            ],
+        ),
+    ];
+    let figures = claims
+        .figures(claims.get(JSON_2_9X).unwrap(), &runs)
+        .unwrap();
+    assert_eq!(figures.run_id, "run-status-50");
+    assert_eq!(figures.a, trials(30_000.0));
+    let verdicts = claims.verdicts(&runs, &Bootstrap::default());
+    let (_, json) = verdicts.iter().find(|(c, _)| c.id == JSON_2_9X).unwrap();
+    assert_eq!(json.label(), "reproduced", "{json:?}");
+}
+
+#[test]
+fn claim_needing_the_db_workload_is_not_run_with_the_reason() {
+    let claims = registry();
+    let runs = [run(
+        "status",
+        50,
+        &[("fastify", &[1.0]), ("fastapi", &[1.0])],
+    )];
+    let why = why(&claims, "003-fastify-14200-vs-fastapi-8500-db", &runs);
+    assert!(
+        why.contains("`db` workload") && why.contains("PostgreSQL"),
+        "{why}"
+    );
+}
+
+#[test]
+fn claim_whose_workload_was_not_run_says_how_to_run_it() {
+    let claims = registry();
+    let runs = [run(
+        "status",
+        50,
+        &[("fastify", &[1.0]), ("fastapi", &[1.0])],
+    )];
+    let why = why(
+        &claims,
+        "004-sharkbench-leibniz-node-3-27s-vs-python-127-69s",
+        &runs,
+    );
+    assert!(why.contains("no run of the `compute` workload"), "{why}");
+    assert!(
+        why.contains("faceoff run --workload compute --targets fastify,fastapi"),
+        "{why}"
+    );
+}
+
+#[test]
+fn missing_target_is_not_run_with_the_reason() {
+    let claims = registry();
+    let runs = [run("status", 50, &[("fastify", &trials(3.0))])];
+    let why = why(&claims, JSON_2_9X, &runs);
+    assert!(why.contains("fastapi was not measured"), "{why}");
+}
+
+#[test]
+fn failed_target_is_not_run_with_its_error() {
+    let claims = registry();
+    let mut results = run("status", 50, &[("fastify", &trials(3.0)), ("fastapi", &[])]);
+    results.targets[1].status = faceoff::results::TargetStatus::Failed;
+    results.targets[1].error = Some("container exited with code 1".into());
+    let why = why(&claims, JSON_2_9X, &[results]);
+    assert!(
+        why.contains("fastapi failed") && why.contains("exited with code 1"),
+        "{why}"
+    );
+}
+
+#[test]
+fn a_run_at_other_concurrency_does_not_count_for_a_100_connection_claim() {
+    let claims = registry();
+    let id = "001-fastapi-10-15pct-slower-at-100";
+    let at_50 = run(
+        "status",
+        50,
+        &[("express", &trials(1.15)), ("fastapi", &trials(1.0))],
+    );
+    let why = why(&claims, id, std::slice::from_ref(&at_50));
+    assert!(
+        why.contains("needs 100 connections, the run used 50"),
+        "{why}"
+    );
+    assert!(why.contains("--profile closed-100"), "{why}");
+    let at_100 = run(
+        "status",
+        100,
+        &[("express", &trials(1.15)), ("fastapi", &trials(1.0))],
+    );
+    let figures = claims
+        .figures(claims.get(id).unwrap(), &[at_100, at_50])
+        .unwrap();
+    assert_eq!(figures.run_id, "run-status-100");
+}
+
+#[test]
+fn open_loop_runs_do_not_count_for_closed_loop_figures() {
+    let mut claims = registry();
+    claims
+        .profile_modes
+        .insert("open-5000".into(), LoadMode::Open);
+    let mut open = run(
+        "status",
+        50,
+        &[("fastify", &trials(5.0)), ("fastapi", &trials(5.0))],
+    );
+    open.parameters.profile = "open-5000".into();
+    let why = why(&claims, JSON_2_9X, std::slice::from_ref(&open));
+    assert!(why.contains("open-loop"), "{why}");
+    let closed = run(
+        "status",
+        50,
+        &[("fastify", &trials(3.0)), ("fastapi", &trials(1.0))],
+    );
+    let figures = claims
+        .figures(claims.get(JSON_2_9X).unwrap(), &[closed, open])
+        .unwrap();
+    assert_eq!(figures.run_id, "run-status-50");
+}
+
+#[test]
+fn the_not_run_hint_names_the_claims_profile() {
+    let claims = registry();
+    let why = why(&claims, "001-node-30-40pct-more-throughput-at-1000", &[]);
+    assert!(
+        why.contains(
+            "faceoff run --workload status --targets express,fastapi --profile closed-1000"
+        ),
+        "{why}"
+    );
+}
