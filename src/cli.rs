@@ -67,6 +67,22 @@ pub enum Command {
     )]
     Run(Box<RunArgs>),
 
+    /// Drive load against any URL on 127.0.0.1 with faceoff's generator and print wrk-like
+    /// output (or JSON): closed loop by default, open loop (constant rate, latency from the
+    /// intended send time) with --rate.
+    #[command(
+        after_help = "Example:\n  faceoff load http://127.0.0.1:8080/status --connections 50 --duration 10s\n  faceoff load http://127.0.0.1:8080/status --rate 5000 --connections 64 --json"
+    )]
+    Load(LoadArgs),
+
+    /// Benchmark the instrument: faceoff's generator and wrk, interleaved, against nginx
+    /// pinned to the other CPU; prints the req/s ratio, latencies, an open-loop check and the
+    /// generator's memory at 10,000 connections.
+    #[command(
+        after_help = "Example:\n  faceoff calibrate\n  faceoff calibrate --rounds 5 --duration 10s"
+    )]
+    Calibrate(CalibrateArgs),
+
     /// Give every figure the articles quote (fixtures/claims.toml) a verdict from results
     /// files: reproduced, direction-only, contradicted, inconclusive or not-run, with our
     /// numbers beside theirs.
@@ -214,6 +230,64 @@ pub struct VerifyArgs {
     pub limits: LimitArgs,
     #[command(flatten)]
     pub build: BuildArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The URL; its host must be a loopback address
+    pub url: String,
+    /// Keep-alive connections
+    #[arg(long, short, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub connections: u32,
+    /// Measured time, after warm-up
+    #[arg(long, short, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Warm-up, excluded from the figures
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Open loop: requests per second, spread over the connections
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Generator threads
+    #[arg(long, short, default_value_t = 1)]
+    pub threads: usize,
+    /// CPUs to pin the generator's threads to
+    #[arg(long, value_name = "CPUS")]
+    pub cpus: Option<String>,
+    /// HTTP method
+    #[arg(long, short = 'X', default_value = "GET")]
+    pub method: String,
+    /// Request body, sent as JSON
+    #[arg(long, value_name = "JSON")]
+    pub body: Option<String>,
+    /// Stop after this many measured requests
+    #[arg(long)]
+    pub max_requests: Option<u64>,
+    /// Per-request timeout
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Print the report as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Connections of both generators
+    #[arg(long, default_value_t = 50)]
+    pub connections: usize,
+    /// Length of each run (whole seconds: wrk takes whole seconds)
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Interleaved rounds of faceoff then wrk
+    #[arg(long, default_value_t = 3)]
+    pub rounds: u32,
+    /// Connections held open for the memory figure; 0 skips it
+    #[arg(long, default_value_t = 10_000)]
+    pub memory_connections: usize,
+    /// Print the calibration as JSON
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -10,7 +10,8 @@ use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 
 use faceoff::cli::{
-    BuildArgs, ClaimsArgs, CleanArgs, Cli, Command, ImagesCommand, RunArgs, UpArgs, VerifyArgs,
+    BuildArgs, CalibrateArgs, ClaimsArgs, CleanArgs, Cli, Command, ImagesCommand, LoadArgs,
+    RunArgs, UpArgs, VerifyArgs,
 };
 use faceoff::config::{Fixtures, Language, LoadMode};
 use faceoff::contract::Contract;
@@ -107,6 +108,8 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
         },
         Command::Claims(args) => claims(&fixtures, &args),
+        Command::Load(args) => load_command(&args).await,
+        Command::Calibrate(args) => calibrate_command(&args).await,
         Command::Clean(args) => clean(&fixtures, cli.runtime, &args).await,
     }
 }
@@ -453,6 +456,16 @@ async fn run_command<R: Runtime>(
     } else {
         println!("{}", report::summary_table(&results));
         println!("{}", report::conditions_line(&results));
+        if results.parameters.trials > 1 {
+            for line in
+                report::throughput_comparisons(&results, &faceoff::stats::Bootstrap::default())
+            {
+                println!("{line}");
+            }
+        }
+        for warning in report::outlier_warnings(&results) {
+            ui.warn(&warning);
+        }
         println!("results: {}", results_path.display());
     }
     Ok(if results.status == RunStatus::Complete {
@@ -553,11 +566,111 @@ fn fill_base_ids(results: &mut RunResults) {
     results.manifest.base_images.extend(bases);
 }
 
+async fn load_command(args: &LoadArgs) -> Result<ExitCode> {
+    use faceoff::load::{self, LiveCounters, LoadSpec};
+    let url: hyper::Uri = args
+        .url
+        .parse()
+        .with_context(|| format!("`{}` is not a URL", args.url))?;
+    let method = args
+        .method
+        .parse()
+        .with_context(|| format!("`{}` is not an HTTP method", args.method))?;
+    if let Some(body) = &args.body {
+        serde_json::from_str::<serde_json::Value>(body).context("--body is not JSON")?;
+    }
+    let cpus = match &args.cpus {
+        Some(cpus) => rt::parse_cpuset(cpus)?,
+        None => Vec::new(),
+    };
+    load::ensure_fd_limit(args.connections as usize)?;
+    let spec = LoadSpec {
+        url,
+        method,
+        body: args.body.clone().map(bytes::Bytes::from),
+        connections: args.connections as usize,
+        threads: args.threads.max(1),
+        cpus,
+        warmup: args.warmup,
+        duration: args.duration,
+        max_requests: args.max_requests,
+        request_timeout: args.timeout,
+    };
+    let live = std::sync::Arc::new(LiveCounters::default());
+    let rate = args.rate;
+    let run = tokio::task::spawn_blocking(move || match rate {
+        Some(rate) => load::run_open_loop(&spec, rate, live),
+        None => load::run_closed_loop(&spec, live),
+    });
+    let report = tokio::select! {
+        report = run => report.context("the load generator thread failed")??,
+        _ = shutdown_signal() => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
+    };
+    if args.json {
+        let summary = serde_json::json!({
+            "url": args.url,
+            "connections": args.connections,
+            "rate": args.rate,
+            "requests": report.requests,
+            "duration_s": report.elapsed.as_secs_f64(),
+            "requests_per_sec": report.requests_per_sec(),
+            "latency": faceoff::stats::latency_summary(&report.latency_us),
+            "status_counts": report.status_counts,
+            "errors": report.errors,
+            "bytes_received": report.bytes_received,
+            "per_second": report.per_second,
+            "open_loop": report.open_loop,
+        });
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print!(
+            "{}",
+            report::wrk::wrk_text(
+                &report,
+                &args.url,
+                args.connections as usize,
+                args.threads.max(1)
+            )
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn calibrate_command(args: &CalibrateArgs) -> Result<ExitCode> {
+    let options = faceoff::instrument::CalibrateOptions {
+        connections: args.connections,
+        duration: args.duration,
+        rounds: args.rounds,
+        memory_connections: args.memory_connections,
+        ..Default::default()
+    };
+    eprintln!(
+        "calibrating: {} rounds of faceoff and wrk, {} s each, against nginx (about {} s)",
+        options.rounds,
+        options.duration.as_secs(),
+        options.rounds as u64 * 2 * options.duration.as_secs() + options.duration.as_secs() + 10
+    );
+    let calibration = tokio::select! {
+        calibration = faceoff::instrument::calibrate(&options) => calibration?,
+        _ = shutdown_signal() => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&calibration)?);
+    } else {
+        print!("{}", report::wrk::calibration_text(&calibration));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn claims(fixtures: &Fixtures, args: &ClaimsArgs) -> Result<ExitCode> {
     let registry = faceoff::claims::Claims::load(&fixtures.root)?;
     let mut runs = Vec::new();
     for path in &args.run {
-        let file = if path.is_dir() { path.join("results.json") } else { path.clone() };
+        let file = if path.is_dir() {
+            path.join("results.json")
+        } else {
+            path.clone()
+        };
         runs.push(results::read(&file)?);
     }
     let bootstrap = faceoff::stats::Bootstrap {
@@ -587,7 +700,10 @@ fn claims(fixtures: &Fixtures, args: &ClaimsArgs) -> Result<ExitCode> {
         for (_, verdict) in &verdicts {
             *counts.entry(verdict.label()).or_insert(0) += 1;
         }
-        let summary: Vec<String> = counts.iter().map(|(label, n)| format!("{n} {label}")).collect();
+        let summary: Vec<String> = counts
+            .iter()
+            .map(|(label, n)| format!("{n} {label}"))
+            .collect();
         println!(
             "{} claims: {} (bootstrap seed {}; absolute figures were measured on other hardware)",
             verdicts.len(),

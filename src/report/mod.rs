@@ -198,3 +198,62 @@ fn ours_text(ours: &crate::claims::Ours) -> String {
     }
     text
 }
+
+/// Throughput comparisons of the fastest target with each other one, as "A is 2.80x B
+/// [2.60, 3.00]" or "no difference detected", from the trials' req/s.
+pub fn throughput_comparisons(
+    results: &RunResults,
+    bootstrap: &crate::stats::Bootstrap,
+) -> Vec<String> {
+    let rps = |t: &crate::results::TargetResult| -> Vec<f64> {
+        t.trials
+            .iter()
+            .map(|trial| trial.requests_per_sec)
+            .collect()
+    };
+    let measured: Vec<_> = results
+        .targets
+        .iter()
+        .filter(|t| !t.trials.is_empty())
+        .collect();
+    let Some(fastest) = measured.iter().max_by(|a, b| {
+        median(&rps(a))
+            .unwrap_or(0.0)
+            .total_cmp(&median(&rps(b)).unwrap_or(0.0))
+    }) else {
+        return Vec::new();
+    };
+    measured
+        .iter()
+        .filter(|t| t.target != fastest.target)
+        .filter_map(|t| {
+            crate::stats::Comparison::new(
+                &fastest.target,
+                &rps(fastest),
+                &t.target,
+                &rps(t),
+                bootstrap,
+            )
+        })
+        .map(|comparison| format!("req/s: {comparison}"))
+        .collect()
+}
+
+/// Warnings for trials whose req/s is far from the same target's other trials (kept in
+/// every figure, as hyperfine keeps its outliers).
+pub fn outlier_warnings(results: &RunResults) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for target in &results.targets {
+        let rps: Vec<f64> = target.trials.iter().map(|t| t.requests_per_sec).collect();
+        for outlier in crate::stats::outliers(&rps, crate::stats::OUTLIER_THRESHOLD) {
+            warnings.push(format!(
+                "{}: trial {} ran at {:.0} req/s, far from its other trials (modified z-score {:.1}); the host may have been busy. Kept in every figure.",
+                target.target,
+                outlier.index + 1,
+                outlier.value,
+                outlier.score
+            ));
+        }
+    }
+    warnings
+}

@@ -170,8 +170,12 @@ pub fn calibration_text(calibration: &Calibration) -> String {
     if let Some(open) = &c.open_loop {
         let _ = writeln!(
             out,
-            "  open-loop latency ratio faceoff/wrk  p50 {:.2}, p99 {:.2}  (at {:.0} req/s)",
-            open.p50_ratio, open.p99_ratio, open.faceoff_requested_rate
+            "  open-loop latency ratio faceoff/wrk  p50 {:.2}, p99 {:.2} vs paced wrk; p50 {:.2}, p99 {:.2} vs 1-connection wrk  (at {:.0} req/s)",
+            open.p50_ratio,
+            open.p99_ratio,
+            open.p50_ratio_single,
+            open.p99_ratio_single,
+            open.faceoff_requested_rate
         );
     }
     if let Some(memory) = &c.memory {
@@ -229,16 +233,26 @@ pub fn calibration_text(calibration: &Calibration) -> String {
         );
         let _ = writeln!(
             out,
-            "    wrk      {:>9.0} req/s   p50/p99 {}",
+            "    wrk      {:>9.0} req/s   p50/p99 {}  (paced, {} connections)",
             open.wrk_requests_per_sec,
-            pair(open.wrk_p50_ms, open.wrk_p99_ms)
+            pair(open.wrk_p50_ms, open.wrk_p99_ms),
+            c.connections
         );
         let _ = writeln!(
             out,
-            "    faceoff  {:>9.0} req/s   p50/p99 {}, uncorrected {}",
+            "    wrk      {:>9.0} req/s   p50/p99 {}  (closed loop, 1 connection)",
+            open.wrk_single_requests_per_sec,
+            pair(open.wrk_single_p50_ms, open.wrk_single_p99_ms)
+        );
+        let _ = writeln!(
+            out,
+            "    faceoff  {:>9.0} req/s   p50/p99 {}  (open loop; uncorrected {})",
             open.faceoff_achieved_rate,
             pair(open.faceoff_p50_ms, open.faceoff_p99_ms),
-            pair(open.faceoff_uncorrected_p50_ms, open.faceoff_uncorrected_p99_ms)
+            pair(
+                open.faceoff_uncorrected_p50_ms,
+                open.faceoff_uncorrected_p99_ms
+            )
         );
         let _ = writeln!(
             out,
@@ -255,10 +269,11 @@ pub fn calibration_text(calibration: &Calibration) -> String {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "  memory: {} connections asked, {} opened, {} connect errors, open-file limit {}, {:.0} req/s over them",
+            "  memory: {} connections asked, {} opened, {} errors ({} while opening), open-file limit {}, {:.0} req/s over them",
             memory.connections,
             memory.connections_opened,
-            memory.connect_errors,
+            memory.errors.total(),
+            memory.warmup_errors,
             memory.open_file_limit,
             memory.requests_per_sec
         );
@@ -316,7 +331,10 @@ fn format_binary(n: f64) -> String {
 /// one after a one-letter unit, none after a two-letter unit.
 fn units_cell(text: &str, width: usize) -> String {
     let bytes = text.as_bytes();
-    let alpha = |i: Option<usize>| i.and_then(|i| bytes.get(i)).is_some_and(u8::is_ascii_alphabetic);
+    let alpha = |i: Option<usize>| {
+        i.and_then(|i| bytes.get(i))
+            .is_some_and(u8::is_ascii_alphabetic)
+    };
     let mut pad = 2;
     if alpha(bytes.len().checked_sub(1)) {
         pad -= 1;
@@ -374,7 +392,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::instrument::{CalibrationRound, MemoryCheck, RoundMedians, RunFigures};
+    use crate::instrument::{
+        CalibrationRound, MemoryCheck, OpenLoopCheck, RoundMedians, RunFigures,
+    };
     use crate::load::{ErrorCounts, OpenLoopStats};
 
     fn report() -> LoadReport {
@@ -411,10 +431,21 @@ mod tests {
 
         assert_eq!(lines[0], "Running 5s test @ http://127.0.0.1:8080/");
         assert_eq!(lines[1], "  1 threads and 50 connections");
-        assert_eq!(lines[2], "  Thread Stats   Avg      Stdev     Max   +/- Stdev");
-        assert!(lines[3].starts_with("    Latency     2.89ms    "), "{}", lines[3]);
+        assert_eq!(
+            lines[2],
+            "  Thread Stats   Avg      Stdev     Max   +/- Stdev"
+        );
+        assert!(
+            lines[3].starts_with("    Latency     2.89ms    "),
+            "{}",
+            lines[3]
+        );
         assert!(lines[3].contains("13.01ms"), "{}", lines[3]);
-        assert!(lines[4].starts_with("    Req/Sec    41.50k"), "{}", lines[4]);
+        assert!(
+            lines[4].starts_with("    Req/Sec    41.50k"),
+            "{}",
+            lines[4]
+        );
         assert_eq!(lines[5], "  Latency Distribution");
         assert_eq!(lines[6], "     50%  800.00us");
         assert_eq!(lines[8], "     90%   13.01ms");
@@ -453,7 +484,10 @@ mod tests {
         let text = wrk_text(&report, "http://127.0.0.1:8080/", 10, 2);
 
         assert!(text.contains("  2 threads and 10 connections\n"));
-        assert!(text.contains("    Rate        requested 1000.00/s, sent 998.50/s\n"), "{text}");
+        assert!(
+            text.contains("    Rate        requested 1000.00/s, sent 998.50/s\n"),
+            "{text}"
+        );
         assert!(
             text.contains(
                 "    Lag         mean 42.00us, max 2.50ms; 12 of 4992 sends more than 1 ms late, 8 never sent\n"
@@ -516,7 +550,8 @@ mod tests {
             memory: Some(MemoryCheck {
                 connections: 10_000,
                 connections_opened: 10_000,
-                connect_errors: 0,
+                errors: ErrorCounts::default(),
+                warmup_errors: 0,
                 open_file_limit: 20_000,
                 rss_before_mib: 10.0,
                 rss_peak_mib: 50.5,
@@ -532,7 +567,50 @@ mod tests {
         assert!(lines[1].contains("req/s ratio faceoff/wrk  1.02  (median; rounds 1.02)"));
         assert!(lines[2].contains("memory with 10000 connections"), "{text}");
         assert!(lines[2].contains("+40.5 MiB"), "{text}");
-        assert!(text.contains("  median          61000         60000   1.02"), "{text}");
+        assert!(
+            text.contains("  median          61000         60000   1.02"),
+            "{text}"
+        );
         assert!(text.contains("  note: a note"));
+        assert!(!text.contains("open loop"));
+
+        let with_open_loop = Calibration {
+            open_loop: Some(OpenLoopCheck {
+                target_rate: 30_000.0,
+                wrk_delay_ms: 2,
+                wrk_requests_per_sec: 18_000.0,
+                wrk_p50_ms: 0.4,
+                wrk_p99_ms: 1.1,
+                wrk_single_requests_per_sec: 21_000.0,
+                wrk_single_p50_ms: 0.04,
+                wrk_single_p99_ms: 0.11,
+                faceoff_requested_rate: 18_000.0,
+                faceoff_achieved_rate: 17_999.0,
+                faceoff_p50_ms: 0.06,
+                faceoff_p99_ms: 0.17,
+                faceoff_uncorrected_p50_ms: 0.06,
+                faceoff_uncorrected_p99_ms: 0.16,
+                p50_ratio: 0.15,
+                p99_ratio: 0.15,
+                p50_ratio_single: 1.5,
+                p99_ratio_single: 1.55,
+                lag_mean_ms: 0.026,
+                lag_max_ms: 2.9,
+                late_sends: 75,
+                unsent: 0,
+            }),
+            ..calibration
+        };
+        let text = calibration_text(&with_open_loop);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[2].contains("p50 0.15, p99 0.15 vs paced wrk; p50 1.50, p99 1.55 vs 1-connection wrk  (at 18000 req/s)"),
+            "{text}"
+        );
+        assert!(text.contains("(closed loop, 1 connection)"), "{text}");
+        assert!(
+            text.contains("75 sends > 1 ms late, 0 never sent"),
+            "{text}"
+        );
     }
 }

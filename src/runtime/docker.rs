@@ -397,7 +397,7 @@ impl Instance for DockerInstance {
         };
         // The engine's own read time, not ours: the call itself takes a while.
         // `read` is a String or a date type depending on bollard's features: go through JSON.
-        let read = serde_json::to_value(&stats.read).ok();
+        let read = serde_json::to_value(stats.read).ok();
         let at = engine_read_instant(read.as_ref().and_then(|v| v.as_str()))
             .unwrap_or_else(Instant::now);
         let cpu_total_ns = stats
