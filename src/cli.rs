@@ -91,6 +91,15 @@ pub enum Command {
     )]
     Claims(ClaimsArgs),
 
+    /// Write a report of one results file: the results JSON itself, Markdown tables (fit for
+    /// a GitHub job summary), one self-contained HTML page with charts, or JUnit XML (one
+    /// test per claim and per contract case). Claims are judged as `faceoff claims --run`
+    /// judges them.
+    #[command(
+        after_help = "Example:\n  faceoff report results/20261125T120241Z-5f5f0b --format html -o report.html\n  faceoff report results/20261125T120241Z-5f5f0b/results.json --format markdown >> \"$GITHUB_STEP_SUMMARY\"\n  faceoff report results/20261125T120241Z-5f5f0b --format junit -o faceoff.junit.xml"
+    )]
+    Report(ReportArgs),
+
     /// Remove every container (and with --images, every image) faceoff created, including
     /// what a killed run left behind.
     #[command(
@@ -300,6 +309,22 @@ pub struct ClaimsArgs {
     #[arg(long)]
     pub json: bool,
     /// Seed of the bootstrap resampling (recorded with the verdicts)
+    #[arg(long, default_value_t = crate::stats::Bootstrap::DEFAULT_SEED)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The results file, or the run directory holding results.json
+    #[arg(value_name = "RESULTS")]
+    pub results: PathBuf,
+    /// Output format
+    #[arg(long, short, value_enum, default_value_t = crate::report::Format::Markdown)]
+    pub format: crate::report::Format,
+    /// Write the report to FILE [default: standard output]
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Seed of the bootstrap resampling behind the intervals and verdicts
     #[arg(long, default_value_t = crate::stats::Bootstrap::DEFAULT_SEED)]
     pub seed: u64,
 }

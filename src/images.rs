@@ -90,7 +90,7 @@ pub struct BuildOptions {
 }
 
 /// An app image ready to run, and what it was made from.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct AppImage {
     pub target: String,
     pub tag: String,

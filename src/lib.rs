@@ -3,8 +3,9 @@
 //! them and writes a reproducible comparison.
 //!
 //! The run is visible in the module list: `config → images → runtime → verify → load →
-//! sample → stats → results → report`.
+//! sample → stats → results → analysis → report`.
 
+pub mod analysis;
 pub mod claims;
 pub mod cli;
 pub mod config;

@@ -182,7 +182,17 @@ pub struct LiveCounters {
 }
 
 /// Failures counted in the measured window.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
 pub struct ErrorCounts {
     /// Connections that could not be opened (refused, unreachable, connect timed out).
     pub connect: u64,

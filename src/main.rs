@@ -11,7 +11,7 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 
 use faceoff::cli::{
     BuildArgs, CalibrateArgs, ClaimsArgs, CleanArgs, Cli, Command, ImagesCommand, LoadArgs,
-    RunArgs, UpArgs, VerifyArgs,
+    ReportArgs, RunArgs, UpArgs, VerifyArgs,
 };
 use faceoff::config::{Fixtures, Language, LoadMode};
 use faceoff::contract::Contract;
@@ -108,6 +108,7 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
         },
         Command::Claims(args) => claims(&fixtures, &args),
+        Command::Report(args) => report_command(&fixtures, &args),
         Command::Load(args) => load_command(&args).await,
         Command::Calibrate(args) => calibrate_command(&args).await,
         Command::Clean(args) => clean(&fixtures, cli.runtime, &args).await,
@@ -435,6 +436,7 @@ async fn run_command<R: Runtime>(
         results.finished_at = Some(run::now_rfc3339());
         let removed = runtime.clean(Some(&run_id)).await.unwrap_or(0);
         results::write(&results_path, &results)?;
+        write_run_reports(&fixtures.root, &run_dir, &results, ui);
         eprintln!(
             "interrupted: removed {removed} {}; results so far kept in {}",
             runtime.kind().unit(),
@@ -443,6 +445,7 @@ async fn run_command<R: Runtime>(
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
     results::write(&results_path, &results)?;
+    let reports = write_run_reports(&fixtures.root, &run_dir, &results, ui);
     for failed in results
         .targets
         .iter()
@@ -467,6 +470,9 @@ async fn run_command<R: Runtime>(
             ui.warn(&warning);
         }
         println!("results: {}", results_path.display());
+        for path in reports {
+            println!("report: {}", path.display());
+        }
     }
     Ok(if results.status == RunStatus::Complete {
         ExitCode::SUCCESS
@@ -710,6 +716,62 @@ fn claims(fixtures: &Fixtures, args: &ClaimsArgs) -> Result<ExitCode> {
             summary.join(", "),
             bootstrap.seed
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes report.md and report.html next to results.json. A report that cannot be written
+/// is a warning, not a failed run: the results file is what counts and is already on disk.
+fn write_run_reports(root: &Path, dir: &Path, results: &RunResults, ui: Ui) -> Vec<PathBuf> {
+    let claims = match faceoff::claims::Claims::load(root) {
+        Ok(claims) => claims,
+        Err(err) => {
+            ui.warn(&format!(
+                "reports not written: {err} (fix it, then `faceoff report`)"
+            ));
+            return Vec::new();
+        }
+    };
+    let analysis =
+        faceoff::analysis::Analysis::new(results, &claims, faceoff::stats::Bootstrap::default());
+    match report::export::write_reports(dir, &analysis, &report::export::RUN_REPORTS) {
+        Ok(paths) => paths,
+        Err(err) => {
+            ui.warn(&format!("reports not written: {err}"));
+            Vec::new()
+        }
+    }
+}
+
+fn report_command(fixtures: &Fixtures, args: &ReportArgs) -> Result<ExitCode> {
+    let file = if args.results.is_dir() {
+        args.results.join("results.json")
+    } else {
+        args.results.clone()
+    };
+    let results = results::read(&file)?;
+    let claims = faceoff::claims::Claims::load(&fixtures.root)?;
+    let bootstrap = faceoff::stats::Bootstrap {
+        seed: args.seed,
+        ..Default::default()
+    };
+    let analysis = faceoff::analysis::Analysis::new(&results, &claims, bootstrap);
+    let bytes = args.format.exporter().export(&analysis)?;
+    match &args.output {
+        Some(path) => std::fs::write(path, bytes).with_context(|| {
+            format!(
+                "cannot write {} (check the directory exists and is writable)",
+                path.display()
+            )
+        })?,
+        None => {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(&bytes)
+                .and_then(|()| stdout.flush())
+                .context("cannot write the report to standard output")?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

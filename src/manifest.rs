@@ -11,7 +11,7 @@ use crate::config::{Language, Target};
 use crate::runtime::docker::EngineInfo;
 
 /// The host the run happened on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct Host {
     pub cpu_model: String,
     pub cpus: usize,
@@ -21,7 +21,7 @@ pub struct Host {
 }
 
 /// Provenance of a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct Manifest {
     pub faceoff_version: String,
     /// The commit of the faceoff checkout the fixtures and apps came from.

@@ -18,7 +18,7 @@ use crate::stats::LatencySummary;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// How far a run got.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RunStatus {
     /// Still going (what a crash or power cut leaves behind).
@@ -32,7 +32,7 @@ pub enum RunStatus {
 }
 
 /// What was asked for; enough to re-run the same measurement.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Parameters {
     pub workload: String,
     pub profile: String,
@@ -61,7 +61,7 @@ pub struct Parameters {
 }
 
 /// Whether a target was measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetStatus {
     Ok,
@@ -69,7 +69,7 @@ pub enum TargetStatus {
 }
 
 /// One measured trial of one target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TrialResult {
     pub trial: u32,
     /// Responses completed in the measured window (after warm-up).
@@ -96,7 +96,9 @@ pub struct TrialResult {
 }
 
 /// Whether a target passed the contract before it was timed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum VerifyStatus {
     /// Every case of the workload passed.
@@ -111,7 +113,7 @@ pub enum VerifyStatus {
 }
 
 /// Everything measured for one target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct TargetResult {
     pub target: String,
     pub language: String,
@@ -128,13 +130,16 @@ pub struct TargetResult {
     /// The failed contract cases, one line each.
     #[serde(default)]
     pub verify_failures: Vec<String>,
+    /// Every contract case checked before timing, passed or not (one JUnit test each).
+    #[serde(default)]
+    pub verify_cases: Vec<crate::verify::CaseOutcome>,
     /// Why the target failed, one line.
     pub error: Option<String>,
     pub trials: Vec<TrialResult>,
 }
 
 /// The whole results file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct RunResults {
     pub schema_version: u32,
     pub run_id: String,

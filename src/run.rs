@@ -66,7 +66,7 @@ impl Ui {
 }
 
 /// Generator CPU use (percent of its CPUs) above which a trial is flagged.
-const GENERATOR_BUSY_WARNING: f64 = 90.0;
+pub const GENERATOR_BUSY_WARNING: f64 = 90.0;
 
 /// Runs the plan, recording into `results` and rewriting the results file after each
 /// target and trial. Target failures are recorded, not returned: the run goes on with the
@@ -121,6 +121,7 @@ pub async fn execute<R: Runtime>(
                     VerifyStatus::Failed
                 };
                 entry.verify_failures = checked.failure_lines();
+                entry.verify_cases = checked.cases.clone();
             } else if plan.contract.is_none() {
                 entry.verify = VerifyStatus::Skipped;
             }
@@ -173,6 +174,7 @@ fn empty_result(target: &Target, fixtures: &Fixtures) -> TargetResult {
         status: TargetStatus::Ok,
         verify: VerifyStatus::NotRun,
         verify_failures: Vec::new(),
+        verify_cases: Vec::new(),
         error: None,
         trials: Vec::new(),
     }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::runtime::{Instance, ResourceReading};
 
 /// One point of the resource series.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Sample {
     /// Milliseconds since sampling started.
     pub t_ms: u64,
@@ -19,7 +19,7 @@ pub struct Sample {
 }
 
 /// Peak and mean resource use over a trial, with the series.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct ResourceSummary {
     pub peak_memory_bytes: u64,
     pub mean_memory_bytes: u64,

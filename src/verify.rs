@@ -26,7 +26,7 @@ pub struct Observed {
 }
 
 /// The outcome of one case on one target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CaseOutcome {
     pub id: String,
     pub workload: String,

@@ -1,8 +1,13 @@
-//! JUnit XML, so CI systems show verification results natively: one testsuite per target,
-//! one testcase per contract case.
+//! JUnit XML, so CI systems show results natively. For `faceoff verify`: one testsuite per
+//! target, one testcase per contract case. For a run's report: the contract cases checked
+//! before timing, whether each target was measured, and one testcase per claim.
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
+use super::export::{ExportError, Exporter};
+use crate::analysis::Analysis;
+use crate::claims::Verdict;
+use crate::results::{TargetStatus, VerifyStatus};
 use crate::verify::VerifyReport;
 
 /// The verification report as JUnit XML.
@@ -35,9 +40,177 @@ pub fn verify_junit(report: &VerifyReport) -> Result<String, quick_junit::Serial
     junit.to_string()
 }
 
+/// A run's report as JUnit XML:
+/// - suite `verify <target>`: one testcase per contract case checked before timing (one
+///   `contract` testcase when the file holds no cases: skipped, not run, or an older file);
+/// - suite `measure`: one testcase per target, failed with the error when it was not measured;
+/// - suite `claims`: one testcase per claim: reproduced passes; direction-only and
+///   contradicted fail (the claim did not hold as stated); inconclusive and not-run are
+///   skipped with the reason.
+pub struct JunitExporter;
+
+impl Exporter for JunitExporter {
+    fn file_name(&self) -> &'static str {
+        "report.junit.xml"
+    }
+
+    fn export(&self, analysis: &Analysis<'_>) -> Result<Vec<u8>, ExportError> {
+        Ok(results_junit(analysis)?.into_bytes())
+    }
+}
+
+fn status_with(status: TestCaseStatus, message: impl Into<String>) -> TestCaseStatus {
+    let mut status = status;
+    status.set_message(message.into());
+    status
+}
+
+/// See [`JunitExporter`].
+pub fn results_junit(analysis: &Analysis<'_>) -> Result<String, quick_junit::SerializeError> {
+    let results = analysis.results;
+    let mut junit = Report::new(format!("faceoff run {}", results.run_id));
+    for target in &results.targets {
+        let mut suite = TestSuite::new(format!("verify {}", target.target));
+        if target.verify_cases.is_empty() {
+            let status = match target.verify {
+                VerifyStatus::Passed => TestCaseStatus::success(),
+                VerifyStatus::Failed => status_with(
+                    TestCaseStatus::non_success(NonSuccessKind::Failure),
+                    target.verify_failures.join("; "),
+                ),
+                VerifyStatus::Skipped => status_with(
+                    TestCaseStatus::skipped(),
+                    "timed without the contract check (--skip-verify)",
+                ),
+                VerifyStatus::NotRun => status_with(
+                    TestCaseStatus::skipped(),
+                    "the target never reached the contract check",
+                ),
+            };
+            let mut case = TestCase::new("contract", status);
+            case.set_classname(format!("{}.{}", target.target, results.parameters.workload));
+            suite.add_test_case(case);
+        }
+        for outcome in &target.verify_cases {
+            let status = if outcome.passed {
+                TestCaseStatus::success()
+            } else {
+                let mut status = status_with(
+                    TestCaseStatus::non_success(NonSuccessKind::Failure),
+                    outcome.failures.join("; "),
+                );
+                status.set_description(outcome.description.clone());
+                status
+            };
+            let mut case = TestCase::new(outcome.id.clone(), status);
+            case.set_classname(format!("{}.{}", target.target, outcome.workload))
+                .set_time(std::time::Duration::from_secs_f64(
+                    (outcome.elapsed_ms / 1000.0).max(0.0),
+                ));
+            suite.add_test_case(case);
+        }
+        junit.add_test_suite(suite);
+    }
+
+    let mut measure = TestSuite::new("measure");
+    for target in &analysis.targets {
+        let result = target.result;
+        let status = if result.status == TargetStatus::Failed {
+            status_with(
+                TestCaseStatus::non_success(NonSuccessKind::Error),
+                result.error.clone().unwrap_or_else(|| "failed".into()),
+            )
+        } else {
+            TestCaseStatus::success()
+        };
+        let mut case = TestCase::new(result.target.clone(), status);
+        case.set_classname(format!("measure.{}", results.parameters.workload));
+        if let Some(rps) = target.requests_per_sec {
+            case.set_system_out(format!(
+                "{} trial(s), median {:.0} req/s [{:.0}, {:.0}]",
+                result.trials.len(),
+                rps.median,
+                rps.ci.low,
+                rps.ci.high
+            ));
+        }
+        measure.add_test_case(case);
+    }
+    junit.add_test_suite(measure);
+
+    let mut claims = TestSuite::new("claims");
+    for (claim, verdict) in &analysis.verdicts {
+        let detail = format!(
+            "{}: ours {}; theirs {}",
+            verdict.label(),
+            super::ours_or_why(verdict),
+            super::theirs_text(verdict.theirs())
+        );
+        let status = match verdict {
+            Verdict::Reproduced { .. } => TestCaseStatus::success(),
+            Verdict::DirectionOnly { .. } | Verdict::Contradicted { .. } => status_with(
+                TestCaseStatus::non_success(NonSuccessKind::Failure),
+                detail.clone(),
+            ),
+            Verdict::Inconclusive { .. } | Verdict::NotRun { .. } => {
+                status_with(TestCaseStatus::skipped(), detail.clone())
+            }
+        };
+        let mut case = TestCase::new(claim.id.clone(), status);
+        case.set_classname(format!("claims.{}", claim.source.trim_end_matches(".md")))
+            .set_system_out(format!("{detail}\nquote: {}", claim.quote));
+        claims.add_test_case(case);
+    }
+    junit.add_test_suite(claims);
+    junit.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::test_support::{analysis_of, fixture_results};
+
+    #[test]
+    fn results_junit_has_one_testcase_per_claim_and_per_verify_case() {
+        let results = fixture_results();
+        analysis_of(&results, |analysis| {
+            let xml = results_junit(analysis).unwrap();
+            let cases: usize = results.targets.iter().map(|t| t.verify_cases.len()).sum();
+            assert!(cases > 0, "the fixture was verified");
+            let claims = analysis.verdicts.len();
+            let targets = results.targets.len();
+            assert_eq!(
+                xml.matches("<testcase ").count(),
+                cases + claims + targets,
+                "{xml}"
+            );
+            assert!(
+                xml.contains(&format!(r#"<testsuite name="claims" tests="{claims}""#)),
+                "{xml}"
+            );
+            let not_run = analysis
+                .verdicts
+                .iter()
+                .filter(|(_, v)| matches!(v, Verdict::NotRun { .. }))
+                .count();
+            assert!(not_run > 0);
+            assert!(xml.matches("<skipped ").count() >= not_run, "{xml}");
+        });
+    }
+
+    #[test]
+    fn a_failed_target_is_a_junit_error_and_a_failed_case_a_failure() {
+        let mut results = fixture_results();
+        results.targets[1].status = TargetStatus::Failed;
+        results.targets[1].error = Some("fastapi exited with code 1".into());
+        results.targets[0].verify_cases[0].passed = false;
+        results.targets[0].verify_cases[0].failures = vec!["status: expected 200, got 500".into()];
+        analysis_of(&results, |analysis| {
+            let xml = results_junit(analysis).unwrap();
+            assert!(xml.contains("fastapi exited with code 1"), "{xml}");
+            assert!(xml.contains("status: expected 200, got 500"), "{xml}");
+        });
+    }
     use crate::verify::{CaseOutcome, TargetVerification};
 
     #[test]

@@ -93,8 +93,18 @@ pub fn conditions_line(results: &RunResults) -> String {
     )
 }
 
+pub mod export;
+pub mod html;
+pub mod json;
 pub mod junit;
+pub mod markdown;
+pub mod svg;
+#[cfg(test)]
+pub(crate) mod test_support;
+pub mod text;
 pub mod wrk;
+
+pub use export::{ExportError, Exporter, Format};
 
 /// The verification table: one row per case, one column per target, `pass` or `FAIL`.
 pub fn verify_table(report: &crate::verify::VerifyReport) -> Table {
@@ -137,11 +147,7 @@ pub fn claims_table(verdicts: &[(&crate::claims::Claim, crate::claims::Verdict)]
         table.set_width(160);
     }
     for (claim, verdict) in verdicts {
-        let ours = match (verdict.ours(), verdict.why()) {
-            (Some(ours), _) => ours_text(ours),
-            (None, Some(why)) => why.to_string(),
-            (None, None) => String::new(),
-        };
+        let ours = ours_or_why(verdict);
         table.add_row([
             claim.id.clone(),
             theirs_text(verdict.theirs()),
@@ -152,6 +158,15 @@ pub fn claims_table(verdicts: &[(&crate::claims::Claim, crate::claims::Verdict)]
     table
 }
 
+/// faceoff's side of a verdict as one line, or why the claim was not run.
+pub fn ours_or_why(verdict: &crate::claims::Verdict) -> String {
+    match (verdict.ours(), verdict.why()) {
+        (Some(ours), _) => ours_text(ours),
+        (None, Some(why)) => why.to_string(),
+        (None, None) => String::new(),
+    }
+}
+
 fn quoted_text(quoted: crate::claims::Quoted) -> String {
     match quoted {
         crate::claims::Quoted::Single(v) => format!("{v}"),
@@ -159,7 +174,8 @@ fn quoted_text(quoted: crate::claims::Quoted) -> String {
     }
 }
 
-fn theirs_text(theirs: &crate::claims::Theirs) -> String {
+/// The article's side of a verdict as one line.
+pub fn theirs_text(theirs: &crate::claims::Theirs) -> String {
     let unit = theirs.unit.as_deref().unwrap_or("");
     let mut text = match (&theirs.b, theirs.a_value, theirs.b_value) {
         (Some(b), Some(av), Some(bv)) => format!("{} {av} vs {b} {bv} {unit}", theirs.a),
@@ -180,7 +196,8 @@ fn theirs_text(theirs: &crate::claims::Theirs) -> String {
     text.trim().to_string()
 }
 
-fn ours_text(ours: &crate::claims::Ours) -> String {
+/// faceoff's side of a verdict as one line: medians, the judged figure and its interval.
+pub fn ours_text(ours: &crate::claims::Ours) -> String {
     let unit = ours.metric.unit();
     let mut text = match &ours.b {
         Some(b) => format!("{:.4} vs {:.4} {unit}", ours.a.median, b.median),

@@ -27,7 +27,7 @@ pub const LABEL_RUN: &str = "faceoff.run";
 pub const LABEL_TARGET: &str = "faceoff.target";
 
 /// What the engine says about itself, for `doctor` and the manifest.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct EngineInfo {
     pub endpoint: String,
     pub version: String,

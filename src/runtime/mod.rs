@@ -22,7 +22,9 @@ pub const HOST: &str = "127.0.0.1";
 pub const LOG_TAIL_LINES: usize = 40;
 
 /// Which runtime runs the targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum RuntimeKind {
     /// One container per target on the Docker engine (host networking).
@@ -50,7 +52,7 @@ impl RuntimeKind {
 }
 
 /// Resource limits, identical for every target of a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Limits {
     /// CPUs the server may run on, in cpuset syntax (`1`, `0-1`, `2,3`).
     pub cpuset: String,

@@ -1,0 +1,305 @@
+//! The figures a report shows, computed once from one results file: per-target medians with
+//! bootstrap intervals, comparisons between targets, warnings, and every claim's verdict.
+//!
+//! The statistics happen here (through [`crate::stats`] and [`crate::claims`]); the
+//! exporters in [`crate::report`] only format what an [`Analysis`] holds, so every format
+//! shows the same numbers, and `faceoff report` and `faceoff claims` give the same verdicts.
+
+use crate::claims::{Claim, Claims, Verdict};
+use crate::results::{RunResults, TargetResult, TargetStatus, TrialResult};
+use crate::stats::{self, Bootstrap, Comparison, Estimate, LatencySummary};
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+/// A latency percentile a trial records, in the order reports show them.
+#[derive(Debug, Clone, Copy)]
+pub struct Percentile {
+    /// How reports name it: `p50`, `p99.9`, `max`.
+    pub label: &'static str,
+    /// Its quantile, 0..=1 (`max` is 1).
+    pub quantile: f64,
+    of: fn(&LatencySummary) -> f64,
+}
+
+impl Percentile {
+    /// This percentile in one trial, in ms.
+    pub fn of(&self, latency: &LatencySummary) -> f64 {
+        (self.of)(latency)
+    }
+}
+
+/// Every percentile a trial records, lowest first.
+pub const PERCENTILES: [Percentile; 6] = [
+    Percentile {
+        label: "p50",
+        quantile: 0.5,
+        of: |l| l.p50_ms,
+    },
+    Percentile {
+        label: "p75",
+        quantile: 0.75,
+        of: |l| l.p75_ms,
+    },
+    Percentile {
+        label: "p90",
+        quantile: 0.9,
+        of: |l| l.p90_ms,
+    },
+    Percentile {
+        label: "p99",
+        quantile: 0.99,
+        of: |l| l.p99_ms,
+    },
+    Percentile {
+        label: "p99.9",
+        quantile: 0.999,
+        of: |l| l.p999_ms,
+    },
+    Percentile {
+        label: "max",
+        quantile: 1.0,
+        of: |l| l.max_ms,
+    },
+];
+
+/// One point of a memory series.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MemoryPoint {
+    /// Seconds since sampling of the trial started.
+    pub t_s: f64,
+    pub mib: f64,
+}
+
+/// One target's figures: medians over its trials with 95% intervals.
+#[derive(Debug, Clone)]
+pub struct TargetFigures<'a> {
+    /// The target's entry in the results file (names, versions, verify outcome, error).
+    pub result: &'a TargetResult,
+    /// Each trial's req/s, in trial order (the points behind the interval).
+    pub trial_requests_per_sec: Vec<f64>,
+    /// `None` when no trial was measured.
+    pub requests_per_sec: Option<Estimate>,
+    /// One estimate per entry of [`PERCENTILES`]; empty when no trial was measured.
+    pub latency_ms: Vec<(Percentile, Estimate)>,
+    pub mean_latency_ms: Option<Estimate>,
+    pub peak_memory_mib: Option<Estimate>,
+    pub mean_cpu_percent: Option<Estimate>,
+    /// Responses completed in the measured windows, over all trials.
+    pub requests: u64,
+    /// Errors of every kind in the measured windows, over all trials.
+    pub errors: u64,
+    /// Each trial's memory samples, in trial order.
+    pub memory: Vec<Vec<MemoryPoint>>,
+}
+
+impl TargetFigures<'_> {
+    /// The estimate of the percentile labelled `label`.
+    pub fn latency(&self, label: &str) -> Option<&Estimate> {
+        self.latency_ms
+            .iter()
+            .find(|(p, _)| p.label == label)
+            .map(|(_, e)| e)
+    }
+
+    /// Whether any trial was measured.
+    pub fn measured(&self) -> bool {
+        self.requests_per_sec.is_some()
+    }
+}
+
+/// A comparison of two targets on one figure.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FigureComparison {
+    /// What was compared, e.g. `req/s`, `p99 latency`.
+    pub figure: &'static str,
+    /// Whether a larger figure is the better one.
+    pub higher_is_better: bool,
+    pub comparison: Comparison,
+}
+
+/// Everything a report shows about one run.
+#[derive(Debug, Clone)]
+pub struct Analysis<'a> {
+    pub results: &'a RunResults,
+    /// The resampling behind every interval (recorded in the reports).
+    pub bootstrap: Bootstrap,
+    /// In the order of the results file.
+    pub targets: Vec<TargetFigures<'a>>,
+    /// The target with the highest median req/s against each other measured target, on
+    /// req/s, p99 latency and peak memory.
+    pub comparisons: Vec<FigureComparison>,
+    /// Measured facts the reader should weigh (outlier trials, a busy generator, failed
+    /// targets); never corrections.
+    pub warnings: Vec<String>,
+    /// Every claim of the registry with its verdict on this run, in registry order.
+    pub verdicts: Vec<(&'a Claim, Verdict)>,
+}
+
+impl<'a> Analysis<'a> {
+    /// Computes every figure of `results`, judging `claims` on it with `bootstrap` exactly as
+    /// `faceoff claims --run` does.
+    pub fn new(results: &'a RunResults, claims: &'a Claims, bootstrap: Bootstrap) -> Self {
+        let targets: Vec<TargetFigures<'a>> = results
+            .targets
+            .iter()
+            .map(|t| target_figures(t, &bootstrap))
+            .collect();
+        let comparisons = comparisons(&targets, &bootstrap);
+        let warnings = warnings(results);
+        let verdicts = claims.verdicts(std::slice::from_ref(results), &bootstrap);
+        Analysis {
+            results,
+            bootstrap,
+            targets,
+            comparisons,
+            warnings,
+            verdicts,
+        }
+    }
+
+    /// How many claims got each verdict, in the order reports list verdicts.
+    pub fn verdict_counts(&self) -> Vec<(&'static str, usize)> {
+        VERDICT_ORDER
+            .iter()
+            .map(|label| {
+                let n = self
+                    .verdicts
+                    .iter()
+                    .filter(|(_, v)| v.label() == *label)
+                    .count();
+                (*label, n)
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    /// The ids of the contract cases checked on any target, in first-seen order.
+    pub fn verify_case_ids(&self) -> Vec<&'a str> {
+        let mut ids: Vec<&'a str> = Vec::new();
+        for target in &self.results.targets {
+            for case in &target.verify_cases {
+                if !ids.contains(&case.id.as_str()) {
+                    ids.push(&case.id);
+                }
+            }
+        }
+        ids
+    }
+}
+
+/// Verdict labels from best to worst news, then not-run.
+pub const VERDICT_ORDER: [&str; 5] = [
+    "reproduced",
+    "direction-only",
+    "inconclusive",
+    "contradicted",
+    "not-run",
+];
+
+fn target_figures<'a>(result: &'a TargetResult, bootstrap: &Bootstrap) -> TargetFigures<'a> {
+    let trials = &result.trials;
+    let estimate = |f: &dyn Fn(&TrialResult) -> f64| {
+        let values: Vec<f64> = trials.iter().map(f).collect();
+        stats::median_ci(&values, bootstrap)
+    };
+    let latency_ms = PERCENTILES
+        .iter()
+        .filter_map(|p| estimate(&|t| p.of(&t.latency)).map(|e| (*p, e)))
+        .collect();
+    TargetFigures {
+        result,
+        trial_requests_per_sec: trials.iter().map(|t| t.requests_per_sec).collect(),
+        requests_per_sec: estimate(&|t| t.requests_per_sec),
+        latency_ms,
+        mean_latency_ms: estimate(&|t| t.latency.mean_ms),
+        peak_memory_mib: estimate(&|t| t.resources.peak_memory_bytes as f64 / MIB),
+        mean_cpu_percent: estimate(&|t| t.resources.mean_cpu_percent),
+        requests: trials.iter().map(|t| t.requests).sum(),
+        errors: trials.iter().map(|t| t.errors.total()).sum(),
+        memory: trials
+            .iter()
+            .map(|t| {
+                t.resources
+                    .samples
+                    .iter()
+                    .map(|s| MemoryPoint {
+                        t_s: s.t_ms as f64 / 1000.0,
+                        mib: s.memory_bytes as f64 / MIB,
+                    })
+                    .collect()
+            })
+            .collect(),
+    }
+}
+
+fn comparisons(targets: &[TargetFigures<'_>], bootstrap: &Bootstrap) -> Vec<FigureComparison> {
+    let measured: Vec<&TargetFigures<'_>> = targets.iter().filter(|t| t.measured()).collect();
+    let Some(reference) = measured.iter().copied().max_by(|a, b| {
+        let median = |t: &TargetFigures<'_>| t.requests_per_sec.map_or(0.0, |e| e.median);
+        median(a).total_cmp(&median(b))
+    }) else {
+        return Vec::new();
+    };
+    type Figure = fn(&TrialResult) -> f64;
+    let figures: [(&'static str, bool, Figure); 3] = [
+        ("req/s", true, |t| t.requests_per_sec),
+        ("p99 latency", false, |t| t.latency.p99_ms),
+        ("peak memory", false, |t| {
+            t.resources.peak_memory_bytes as f64 / MIB
+        }),
+    ];
+    let mut out = Vec::new();
+    for (figure, higher_is_better, of) in figures {
+        let values = |t: &TargetFigures<'_>| -> Vec<f64> {
+            t.result.trials.iter().map(of).collect::<Vec<f64>>()
+        };
+        for other in measured
+            .iter()
+            .filter(|t| t.result.target != reference.result.target)
+        {
+            if let Some(comparison) = Comparison::new(
+                &reference.result.target,
+                &values(reference),
+                &other.result.target,
+                &values(other),
+                bootstrap,
+            ) {
+                out.push(FigureComparison {
+                    figure,
+                    higher_is_better,
+                    comparison,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn warnings(results: &RunResults) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for target in &results.targets {
+        if target.status == TargetStatus::Failed {
+            warnings.push(format!(
+                "{} failed: {}",
+                target.target,
+                target.error.as_deref().unwrap_or("no reason recorded")
+            ));
+        }
+        for trial in &target.trials {
+            if trial.generator_cpu_percent > crate::run::GENERATOR_BUSY_WARNING {
+                warnings.push(format!(
+                    "{} trial {}: the load generator kept its CPUs {:.0}% busy; it may have set the pace, not the server.",
+                    target.target, trial.trial, trial.generator_cpu_percent
+                ));
+            }
+        }
+    }
+    warnings.extend(crate::report::outlier_warnings(results));
+    if results.parameters.trials < 2 {
+        warnings.push(
+            "one trial per target: the intervals are points and say nothing about the spread (run with --trials 5)."
+                .into(),
+        );
+    }
+    warnings
+}

@@ -1,0 +1,351 @@
+//! The Markdown report: GitHub-flavoured tables, fit for a job summary
+//! (`faceoff report … --format markdown >> "$GITHUB_STEP_SUMMARY"`).
+
+use std::fmt::Write as _;
+
+use super::export::{ExportError, Exporter};
+use super::text;
+use crate::analysis::Analysis;
+
+pub struct MarkdownExporter;
+
+impl Exporter for MarkdownExporter {
+    fn file_name(&self) -> &'static str {
+        "report.md"
+    }
+
+    fn export(&self, analysis: &Analysis<'_>) -> Result<Vec<u8>, ExportError> {
+        Ok(markdown(analysis).into_bytes())
+    }
+}
+
+/// A table cell: pipes escaped, line breaks flattened, so no value breaks the table.
+fn cell(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace(['\r', '\n'], " ")
+}
+
+fn table(out: &mut String, header: &[&str], right: &[bool], rows: &[Vec<String>]) {
+    let line = |cells: Vec<String>| format!("| {} |\n", cells.join(" | "));
+    out.push_str(&line(header.iter().map(|h| cell(h)).collect()));
+    out.push_str(&line(
+        (0..header.len())
+            .map(|i| {
+                if right.get(i).copied().unwrap_or(false) {
+                    "---:".to_string()
+                } else {
+                    "---".to_string()
+                }
+            })
+            .collect(),
+    ));
+    for row in rows {
+        out.push_str(&line(row.iter().map(|c| cell(c)).collect()));
+    }
+    out.push('\n');
+}
+
+/// The whole report.
+pub fn markdown(analysis: &Analysis<'_>) -> String {
+    let results = analysis.results;
+    let mut out = String::new();
+    let _ = writeln!(out, "# faceoff: {}\n", text::title(analysis));
+    let _ = writeln!(
+        out,
+        "Run `{}`: **{}**, {} → {}. {}.\n",
+        results.run_id,
+        text::run_status(results.status),
+        results.started_at,
+        results.finished_at.as_deref().unwrap_or("not finished"),
+        text::provenance(analysis)
+    );
+    let _ = writeln!(out, "> {}\n", super::conditions_line(results));
+
+    summary(&mut out, analysis);
+    comparisons(&mut out, analysis);
+    warnings(&mut out, analysis);
+    verify(&mut out, analysis);
+    claims(&mut out, analysis);
+    environment(&mut out, analysis);
+    out
+}
+
+fn summary(out: &mut String, analysis: &Analysis<'_>) {
+    out.push_str("## Summary\n\n");
+    if analysis.targets.is_empty() {
+        out.push_str("No target was measured.\n\n");
+        return;
+    }
+    let rows: Vec<Vec<String>> = analysis
+        .targets
+        .iter()
+        .map(|t| {
+            if !t.measured() {
+                let error = t.result.error.as_deref().unwrap_or("not measured");
+                return vec![
+                    t.result.target.clone(),
+                    text::framework(t),
+                    t.result.runtime_version.clone().unwrap_or_default(),
+                    text::verify_status(t.result.verify).into(),
+                    "0".into(),
+                    format!("FAILED: {error}"),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ];
+            }
+            vec![
+                t.result.target.clone(),
+                text::framework(t),
+                t.result.runtime_version.clone().unwrap_or_default(),
+                text::verify_status(t.result.verify).into(),
+                t.result.trials.len().to_string(),
+                text::maybe_estimate(t.requests_per_sec.as_ref(), 0),
+                text::maybe_estimate(t.latency("p50"), 2),
+                text::maybe_estimate(t.latency("p99"), 2),
+                text::number(t.errors as f64, 0),
+                text::maybe_estimate(t.peak_memory_mib.as_ref(), 1),
+                text::maybe_median(t.mean_cpu_percent.as_ref(), 0),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &[
+            "target",
+            "framework",
+            "runtime",
+            "verify",
+            "trials",
+            "req/s",
+            "p50 ms",
+            "p99 ms",
+            "errors",
+            "peak MiB",
+            "CPU %",
+        ],
+        &[
+            false, false, false, false, true, true, true, true, true, true, true,
+        ],
+        &rows,
+    );
+    let _ = writeln!(
+        out,
+        "Medians over trials, with 95% intervals in brackets. {}\n",
+        text::bootstrap(analysis)
+    );
+    let _ = writeln!(
+        out,
+        "<details><summary>Latency percentiles (ms)</summary>\n"
+    );
+    let mut header = vec!["target"];
+    header.extend(crate::analysis::PERCENTILES.iter().map(|p| p.label));
+    let rows: Vec<Vec<String>> = analysis
+        .targets
+        .iter()
+        .filter(|t| t.measured())
+        .map(|t| {
+            let mut row = vec![t.result.target.clone()];
+            row.extend(
+                crate::analysis::PERCENTILES
+                    .iter()
+                    .map(|p| text::maybe_estimate(t.latency(p.label), 2)),
+            );
+            row
+        })
+        .collect();
+    let right: Vec<bool> = header.iter().enumerate().map(|(i, _)| i > 0).collect();
+    table(out, &header, &right, &rows);
+    out.push_str("</details>\n\n");
+}
+
+fn comparisons(out: &mut String, analysis: &Analysis<'_>) {
+    if analysis.comparisons.is_empty() {
+        return;
+    }
+    out.push_str("## Comparisons\n\n");
+    for c in &analysis.comparisons {
+        let _ = writeln!(out, "- {}", text::comparison(c));
+    }
+    out.push('\n');
+}
+
+fn warnings(out: &mut String, analysis: &Analysis<'_>) {
+    if analysis.warnings.is_empty() {
+        return;
+    }
+    out.push_str("## Warnings\n\n");
+    for w in &analysis.warnings {
+        let _ = writeln!(out, "- {w}");
+    }
+    out.push('\n');
+}
+
+fn verify(out: &mut String, analysis: &Analysis<'_>) {
+    out.push_str("## Verify\n\n");
+    let results = analysis.results;
+    if !results.parameters.verified {
+        out.push_str("Targets were timed without the contract check (`--skip-verify`): their figures may not compare.\n\n");
+        return;
+    }
+    let ids = analysis.verify_case_ids();
+    if ids.is_empty() {
+        for t in &results.targets {
+            let _ = writeln!(out, "- {}: {}", t.target, text::verify_status(t.verify));
+        }
+        out.push('\n');
+    } else {
+        let mut header = vec!["case"];
+        header.extend(results.targets.iter().map(|t| t.target.as_str()));
+        let rows: Vec<Vec<String>> = ids
+            .iter()
+            .map(|id| {
+                let mut row = vec![format!("`{id}`")];
+                row.extend(results.targets.iter().map(|t| {
+                    match t.verify_cases.iter().find(|c| c.id == *id) {
+                        Some(c) if c.passed => "pass".to_string(),
+                        Some(_) => "**FAIL**".to_string(),
+                        None => "–".to_string(),
+                    }
+                }));
+                row
+            })
+            .collect();
+        table(out, &header, &[], &rows);
+    }
+    for t in &results.targets {
+        for line in &t.verify_failures {
+            let _ = writeln!(out, "- FAIL {} {line}", t.target);
+        }
+    }
+    if results
+        .targets
+        .iter()
+        .any(|t| !t.verify_failures.is_empty())
+    {
+        out.push('\n');
+    }
+}
+
+fn claims(out: &mut String, analysis: &Analysis<'_>) {
+    let _ = writeln!(
+        out,
+        "## Claims\n\n{} claims: {}. The articles' absolute figures were measured on other hardware; a verdict rests on ratio and direction.\n",
+        analysis.verdicts.len(),
+        text::verdict_counts(analysis)
+    );
+    let rows: Vec<Vec<String>> = analysis
+        .verdicts
+        .iter()
+        .map(|(claim, verdict)| {
+            vec![
+                format!("`{}`", claim.id),
+                claim.source.clone(),
+                super::theirs_text(verdict.theirs()),
+                super::ours_or_why(verdict),
+                format!("**{}**", verdict.label()),
+            ]
+        })
+        .collect();
+    table(
+        out,
+        &[
+            "claim",
+            "source",
+            "theirs (other hardware)",
+            "ours",
+            "verdict",
+        ],
+        &[],
+        &rows,
+    );
+}
+
+fn environment(out: &mut String, analysis: &Analysis<'_>) {
+    let results = analysis.results;
+    out.push_str("## Environment\n\n");
+    let _ = writeln!(out, "- host: {}", text::host(analysis));
+    let _ = writeln!(out, "- engine: {}", text::engine(analysis));
+    let _ = writeln!(out, "- {}", text::provenance(analysis));
+    for t in &results.targets {
+        let image = t.image.as_ref().map_or_else(
+            || "no image".to_string(),
+            |i| format!("image {} ({})", i.tag, text::short(&i.image_id)),
+        );
+        let _ = writeln!(
+            out,
+            "- {}: {}, {}, {image}",
+            t.target,
+            t.server,
+            t.runtime_version
+                .as_deref()
+                .unwrap_or("runtime version unknown")
+        );
+    }
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::test_support::{analysis_of, fixture_results};
+
+    fn report() -> String {
+        let results = fixture_results();
+        analysis_of(&results, markdown)
+    }
+
+    #[test]
+    fn markdown_has_one_verdict_row_per_claim() {
+        let results = fixture_results();
+        analysis_of(&results, |analysis| {
+            let md = markdown(analysis);
+            for (claim, verdict) in &analysis.verdicts {
+                let row = md
+                    .lines()
+                    .find(|l| l.starts_with(&format!("| `{}` |", claim.id)))
+                    .unwrap_or_else(|| panic!("no row for {}:\n{md}", claim.id));
+                assert!(
+                    row.ends_with(&format!("| **{}** |", verdict.label())),
+                    "{row}"
+                );
+            }
+        });
+    }
+
+    #[test]
+    fn markdown_summary_has_a_row_per_target_with_intervals() {
+        let md = report();
+        for target in ["express", "fastapi"] {
+            let row = md
+                .lines()
+                .find(|l| l.starts_with(&format!("| {target} |")))
+                .unwrap_or_else(|| panic!("no summary row for {target}:\n{md}"));
+            assert!(row.contains(" [") && row.contains("passed"), "{row}");
+        }
+        assert!(
+            md.contains("## Comparisons\n\n- req/s (higher is better): "),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn markdown_lists_every_verify_case() {
+        let results = fixture_results();
+        let md = report();
+        for case in &results.targets[0].verify_cases {
+            assert!(
+                md.contains(&format!("| `{}` | pass | pass |", case.id)),
+                "{md}"
+            );
+        }
+    }
+
+    #[test]
+    fn markdown_cells_escape_pipes_and_newlines() {
+        assert_eq!(cell("a|b\nc"), "a\\|b c");
+    }
+}

@@ -1,0 +1,190 @@
+//! Number and label formatting shared by the Markdown and HTML reports, so both print the
+//! same figure the same way.
+
+use crate::analysis::{Analysis, FigureComparison, TargetFigures};
+use crate::results::{RunStatus, VerifyStatus};
+use crate::stats::Estimate;
+
+/// `12345.6` → `12,346`; `3.14159` with 2 decimals → `3.14`.
+pub fn number(value: f64, decimals: usize) -> String {
+    if !value.is_finite() {
+        return "–".into();
+    }
+    let text = format!("{:.*}", decimals, value.abs());
+    let (int, frac) = match text.split_once('.') {
+        Some((int, frac)) => (int.to_string(), Some(frac.to_string())),
+        None => (text, None),
+    };
+    let mut grouped = String::new();
+    for (i, digit) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    let sign = if value < 0.0 && value.abs() >= 0.5 * 10f64.powi(-(decimals as i32)) {
+        "-"
+    } else {
+        ""
+    };
+    match frac {
+        Some(frac) => format!("{sign}{grouped}.{frac}"),
+        None => format!("{sign}{grouped}"),
+    }
+}
+
+/// A median with its interval: `12,345 [12,100, 12,600]`, or `12,345 (1 trial)` when the
+/// interval is a point.
+pub fn estimate(e: &Estimate, decimals: usize) -> String {
+    if e.is_single_trial() {
+        format!("{} (1 trial)", number(e.median, decimals))
+    } else {
+        format!(
+            "{} [{}, {}]",
+            number(e.median, decimals),
+            number(e.ci.low, decimals),
+            number(e.ci.high, decimals)
+        )
+    }
+}
+
+/// An optional estimate, `–` when absent.
+pub fn maybe_estimate(e: Option<&Estimate>, decimals: usize) -> String {
+    e.map_or_else(|| "–".into(), |e| estimate(e, decimals))
+}
+
+/// An optional median alone, `–` when absent.
+pub fn maybe_median(e: Option<&Estimate>, decimals: usize) -> String {
+    e.map_or_else(|| "–".into(), |e| number(e.median, decimals))
+}
+
+/// `Express 5.1.0`.
+pub fn framework(t: &TargetFigures<'_>) -> String {
+    match &t.result.framework_version {
+        Some(version) => format!("{} {version}", t.result.framework),
+        None => t.result.framework.clone(),
+    }
+}
+
+pub fn verify_status(status: VerifyStatus) -> &'static str {
+    match status {
+        VerifyStatus::Passed => "passed",
+        VerifyStatus::Failed => "FAILED",
+        VerifyStatus::Skipped => "skipped",
+        VerifyStatus::NotRun => "not run",
+    }
+}
+
+pub fn run_status(status: RunStatus) -> &'static str {
+    match status {
+        RunStatus::Running => "running (unfinished)",
+        RunStatus::Complete => "complete",
+        RunStatus::Failed => "failed",
+        RunStatus::Interrupted => "interrupted",
+    }
+}
+
+/// `req/s: express is 2.80x fastapi [2.60, 3.00]`, with which way is better.
+pub fn comparison(c: &FigureComparison) -> String {
+    let better = if c.higher_is_better {
+        "higher is better"
+    } else {
+        "lower is better"
+    };
+    format!("{} ({better}): {}", c.figure, c.comparison)
+}
+
+/// `3 reproduced, 1 contradicted, 28 not-run`.
+pub fn verdict_counts(analysis: &Analysis<'_>) -> String {
+    analysis
+        .verdict_counts()
+        .iter()
+        .map(|(label, n)| format!("{n} {label}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The title of a report: `express vs fastapi: status workload`.
+pub fn title(analysis: &Analysis<'_>) -> String {
+    let p = &analysis.results.parameters;
+    let names: Vec<&str> = analysis
+        .targets
+        .iter()
+        .map(|t| t.result.target.as_str())
+        .collect();
+    let names = if names.is_empty() {
+        p.targets.join(" vs ")
+    } else {
+        names.join(" vs ")
+    };
+    format!("{names}: {} workload, {} profile", p.workload, p.profile)
+}
+
+/// `faceoff 0.1.0 (commit 29e894f, dirty)`.
+pub fn provenance(analysis: &Analysis<'_>) -> String {
+    let m = &analysis.results.manifest;
+    let commit = match (&m.git_commit, m.git_dirty) {
+        (Some(commit), Some(true)) => format!(" (commit {}, uncommitted changes)", short(commit)),
+        (Some(commit), _) => format!(" (commit {})", short(commit)),
+        (None, _) => String::new(),
+    };
+    format!("faceoff {}{commit}", m.faceoff_version)
+}
+
+/// The first 12 characters of an id or hash, without a `sha256:` prefix.
+pub fn short(id: &str) -> String {
+    id.trim_start_matches("sha256:").chars().take(12).collect()
+}
+
+/// The host in one line: `Intel Xeon …, 2 CPUs, 23.5 GiB, Linux 6.1.0, Debian 12`.
+pub fn host(analysis: &Analysis<'_>) -> String {
+    let h = &analysis.results.manifest.host;
+    format!(
+        "{}, {} CPUs, {} GiB, kernel {}, {}",
+        h.cpu_model,
+        h.cpus,
+        number(h.memory_bytes as f64 / (1u64 << 30) as f64, 1),
+        h.kernel,
+        h.os
+    )
+}
+
+/// The engine in one line, or how the targets ran without one.
+pub fn engine(analysis: &Analysis<'_>) -> String {
+    match &analysis.results.manifest.engine {
+        Some(e) => format!(
+            "Docker {} (API {}), cgroup v{} ({} driver)",
+            e.version, e.api_version, e.cgroup_version, e.cgroup_driver
+        ),
+        None => format!(
+            "no engine: {:?} runtime",
+            analysis.results.parameters.runtime
+        ),
+    }
+}
+
+/// The bootstrap settings behind every interval.
+pub fn bootstrap(analysis: &Analysis<'_>) -> String {
+    let b = &analysis.bootstrap;
+    format!(
+        "Intervals are {:.0}% percentile-bootstrap intervals of the median over trials ({} resamples, seed {}).",
+        b.confidence * 100.0,
+        b.resamples,
+        b.seed
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_grouped_by_thousands() {
+        assert_eq!(number(12345.6, 0), "12,346");
+        assert_eq!(number(1234567.891, 2), "1,234,567.89");
+        assert_eq!(number(999.0, 0), "999");
+        assert_eq!(number(-1500.0, 0), "-1,500");
+        assert_eq!(number(-0.001, 2), "0.00");
+        assert_eq!(number(f64::NAN, 2), "–");
+    }
+}
