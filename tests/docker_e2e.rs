@@ -173,6 +173,14 @@ async fn run_measures_a_node_and_a_python_target_and_leaves_no_container() {
         containers_of_run(&results.run_id).await.is_empty(),
         "containers left behind"
     );
+    let dir = path.parent().expect("run directory");
+    let md = std::fs::read_to_string(dir.join("report.md")).expect("report.md written");
+    assert!(
+        md.contains("| express |") && md.contains("## Claims"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(dir.join("report.html")).expect("report.html written");
+    assert_eq!(html.matches("<svg ").count(), 3, "three charts");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -236,6 +244,13 @@ async fn ctrl_c_mid_run_keeps_finished_targets_and_removes_containers() {
     assert!(
         containers_of_run(&results.run_id).await.is_empty(),
         "containers left behind"
+    );
+    let dir = path.parent().expect("run directory");
+    let md = std::fs::read_to_string(dir.join("report.md")).expect("report.md of the partial run");
+    assert!(md.contains("**interrupted**"), "{md}");
+    assert!(
+        dir.join("report.html").is_file(),
+        "report.html of the partial run"
     );
 }
 

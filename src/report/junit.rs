@@ -140,12 +140,15 @@ pub fn results_junit(analysis: &Analysis<'_>) -> Result<String, quick_junit::Ser
 
     let mut claims = TestSuite::new("claims");
     for (claim, verdict) in &analysis.verdicts {
-        let detail = format!(
-            "{}: ours {}; theirs {}",
-            verdict.label(),
-            super::ours_or_why(verdict),
-            super::theirs_text(verdict.theirs())
-        );
+        let theirs = super::theirs_text(verdict.theirs());
+        let detail = match verdict.why() {
+            Some(why) => format!("not-run: {why}; theirs: {theirs}"),
+            None => format!(
+                "{}: ours {}; theirs {theirs}",
+                verdict.label(),
+                super::ours_or_why(verdict)
+            ),
+        };
         let status = match verdict {
             Verdict::Reproduced { .. } => TestCaseStatus::success(),
             Verdict::DirectionOnly { .. } | Verdict::Contradicted { .. } => status_with(
@@ -157,7 +160,12 @@ pub fn results_junit(analysis: &Analysis<'_>) -> Result<String, quick_junit::Ser
             }
         };
         let mut case = TestCase::new(claim.id.clone(), status);
-        case.set_classname(format!("claims.{}", claim.source.trim_end_matches(".md")))
+        // The seed's file stem: a dot in a classname reads as a package separator.
+        let seed = std::path::Path::new(&claim.source).file_stem().map_or_else(
+            || claim.source.clone(),
+            |s| s.to_string_lossy().into_owned(),
+        );
+        case.set_classname(format!("claims.{seed}"))
             .set_system_out(format!("{detail}\nquote: {}", claim.quote));
         claims.add_test_case(case);
     }

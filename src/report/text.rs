@@ -169,7 +169,7 @@ pub fn bootstrap(analysis: &Analysis<'_>) -> String {
     format!(
         "Intervals are {:.0}% percentile-bootstrap intervals of the median over trials ({} resamples, seed {}).",
         b.confidence * 100.0,
-        b.resamples,
+        number(b.resamples as f64, 0),
         b.seed
     )
 }
