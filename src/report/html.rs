@@ -490,6 +490,19 @@ mod tests {
     }
 
     #[test]
+    fn a_run_that_measured_nothing_yet_still_renders_every_section() {
+        let mut results = fixture_results();
+        results.targets.clear();
+        results.status = crate::results::RunStatus::Running;
+        results.finished_at = None;
+        let html = analysis_of(&results, |a| page(a).into_string());
+        assert_eq!(html.matches("<svg ").count(), CHART_IDS.len());
+        assert!(html.contains("no target was measured"), "{html}");
+        assert!(html.contains("running (unfinished)"));
+        assert!(html.contains("id=\"claims\""));
+    }
+
+    #[test]
     fn percentiles_sit_on_a_nines_scale() {
         assert!((nines(0.9) - 1.0).abs() < 1e-9);
         assert!((nines(0.999) - 3.0).abs() < 1e-9);

@@ -352,18 +352,21 @@ impl LineChart {
             line x1=(px(left)) x2=(px(WIDTH - right)) y1=(px(plot_bottom)) y2=(px(plot_bottom)) stroke=(AXIS) {}
             text x=(px((left + WIDTH - right) / 2.0)) y=(px(height - 12.0)) text-anchor="middle" fill=(AXIS) { (x_label) }
             text transform=(format!("translate(16 {}) rotate(-90)", px((top + plot_bottom) / 2.0))) text-anchor="middle" fill=(AXIS) { (self.y_label) }
-            @for s in &self.series {
-                @let points: Vec<String> = s.points.iter().filter(|p| p.y.is_finite()).map(|p| format!("{},{}", px(x.at(p.x)), px(y.at(p.y)))).collect();
+            @for (n, s) in self.series.iter().enumerate() {
+                // On categories, series sit a few pixels apart so their whiskers do not overlap.
+                @let shift = if pad > 0.0 { (n as f64 - (self.series.len() as f64 - 1.0) / 2.0) * 6.0 } else { 0.0 };
+                @let x = |v: f64| x.at(v) + shift;
+                @let points: Vec<String> = s.points.iter().filter(|p| p.y.is_finite()).map(|p| format!("{},{}", px(x(p.x)), px(y.at(p.y)))).collect();
                 polyline points=(points.join(" ")) fill="none" stroke=(s.colour) stroke-width="2.2"
                     stroke-dasharray=(if s.dashed { "6 4" } else { "none" }) stroke-linejoin="round" {
                     title { (s.name) }
                 }
                 @for p in &s.points {
                     @if let Some((low, high)) = p.range {
-                        line x1=(px(x.at(p.x))) x2=(px(x.at(p.x))) y1=(px(y.at(low))) y2=(px(y.at(high))) stroke=(s.colour) stroke-width="1.5" {}
+                        line x1=(px(x(p.x))) x2=(px(x(p.x))) y1=(px(y.at(low))) y2=(px(y.at(high))) stroke=(s.colour) stroke-width="1.5" {}
                     }
                     @if s.dots {
-                        circle cx=(px(x.at(p.x))) cy=(px(y.at(p.y))) r="3.5" fill=(s.colour) {
+                        circle cx=(px(x(p.x))) cy=(px(y.at(p.y))) r="3.5" fill=(s.colour) {
                             title { (s.name) ": " (tick_label(p.y)) }
                         }
                     }
