@@ -173,6 +173,21 @@ async fn run_measures_a_node_and_a_python_target_and_leaves_no_container() {
         containers_of_run(&results.run_id).await.is_empty(),
         "containers left behind"
     );
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(root().join("fixtures/results.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let invalid: Vec<String> = jsonschema::validator_for(&schema)
+        .unwrap()
+        .iter_errors(&written)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(
+        invalid.is_empty(),
+        "results.json breaks its schema: {invalid:#?}"
+    );
     let dir = path.parent().expect("run directory");
     let md = std::fs::read_to_string(dir.join("report.md")).expect("report.md written");
     assert!(
