@@ -750,6 +750,14 @@ fn report_command(fixtures: &Fixtures, args: &ReportArgs) -> Result<ExitCode> {
         args.results.clone()
     };
     let results = results::read(&file)?;
+    if results.schema_version > results::SCHEMA_VERSION {
+        bail!(
+            "{} has schema version {}, newer than this faceoff's {}: use the faceoff that wrote it, or a newer one",
+            file.display(),
+            results.schema_version,
+            results::SCHEMA_VERSION
+        );
+    }
     let claims = faceoff::claims::Claims::load(&fixtures.root)?;
     let bootstrap = faceoff::stats::Bootstrap {
         seed: args.seed,

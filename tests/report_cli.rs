@@ -135,3 +135,21 @@ fn report_rejects_an_unknown_format() {
         .code(2)
         .stderr(predicate::str::contains("invalid value 'pdf'"));
 }
+
+#[test]
+fn report_refuses_a_results_file_from_a_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(FIXTURE).unwrap()).unwrap();
+    results["schema_version"] = serde_json::json!(99);
+    let path = dir.path().join("results.json");
+    std::fs::write(&path, results.to_string()).unwrap();
+    faceoff()
+        .arg("report")
+        .arg(&path)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "schema version 99, newer than this faceoff's 1",
+        ));
+}
