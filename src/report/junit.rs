@@ -207,6 +207,24 @@ mod tests {
     }
 
     #[test]
+    fn a_results_file_without_cases_gets_one_contract_test_per_target() {
+        let mut results = fixture_results();
+        for target in &mut results.targets {
+            target.verify_cases.clear();
+        }
+        results.targets[1].verify = VerifyStatus::Skipped;
+        analysis_of(&results, |analysis| {
+            let xml = results_junit(analysis).unwrap();
+            assert_eq!(
+                xml.matches(r#"<testcase name="contract""#).count(),
+                2,
+                "{xml}"
+            );
+            assert!(xml.contains("--skip-verify"), "{xml}");
+        });
+    }
+
+    #[test]
     fn a_failed_target_is_a_junit_error_and_a_failed_case_a_failure() {
         let mut results = fixture_results();
         results.targets[1].status = TargetStatus::Failed;
