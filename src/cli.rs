@@ -188,8 +188,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub max_requests: Option<u64>,
     /// Trials per target, interleaved across targets
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub trials: u32,
+    /// Seed of the trial order (recorded in the results; pass a recorded one to replay the
+    /// same order) [default: a fresh one]
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Per-request timeout; a slower answer counts as a timeout error
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub request_timeout: Duration,

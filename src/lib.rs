@@ -18,5 +18,6 @@ pub mod results;
 pub mod run;
 pub mod runtime;
 pub mod sample;
+pub mod schedule;
 pub mod stats;
 pub mod verify;

@@ -360,6 +360,7 @@ async fn run_command<R: Runtime>(
         targets,
         workload,
         trials: args.trials,
+        seed: args.seed.unwrap_or_else(faceoff::schedule::fresh_seed),
         connections: args.connections.unwrap_or(profile.connections) as usize,
         duration: args.duration.unwrap_or(profile.duration),
         warmup: args.warmup.unwrap_or(profile.warmup),
@@ -412,6 +413,16 @@ async fn run_command<R: Runtime>(
             memory_limit_enforced: runtime.kind() == RuntimeKind::Docker,
             generator_cpus: plan.generator_cpus.clone(),
             generator_threads: plan.generator_cpus.len().max(1),
+            seed: Some(plan.seed),
+            schedule: faceoff::schedule::schedule(
+                &plan
+                    .targets
+                    .iter()
+                    .map(|t| t.name.clone())
+                    .collect::<Vec<_>>(),
+                plan.seed,
+                plan.trials,
+            ),
         },
         manifest,
         targets: Vec::new(),

@@ -58,6 +58,13 @@ pub struct Parameters {
     pub memory_limit_enforced: bool,
     pub generator_cpus: Vec<usize>,
     pub generator_threads: usize,
+    /// Seed of the trial order (`--seed` replays it); absent in files from before it was
+    /// recorded.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// The order the targets ran in, per trial.
+    #[serde(default)]
+    pub schedule: Vec<Vec<String>>,
 }
 
 /// Whether a target was measured.
