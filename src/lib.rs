@@ -5,14 +5,18 @@
 //! The run is visible in the module list: `config → images → runtime → verify → load →
 //! sample → stats → results → report`.
 
+pub mod audit;
 pub mod claims;
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod contract;
 pub mod images;
 pub mod instrument;
 pub mod load;
 pub mod manifest;
+pub mod matrix;
+pub mod merge;
 pub mod report;
 pub mod results;
 pub mod run;

@@ -10,8 +10,8 @@ use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 
 use faceoff::cli::{
-    BuildArgs, CalibrateArgs, ClaimsArgs, CleanArgs, Cli, Command, ImagesCommand, LoadArgs,
-    RunArgs, UpArgs, VerifyArgs,
+    AuditArgs, BuildArgs, CalibrateArgs, ClaimsArgs, CleanArgs, Cli, Command, CompareArgs,
+    ImagesCommand, LoadArgs, MatrixArgs, MergeArgs, RunArgs, UpArgs, VerifyArgs,
 };
 use faceoff::config::{Fixtures, Language, LoadMode};
 use faceoff::contract::Contract;
@@ -28,9 +28,17 @@ use faceoff::verify::{self, VerifyReport};
 /// Exit code for a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
 const EXIT_INTERRUPTED: u8 = 130;
 
+/// Exit code of `compare` and `audit` when they could not do their job at all, so CI can
+/// tell "figures got worse" (1) from "could not tell" (2).
+const EXIT_ERROR: u8 = 2;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let error_code = match cli.command {
+        Command::Compare(_) | Command::Audit(_) => ExitCode::from(EXIT_ERROR),
+        _ => ExitCode::FAILURE,
+    };
     match dispatch(cli).await {
         Ok(code) => code,
         Err(err) => {
@@ -46,12 +54,18 @@ async fn main() -> ExitCode {
                 }
             }
             eprintln!("error: {message}");
-            ExitCode::FAILURE
+            error_code
         }
     }
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    // Commands on results files alone work anywhere, without a checkout.
+    match &cli.command {
+        Command::Merge(args) => return merge_command(args),
+        Command::Compare(args) => return compare_command(args),
+        _ => {}
+    }
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let root = Fixtures::find_root(cli.root.as_deref(), &cwd)?;
     let fixtures = Fixtures::load(&root)?;
@@ -111,7 +125,206 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Load(args) => load_command(&args).await,
         Command::Calibrate(args) => calibrate_command(&args).await,
         Command::Clean(args) => clean(&fixtures, cli.runtime, &args).await,
+        Command::Matrix(args) => matrix_command(&fixtures, &args),
+        Command::Audit(args) => audit_command(&fixtures, &args, ui).await,
+        Command::Merge(_) | Command::Compare(_) => unreachable!("dispatched above"),
     }
+}
+
+/// A results file given as itself or as its run directory.
+fn results_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join("results.json")
+    } else {
+        path.to_path_buf()
+    }
+}
+
+fn matrix_command(fixtures: &Fixtures, args: &MatrixArgs) -> Result<ExitCode> {
+    let targets = fixtures.select_targets(&args.targets)?;
+    if let Some(workload) = &args.workload {
+        fixtures.workload(workload)?;
+    }
+    if let Some(profile) = &args.profile {
+        fixtures.profile(profile)?;
+    }
+    let matrix =
+        faceoff::matrix::matrix(&targets, args.workload.as_deref(), args.profile.as_deref());
+    println!("{}", matrix.to_json_line());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn merge_command(args: &MergeArgs) -> Result<ExitCode> {
+    let mut sources = Vec::new();
+    for path in &args.files {
+        let file = results_file(path);
+        sources.push(faceoff::merge::Source {
+            label: file.display().to_string(),
+            results: results::read(&file)?,
+        });
+    }
+    let run_id = format!("merged-{}", run::new_run_id());
+    let merged = faceoff::merge::merge(&sources, &run_id, args.allow_mixed)?;
+    results::write(&args.out, &merged)?;
+    if let Some(record) = &merged.merge {
+        for difference in &record.differences {
+            eprintln!(
+                "warning: merged despite a difference (--allow-mixed): {} differs from {} in {}",
+                difference.file, sources[0].label, difference.difference
+            );
+        }
+        for note in &record.notes {
+            eprintln!("note: {note}");
+        }
+    }
+    println!(
+        "merged {} files ({} targets: {}) into {}",
+        sources.len(),
+        merged.targets.len(),
+        merged.parameters.targets.join(", "),
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compare_command(args: &CompareArgs) -> Result<ExitCode> {
+    let baseline = results::read(&results_file(&args.baseline))?;
+    let current = results::read(&results_file(&args.current))?;
+    let bootstrap = faceoff::stats::Bootstrap {
+        seed: args.seed,
+        ..Default::default()
+    };
+    let comparison =
+        faceoff::compare::compare(&baseline, &current, args.max_regression, &bootstrap);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&comparison)?);
+    } else {
+        for difference in &comparison.differences {
+            eprintln!(
+                "warning: baseline and current differ in {difference}: figures may differ for that reason alone"
+            );
+        }
+        println!("{comparison}");
+    }
+    Ok(if comparison.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn audit_command(fixtures: &Fixtures, args: &AuditArgs, ui: Ui) -> Result<ExitCode> {
+    let file = results_file(&args.results);
+    let original = results::read(&file)?;
+    let run_id = format!("audit-{}", run::new_run_id());
+    let run_dir = args.out.join(&run_id);
+    let audit = faceoff::audit::plan(
+        &original,
+        &file.display().to_string(),
+        fixtures,
+        &run_id,
+        run_dir.join("results.json"),
+        rt::host_cpu_count(),
+    )?;
+    for warning in &audit.warnings {
+        ui.warn(warning);
+    }
+    let registry = faceoff::claims::Claims::load(&fixtures.root)?;
+    ui.step(&format!(
+        "audit of {}: re-running {} with the original parameters and seed {}",
+        original.run_id,
+        audit
+            .plan
+            .targets
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        audit.plan.seed
+    ));
+    let rerun = match original.parameters.runtime {
+        RuntimeKind::Docker => {
+            let runtime = docker_runtime(fixtures, &args.build).await?;
+            let engine = docker::engine_info(runtime.docker()).await.ok();
+            audit_rerun(&runtime, fixtures, &original, &audit.plan, engine, ui).await?
+        }
+        RuntimeKind::Local => {
+            let runtime = LocalRuntime::new(fixtures.clone(), cache_dir());
+            audit_rerun(&runtime, fixtures, &original, &audit.plan, None, ui).await?
+        }
+    };
+    let Some(rerun) = rerun else {
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    };
+    let mut warnings = audit.warnings;
+    warnings.extend(faceoff::audit::build_warnings(&original, &rerun));
+    let report = faceoff::audit::evaluate(
+        &original,
+        &rerun,
+        &registry,
+        &faceoff::stats::Bootstrap::default(),
+        args.tolerance,
+        warnings,
+    );
+    let audit_path = run_dir.join("audit.json");
+    std::fs::write(&audit_path, serde_json::to_vec_pretty(&report)?)
+        .with_context(|| format!("cannot write {}", audit_path.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for warning in &report.warnings {
+            ui.warn(warning);
+        }
+        println!("{report}");
+        println!(
+            "re-run: {} (audit: {})",
+            run_dir.join("results.json").display(),
+            audit_path.display()
+        );
+    }
+    Ok(if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Runs an audit's plan like `faceoff run` does; `None` when interrupted (containers removed,
+/// partial results kept).
+async fn audit_rerun<R: Runtime>(
+    runtime: &R,
+    fixtures: &Fixtures,
+    original: &RunResults,
+    plan: &RunPlan,
+    engine: Option<docker::EngineInfo>,
+    ui: Ui,
+) -> Result<Option<RunResults>> {
+    let mut manifest = Manifest::collect(&fixtures.root);
+    manifest.engine = engine;
+    let mut results = faceoff::audit::new_results(original, plan, manifest);
+    results::write(&plan.results_path, &results)?;
+    let interrupted = {
+        let work = run::execute(runtime, fixtures, plan, &mut results, ui);
+        tokio::select! {
+            outcome = work => { outcome?; false }
+            _ = shutdown_signal() => true,
+        }
+    };
+    fill_base_ids(&mut results);
+    if interrupted {
+        results.status = RunStatus::Interrupted;
+        results.finished_at = Some(run::now_rfc3339());
+        let removed = runtime.clean(Some(&plan.run_id)).await.unwrap_or(0);
+        results::write(&plan.results_path, &results)?;
+        eprintln!(
+            "interrupted: removed {removed} {}; results so far kept in {}",
+            runtime.kind().unit(),
+            plan.results_path.display()
+        );
+        return Ok(None);
+    }
+    results::write(&plan.results_path, &results)?;
+    Ok(Some(results))
 }
 
 async fn docker_runtime(fixtures: &Fixtures, build: &BuildArgs) -> Result<DockerRuntime> {
@@ -426,6 +639,7 @@ async fn run_command<R: Runtime>(
         },
         manifest,
         targets: Vec::new(),
+        merge: None,
     };
     results::write(&results_path, &results)?;
     ui.step(&format!(

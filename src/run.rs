@@ -368,6 +368,7 @@ async fn measure<I: Instance>(
         let live = live.clone();
         tokio::task::spawn_blocking(move || run_closed_loop(&spec, live))
     };
+    let started_at = now_rfc3339();
     let own_pid = std::process::id() as i32;
     let (cpu_before, wall_before) = (sample::process_cpu_ns(own_pid), std::time::Instant::now());
     let (report, readings) = sample::sample_while(instance, plan.sample_interval, load).await;
@@ -376,6 +377,7 @@ async fn measure<I: Instance>(
         wall_before.elapsed(),
         plan.generator_cpus.len(),
     );
+    let finished_at = now_rfc3339();
     ticker.abort();
     bar.finish_and_clear();
     let report = report.map_err(|e| TrialError::Join(e.to_string()))??;
@@ -400,6 +402,8 @@ async fn measure<I: Instance>(
     }
     let mut result = trial_result(trial, &report, resources);
     result.generator_cpu_percent = generator_cpu_percent;
+    result.started_at = Some(started_at);
+    result.finished_at = Some(finished_at);
     Ok((result, version))
 }
 
@@ -423,6 +427,8 @@ fn trial_result(
         connections_opened: report.connections_opened,
         resources,
         generator_cpu_percent: 0.0,
+        started_at: None,
+        finished_at: None,
     }
 }
 

@@ -1,0 +1,715 @@
+//! `faceoff audit`: does a published results file still hold? The same targets are rebuilt
+//! from the same lockfiles and re-run with the same parameters and seed; then every original
+//! figure is checked against the new interval and every claim verdict against the new one.
+//!
+//! Planning (results file → run plan, provenance warnings) and judging (two results files →
+//! audit report) are pure; the caller runs the plan.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::claims::Claims;
+use crate::compare::Figure;
+use crate::config::Fixtures;
+use crate::contract::Contract;
+use crate::results::{RunResults, RunStatus, TargetStatus};
+use crate::run::RunPlan;
+use crate::stats::{Bootstrap, Estimate, median_ci};
+
+/// Why an audit could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("{file} is {status:?}: only a finished run can be audited (complete or failed)")]
+    Unfinished { file: String, status: RunStatus },
+    #[error(
+        "{file} has schema version {found}; this faceoff reads version {expected}: audit it with the faceoff version that wrote it ({faceoff})"
+    )]
+    Schema {
+        file: String,
+        found: u32,
+        expected: u32,
+        faceoff: String,
+    },
+    #[error(
+        "the original ran the load generator on CPUs {cpus:?} and the server on cpuset {cpuset}, but this host has {host} CPU(s): audit on a host with as many CPUs"
+    )]
+    NotEnoughCpus {
+        cpus: Vec<usize>,
+        cpuset: String,
+        host: usize,
+    },
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What to run, and what already differs from the original before anything runs.
+pub struct AuditPlan {
+    pub plan: RunPlan,
+    /// Differences in the checkout (commit, fixtures, lockfiles, framework versions): the
+    /// re-run is not of exactly the same thing.
+    pub warnings: Vec<String>,
+}
+
+/// Turns a results file back into the run that produced it.
+pub fn plan(
+    original: &RunResults,
+    file: &str,
+    fixtures: &Fixtures,
+    run_id: &str,
+    results_path: PathBuf,
+    host_cpus: usize,
+) -> Result<AuditPlan, AuditError> {
+    if original.schema_version != crate::results::SCHEMA_VERSION {
+        return Err(AuditError::Schema {
+            file: file.into(),
+            found: original.schema_version,
+            expected: crate::results::SCHEMA_VERSION,
+            faceoff: original.manifest.faceoff_version.clone(),
+        });
+    }
+    if matches!(original.status, RunStatus::Running | RunStatus::Interrupted) {
+        return Err(AuditError::Unfinished {
+            file: file.into(),
+            status: original.status,
+        });
+    }
+    let p = &original.parameters;
+    let server_cpus = crate::runtime::parse_cpuset(&p.limits.cpuset)
+        .map_err(|e| AuditError::Other(e.to_string()))?;
+    if p.generator_cpus
+        .iter()
+        .chain(&server_cpus)
+        .any(|&cpu| cpu >= host_cpus)
+    {
+        return Err(AuditError::NotEnoughCpus {
+            cpus: p.generator_cpus.clone(),
+            cpuset: p.limits.cpuset.clone(),
+            host: host_cpus,
+        });
+    }
+    let targets = fixtures.select_targets(&p.targets)?;
+    let workload = fixtures.workload(&p.workload)?.clone();
+    let mut warnings = Vec::new();
+    if (workload.method.as_str(), workload.path.as_str()) != (p.method.as_str(), p.path.as_str())
+        || workload.body != p.body
+    {
+        warnings.push(format!(
+            "workload {} is now {} {} (the original sent {} {}{}): fixtures/workloads.toml changed",
+            workload.name,
+            workload.method,
+            workload.path,
+            p.method,
+            p.path,
+            if workload.body != p.body {
+                " with another body"
+            } else {
+                ""
+            }
+        ));
+    }
+    let commit = crate::manifest::Manifest::collect(&fixtures.root);
+    if commit.git_commit != original.manifest.git_commit {
+        warnings.push(format!(
+            "the checkout is at commit {}, the original at {}: apps and fixtures may differ",
+            commit.git_commit.as_deref().unwrap_or("unknown"),
+            original.manifest.git_commit.as_deref().unwrap_or("unknown")
+        ));
+    }
+    for (file, hash) in &original.manifest.fixtures_sha256 {
+        match commit.fixtures_sha256.get(file) {
+            Some(now) if now == hash => {}
+            Some(_) => warnings.push(format!("fixtures/{file} differs from the original's")),
+            None => warnings.push(format!("fixtures/{file} of the original is missing")),
+        }
+    }
+    for target in &targets {
+        let Some(recorded) = original.targets.iter().find(|t| t.target == target.name) else {
+            continue;
+        };
+        let dir = fixtures.app_dir(target);
+        let lockfile = dir.join(target.lockfile_name());
+        let now = crate::images::file_sha256(&lockfile).ok();
+        if let Some(hash) = &recorded.lockfile_sha256
+            && now.as_ref() != Some(hash)
+        {
+            warnings.push(format!(
+                "{}: {} differs from the original's (sha256 {} now, {} then): not the same dependencies",
+                target.name,
+                lockfile.display(),
+                short(now.as_deref().unwrap_or("missing")),
+                short(hash)
+            ));
+        }
+        let version = crate::manifest::framework_version(target, &dir);
+        if recorded.framework_version.is_some() && version != recorded.framework_version {
+            warnings.push(format!(
+                "{}: {} {} now, {} in the original",
+                target.name,
+                target.framework,
+                version.as_deref().unwrap_or("?"),
+                recorded.framework_version.as_deref().unwrap_or("?")
+            ));
+        }
+    }
+    let seed = match p.seed {
+        Some(seed) => seed,
+        None => {
+            warnings
+                .push("the original recorded no seed: the trial order is a fresh one".to_string());
+            crate::schedule::fresh_seed()
+        }
+    };
+    let secs = Duration::from_secs_f64;
+    let plan = RunPlan {
+        run_id: run_id.to_string(),
+        targets,
+        workload,
+        trials: p.trials,
+        seed,
+        profile: p.profile.clone(),
+        connections: p.connections,
+        max_requests: p.max_requests,
+        duration: secs(p.duration_s),
+        warmup: secs(p.warmup_s),
+        request_timeout: secs(p.request_timeout_s),
+        ready_timeout: secs(p.ready_timeout_s),
+        sample_interval: Duration::from_millis(p.sample_interval_ms),
+        limits: p.limits.clone(),
+        generator_cpus: p.generator_cpus.clone(),
+        results_path,
+        contract: if p.verified {
+            Some(Contract::load(&fixtures.root).map_err(|e| AuditError::Other(e.to_string()))?)
+        } else {
+            None
+        },
+    };
+    Ok(AuditPlan { plan, warnings })
+}
+
+/// The results file the re-run starts from: the original parameters (same seed, so the same
+/// order), a fresh manifest, no targets yet.
+pub fn new_results(
+    original: &RunResults,
+    plan: &RunPlan,
+    manifest: crate::manifest::Manifest,
+) -> RunResults {
+    let mut parameters = original.parameters.clone();
+    parameters.seed = Some(plan.seed);
+    let names: Vec<String> = plan.targets.iter().map(|t| t.name.clone()).collect();
+    parameters.targets = names.clone();
+    parameters.schedule = crate::schedule::schedule(&names, plan.seed, plan.trials);
+    RunResults {
+        schema_version: crate::results::SCHEMA_VERSION,
+        run_id: plan.run_id.clone(),
+        status: RunStatus::Running,
+        started_at: crate::run::now_rfc3339(),
+        finished_at: None,
+        parameters,
+        manifest,
+        targets: Vec::new(),
+        merge: None,
+    }
+}
+
+/// Differences between what the original and the re-run built and ran on, per target.
+pub fn build_warnings(original: &RunResults, rerun: &RunResults) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for new in &rerun.targets {
+        let Some(old) = original.targets.iter().find(|t| t.target == new.target) else {
+            continue;
+        };
+        let name = &new.target;
+        let mut differ = |what: &str, then: Option<&str>, now: Option<&str>| {
+            if let (Some(then), Some(now)) = (then, now)
+                && then != now
+            {
+                warnings.push(format!("{name}: {what} {now} now, {then} in the original"));
+            }
+        };
+        let image = |t: &crate::results::TargetResult| t.image.clone();
+        let (old_image, new_image) = (image(old), image(new));
+        differ(
+            "image id",
+            old_image.as_ref().map(|i| short(&i.image_id)),
+            new_image.as_ref().map(|i| short(&i.image_id)),
+        );
+        differ(
+            "app hash",
+            old_image.as_ref().map(|i| i.app_hash.as_str()),
+            new_image.as_ref().map(|i| i.app_hash.as_str()),
+        );
+        differ(
+            "base image id",
+            old_image.as_ref().map(|i| short(&i.base_image_id)),
+            new_image.as_ref().map(|i| short(&i.base_image_id)),
+        );
+        differ(
+            "runtime",
+            old.runtime_version.as_deref(),
+            new.runtime_version.as_deref(),
+        );
+    }
+    warnings
+}
+
+fn short(hash: &str) -> &str {
+    let hash = hash.trim_start_matches("sha256:");
+    &hash[..hash.len().min(12)]
+}
+
+/// Where an original figure stands against the re-run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum FigureStatus {
+    /// The original median lies inside the new 95% interval.
+    Inside,
+    /// Outside the interval, but within the tolerance of the new median.
+    WithinTolerance { off: f64 },
+    /// Outside both: the figure did not hold.
+    Outside { off: f64 },
+    /// Measured on other hardware: shown, not judged (absolute figures do not travel).
+    OtherHardware { off: f64 },
+    /// The target was measured originally but failed in the re-run.
+    Failed { why: String },
+    /// Nothing to check (the target failed in the original too, or has no trials).
+    NotChecked { why: String },
+}
+
+impl FigureStatus {
+    pub fn label(&self) -> &'static str {
+        match self {
+            FigureStatus::Inside => "inside",
+            FigureStatus::WithinTolerance { .. } => "within tolerance",
+            FigureStatus::Outside { .. } => "OUTSIDE",
+            FigureStatus::OtherHardware { .. } => "other hardware",
+            FigureStatus::Failed { .. } => "FAILED",
+            FigureStatus::NotChecked { .. } => "not checked",
+        }
+    }
+
+    /// Whether this figure fails the audit.
+    pub fn fails(&self) -> bool {
+        matches!(
+            self,
+            FigureStatus::Outside { .. } | FigureStatus::Failed { .. }
+        )
+    }
+}
+
+/// One figure of one target, original against re-run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FigureCheck {
+    pub target: String,
+    pub figure: Figure,
+    pub original: Option<Estimate>,
+    pub rerun: Option<Estimate>,
+    pub status: FigureStatus,
+}
+
+/// One claim's verdict, then and now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimCheck {
+    pub claim: String,
+    pub original: String,
+    pub rerun: String,
+    pub holds: bool,
+}
+
+/// The audit's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditReport {
+    pub original_run: String,
+    pub audit_run: String,
+    pub tolerance: f64,
+    pub bootstrap: Bootstrap,
+    /// False when CPU model or count differ: absolute figures are then shown, not judged.
+    pub same_hardware: bool,
+    /// Where the re-run differs from the original: checkout, lockfiles, images, versions,
+    /// host and parameters.
+    pub warnings: Vec<String>,
+    pub figures: Vec<FigureCheck>,
+    pub claims: Vec<ClaimCheck>,
+    pub passed: bool,
+}
+
+/// Judges the re-run against the original. `warnings` are carried into the report.
+pub fn evaluate(
+    original: &RunResults,
+    rerun: &RunResults,
+    claims: &Claims,
+    bootstrap: &Bootstrap,
+    tolerance: f64,
+    mut warnings: Vec<String>,
+) -> AuditReport {
+    let host = |r: &RunResults| (r.manifest.host.cpu_model.clone(), r.manifest.host.cpus);
+    let same_hardware = host(original) == host(rerun);
+    for difference in crate::merge::differences(original, rerun) {
+        let field = &difference.field;
+        // Per-run fields that are expected to change; everything else is worth a line.
+        if field.starts_with("manifest.git_commit") || field.starts_with("manifest.fixtures") {
+            continue; // already said when planning
+        }
+        warnings.push(format!("differs: {difference}"));
+    }
+
+    let mut figures = Vec::new();
+    for old in &original.targets {
+        let new = rerun.targets.iter().find(|t| t.target == old.target);
+        for figure in Figure::ALL {
+            let original_estimate = median_ci(&figure.values(old), bootstrap);
+            let rerun_estimate = new.and_then(|t| median_ci(&figure.values(t), bootstrap));
+            let status = match (&original_estimate, new, &rerun_estimate) {
+                (None, _, _) => FigureStatus::NotChecked {
+                    why: "no trials in the original".into(),
+                },
+                (Some(_), None, _) => FigureStatus::Failed {
+                    why: "not re-run".into(),
+                },
+                (Some(_), Some(new), None) => FigureStatus::Failed {
+                    why: new.error.clone().unwrap_or_else(|| "no trials".into()),
+                },
+                (Some(_), Some(new), Some(_)) if new.status == TargetStatus::Failed => {
+                    FigureStatus::Failed {
+                        why: new.error.clone().unwrap_or_else(|| "failed".into()),
+                    }
+                }
+                (Some(was), Some(_), Some(now)) => {
+                    let off = if now.median != 0.0 {
+                        was.median / now.median - 1.0
+                    } else {
+                        f64::INFINITY
+                    };
+                    if !same_hardware {
+                        FigureStatus::OtherHardware { off }
+                    } else if now.ci.contains(was.median) {
+                        FigureStatus::Inside
+                    } else if off.abs() <= tolerance {
+                        FigureStatus::WithinTolerance { off }
+                    } else {
+                        FigureStatus::Outside { off }
+                    }
+                }
+            };
+            figures.push(FigureCheck {
+                target: old.target.clone(),
+                figure,
+                original: original_estimate,
+                rerun: rerun_estimate,
+                status,
+            });
+        }
+    }
+
+    let before = claims.verdicts(std::slice::from_ref(original), bootstrap);
+    let after = claims.verdicts(std::slice::from_ref(rerun), bootstrap);
+    let claims: Vec<ClaimCheck> = before
+        .iter()
+        .zip(&after)
+        .map(|((claim, was), (_, now))| ClaimCheck {
+            claim: claim.id.clone(),
+            original: was.label().to_string(),
+            rerun: now.label().to_string(),
+            holds: was.label() == now.label(),
+        })
+        .collect();
+    let passed = !figures.iter().any(|f| f.status.fails()) && claims.iter().all(|c| c.holds);
+    AuditReport {
+        original_run: original.run_id.clone(),
+        audit_run: rerun.run_id.clone(),
+        tolerance,
+        bootstrap: *bootstrap,
+        same_hardware,
+        warnings,
+        figures,
+        claims,
+        passed,
+    }
+}
+
+impl fmt::Display for AuditReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut table = comfy_table::Table::new();
+        table
+            .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+            .set_header([
+                "target",
+                "figure",
+                "original [95% CI]",
+                "re-run [95% CI]",
+                "original vs re-run",
+            ]);
+        for row in &self.figures {
+            let show = |e: &Option<Estimate>| {
+                e.as_ref()
+                    .map(|e| row.figure.format_estimate(e))
+                    .unwrap_or_else(|| "-".into())
+            };
+            let status = match &row.status {
+                FigureStatus::WithinTolerance { off }
+                | FigureStatus::Outside { off }
+                | FigureStatus::OtherHardware { off } => {
+                    format!("{} ({:+.1}%)", row.status.label(), off * 100.0)
+                }
+                FigureStatus::Failed { why } | FigureStatus::NotChecked { why } => {
+                    format!("{}: {why}", row.status.label())
+                }
+                FigureStatus::Inside => row.status.label().to_string(),
+            };
+            table.add_row([
+                row.target.clone(),
+                row.figure.label().to_string(),
+                show(&row.original),
+                show(&row.rerun),
+                status,
+            ]);
+        }
+        writeln!(f, "{table}")?;
+        let mut claims = comfy_table::Table::new();
+        claims
+            .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+            .set_header(["claim", "original verdict", "re-run verdict", "holds"]);
+        for claim in &self.claims {
+            claims.add_row([
+                claim.claim.clone(),
+                claim.original.clone(),
+                claim.rerun.clone(),
+                if claim.holds { "yes" } else { "NO" }.to_string(),
+            ]);
+        }
+        writeln!(f, "{claims}")?;
+        let outside = self.figures.iter().filter(|r| r.status.fails()).count();
+        let changed = self.claims.iter().filter(|c| !c.holds).count();
+        write!(
+            f,
+            "audit {}: {outside} figure(s) outside the new interval and the {:.0}% tolerance, {changed} verdict(s) changed (original {}, re-run {}{})",
+            if self.passed { "PASSED" } else { "FAILED" },
+            self.tolerance * 100.0,
+            self.original_run,
+            self.audit_run,
+            if self.same_hardware {
+                ""
+            } else {
+                "; other hardware: absolute figures shown, not judged"
+            }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixtures() -> Fixtures {
+        Fixtures::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    /// A results file with `rps` per trial for each target (p99 4 ms, 60 MiB).
+    fn run(id: &str, targets: &[(&str, &[f64])]) -> RunResults {
+        let mut results = crate::merge::tests::job("express", 7);
+        results.run_id = id.into();
+        results.parameters.targets = targets.iter().map(|(n, _)| n.to_string()).collect();
+        let template = results.targets[0].clone();
+        results.targets = targets
+            .iter()
+            .map(|(name, rps)| {
+                let mut t = template.clone();
+                t.target = name.to_string();
+                t.trials = rps
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| trial(i as u32 + 1, v))
+                    .collect();
+                t
+            })
+            .collect();
+        results
+    }
+
+    fn trial(n: u32, rps: f64) -> crate::results::TrialResult {
+        serde_json::from_value(serde_json::json!({
+            "trial": n, "requests": 1000, "duration_s": 1.0, "requests_per_sec": rps,
+            "latency": {"p50_ms": 1.0, "p75_ms": 1.0, "p90_ms": 1.0, "p99_ms": 4.0,
+                "p999_ms": 1.0, "max_ms": 1.0, "mean_ms": 1.0, "stdev_ms": 0.1},
+            "status_counts": {}, "errors": {"connect": 0, "timeout": 0, "io": 0,
+                "non_success": 0},
+            "bytes_received": 0, "per_second": [], "warmup_requests": 0, "warmup_errors": 0,
+            "connections_opened": 1,
+            "resources": {"peak_memory_bytes": 62914560, "mean_memory_bytes": 0,
+                "peak_cpu_percent": 0.0, "mean_cpu_percent": 0.0, "samples": []},
+            "generator_cpu_percent": 0.0
+        }))
+        .unwrap()
+    }
+
+    fn audit(original: &RunResults, rerun: &RunResults) -> AuditReport {
+        let claims = Claims::load(&fixtures().root).unwrap();
+        evaluate(
+            original,
+            rerun,
+            &claims,
+            &Bootstrap::default(),
+            0.10,
+            Vec::new(),
+        )
+    }
+
+    #[test]
+    fn the_same_figures_pass_with_every_verdict_held() {
+        let original = run("a", &[("express", &[10_000.0, 10_200.0, 9_800.0])]);
+        let report = audit(&original, &original);
+        assert!(report.passed, "{report}");
+        assert!(
+            report
+                .figures
+                .iter()
+                .all(|f| f.status == FigureStatus::Inside)
+        );
+        assert!(!report.claims.is_empty() && report.claims.iter().all(|c| c.holds));
+        assert!(report.to_string().contains("audit PASSED"));
+    }
+
+    #[test]
+    fn a_figure_far_outside_the_new_interval_fails_the_audit() {
+        let original = run("a", &[("express", &[10_000.0, 10_200.0, 9_800.0])]);
+        let rerun = run("b", &[("express", &[7_000.0, 7_100.0, 6_900.0])]);
+        let report = audit(&original, &rerun);
+        assert!(!report.passed);
+        let rps = &report.figures[0];
+        assert_eq!(rps.figure, Figure::RequestsPerSec);
+        assert!(
+            matches!(rps.status, FigureStatus::Outside { off } if (off - (10_000.0 / 7_000.0 - 1.0)).abs() < 1e-9)
+        );
+        assert_eq!(report.figures[1].status, FigureStatus::Inside, "p99 held");
+        assert!(report.to_string().contains("audit FAILED"));
+    }
+
+    #[test]
+    fn a_small_miss_within_tolerance_passes() {
+        let original = run("a", &[("express", &[10_000.0, 10_010.0, 9_990.0])]);
+        let rerun = run("b", &[("express", &[9_500.0, 9_510.0, 9_490.0])]);
+        let report = audit(&original, &rerun);
+        assert!(
+            matches!(
+                report.figures[0].status,
+                FigureStatus::WithinTolerance { .. }
+            ),
+            "{report}"
+        );
+        assert!(report.passed);
+    }
+
+    #[test]
+    fn a_changed_verdict_fails_the_audit() {
+        // Fastify 3x FastAPI, then the other way round: seed 003's claim flips.
+        let fast: &[f64] = &[30_000.0, 30_100.0, 29_900.0];
+        let slow: &[f64] = &[10_000.0, 10_100.0, 9_900.0];
+        let original = run("a", &[("fastify", fast), ("fastapi", slow)]);
+        let rerun = run("b", &[("fastify", slow), ("fastapi", fast)]);
+        let report = audit(&original, &rerun);
+        let changed: Vec<&ClaimCheck> = report.claims.iter().filter(|c| !c.holds).collect();
+        assert!(!changed.is_empty(), "{report}");
+        assert!(!report.passed);
+    }
+
+    #[test]
+    fn other_hardware_shows_figures_without_judging_them() {
+        let original = run("a", &[("express", &[10_000.0, 10_200.0, 9_800.0])]);
+        let mut rerun = run("b", &[("express", &[5_000.0, 5_100.0, 4_900.0])]);
+        rerun.manifest.host.cpu_model = "Intel Xeon".into();
+        let report = audit(&original, &rerun);
+        assert!(!report.same_hardware);
+        assert!(matches!(
+            report.figures[0].status,
+            FigureStatus::OtherHardware { .. }
+        ));
+        assert!(report.passed, "{report}");
+        assert!(report.warnings.iter().any(|w| w.contains("cpu_model")));
+    }
+
+    #[test]
+    fn a_target_that_fails_in_the_rerun_fails_the_audit() {
+        let original = run("a", &[("express", &[10_000.0, 10_200.0])]);
+        let mut rerun = run("b", &[("express", &[])]);
+        rerun.targets[0].status = TargetStatus::Failed;
+        rerun.targets[0].error = Some("express exited with code 3".into());
+        let report = audit(&original, &rerun);
+        assert!(
+            matches!(&report.figures[0].status, FigureStatus::Failed { why } if why.contains("code 3"))
+        );
+        assert!(!report.passed);
+    }
+
+    #[test]
+    fn the_plan_replays_the_parameters_and_the_seed() {
+        let fixtures = fixtures();
+        let original = run("a", &[("express", &[1.0]), ("fastify", &[1.0])]);
+        let audit = plan(
+            &original,
+            "a.json",
+            &fixtures,
+            "audit-1",
+            PathBuf::from("/tmp/x/results.json"),
+            2,
+        )
+        .unwrap();
+        assert_eq!(audit.plan.seed, 7);
+        assert_eq!(audit.plan.trials, 2);
+        assert_eq!(audit.plan.connections, 16);
+        assert_eq!(audit.plan.duration, Duration::from_secs(3));
+        assert_eq!(audit.plan.limits.cpuset, "1");
+        assert!(audit.plan.contract.is_some());
+        let names: Vec<&str> = audit.plan.targets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["express", "fastify"]);
+        // The sample's manifest names commit `abc` and a fixture hash `h1`.
+        assert!(
+            audit.warnings.iter().any(|w| w.contains("commit")),
+            "{:?}",
+            audit.warnings
+        );
+        assert!(
+            audit
+                .warnings
+                .iter()
+                .any(|w| w.contains("fixtures/claims.toml differs"))
+        );
+    }
+
+    #[test]
+    fn a_host_with_too_few_cpus_cannot_audit() {
+        let mut original = run("a", &[("express", &[1.0])]);
+        original.parameters.generator_cpus = vec![0, 2, 3];
+        let err = plan(
+            &original,
+            "a.json",
+            &fixtures(),
+            "x",
+            PathBuf::from("/tmp/r.json"),
+            2,
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(err, AuditError::NotEnoughCpus { .. }), "{err}");
+    }
+
+    #[test]
+    fn an_interrupted_run_cannot_be_audited() {
+        let mut original = run("a", &[("express", &[1.0])]);
+        original.status = RunStatus::Interrupted;
+        let err = plan(
+            &original,
+            "a.json",
+            &fixtures(),
+            "x",
+            PathBuf::from("/tmp/r.json"),
+            2,
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("only a finished run"), "{err}");
+    }
+}
