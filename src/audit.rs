@@ -17,7 +17,7 @@ use crate::config::Fixtures;
 use crate::contract::Contract;
 use crate::results::{RunResults, RunStatus, TargetStatus};
 use crate::run::RunPlan;
-use crate::stats::{Bootstrap, Estimate, median_ci};
+use crate::stats::{Bootstrap, Estimate, RatioEstimate, median_ci, ratio_ci};
 
 /// Why an audit could not start.
 #[derive(Debug, thiserror::Error)]
@@ -266,17 +266,17 @@ fn short(hash: &str) -> &str {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "kebab-case")]
 pub enum FigureStatus {
-    /// The original median lies inside the new 95% interval.
+    /// The original lies inside the new 95% interval.
     Inside,
     /// Outside the interval, but within the tolerance of the new median.
     WithinTolerance { off: f64 },
-    /// Outside both: the figure did not hold.
+    /// Outside both.
     Outside { off: f64 },
-    /// Measured on other hardware: shown, not judged (absolute figures do not travel).
+    /// An absolute figure measured on other hardware: shown, not judged.
     OtherHardware { off: f64 },
     /// The target was measured originally but failed in the re-run.
     Failed { why: String },
-    /// Nothing to check (the target failed in the original too, or has no trials).
+    /// Nothing to check (no trials in the original, or a ratio with no figure).
     NotChecked { why: String },
 }
 
@@ -292,22 +292,42 @@ impl FigureStatus {
         }
     }
 
-    /// Whether this figure fails the audit.
-    pub fn fails(&self) -> bool {
-        matches!(
-            self,
-            FigureStatus::Outside { .. } | FigureStatus::Failed { .. }
-        )
+    /// Where `original` stands against `rerun`'s interval.
+    fn of(original: f64, rerun: &crate::stats::Interval, center: f64, tolerance: f64) -> Self {
+        let off = if center != 0.0 {
+            original / center - 1.0
+        } else {
+            f64::INFINITY
+        };
+        if rerun.contains(original) {
+            FigureStatus::Inside
+        } else if off.abs() <= tolerance {
+            FigureStatus::WithinTolerance { off }
+        } else {
+            FigureStatus::Outside { off }
+        }
     }
 }
 
-/// One figure of one target, original against re-run.
+/// One absolute figure of one target, original against re-run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FigureCheck {
     pub target: String,
     pub figure: Figure,
     pub original: Option<Estimate>,
     pub rerun: Option<Estimate>,
+    pub status: FigureStatus,
+}
+
+/// One figure of one target relative to another measured in the same run (`a / b`),
+/// original against re-run: what travels between hosts and busy hours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RatioCheck {
+    pub a: String,
+    pub b: String,
+    pub figure: Figure,
+    pub original: Option<RatioEstimate>,
+    pub rerun: Option<RatioEstimate>,
     pub status: FigureStatus,
 }
 
@@ -320,21 +340,75 @@ pub struct ClaimCheck {
     pub holds: bool,
 }
 
+/// How strictly to judge.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AuditRules {
+    /// A figure outside the new interval still holds within this fraction of the new median.
+    pub tolerance: f64,
+    /// Also fail on absolute figures (same hardware only). Off by default: absolute figures
+    /// drift with whatever else the host is doing; ratios measured side by side do not.
+    pub strict: bool,
+    pub bootstrap: Bootstrap,
+}
+
 /// The audit's outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditReport {
     pub original_run: String,
     pub audit_run: String,
-    pub tolerance: f64,
-    pub bootstrap: Bootstrap,
+    pub rules: AuditRules,
     /// False when CPU model or count differ: absolute figures are then shown, not judged.
     pub same_hardware: bool,
     /// Where the re-run differs from the original: checkout, lockfiles, images, versions,
     /// host and parameters.
     pub warnings: Vec<String>,
     pub figures: Vec<FigureCheck>,
+    pub ratios: Vec<RatioCheck>,
     pub claims: Vec<ClaimCheck>,
     pub passed: bool,
+}
+
+impl AuditReport {
+    /// The checks that failed the audit, one line each.
+    pub fn failures(&self) -> Vec<String> {
+        let mut failures = Vec::new();
+        for f in &self.figures {
+            let counts = match f.status {
+                FigureStatus::Failed { .. } => true,
+                FigureStatus::Outside { .. } => self.rules.strict,
+                _ => false,
+            };
+            if counts {
+                failures.push(format!(
+                    "{} {}: {}",
+                    f.target,
+                    f.figure.label(),
+                    f.status.label()
+                ));
+            }
+        }
+        for r in &self.ratios {
+            if matches!(
+                r.status,
+                FigureStatus::Outside { .. } | FigureStatus::Failed { .. }
+            ) {
+                failures.push(format!(
+                    "{} / {} {}: {}",
+                    r.a,
+                    r.b,
+                    r.figure.label(),
+                    r.status.label()
+                ));
+            }
+        }
+        for c in self.claims.iter().filter(|c| !c.holds) {
+            failures.push(format!(
+                "claim {}: {} then, {} now",
+                c.claim, c.original, c.rerun
+            ));
+        }
+        failures
+    }
 }
 
 /// Judges the re-run against the original. `warnings` are carried into the report.
@@ -342,66 +416,115 @@ pub fn evaluate(
     original: &RunResults,
     rerun: &RunResults,
     claims: &Claims,
-    bootstrap: &Bootstrap,
-    tolerance: f64,
+    rules: &AuditRules,
     mut warnings: Vec<String>,
 ) -> AuditReport {
+    let bootstrap = &rules.bootstrap;
     let host = |r: &RunResults| (r.manifest.host.cpu_model.clone(), r.manifest.host.cpus);
     let same_hardware = host(original) == host(rerun);
     for difference in crate::merge::differences(original, rerun) {
         let field = &difference.field;
-        // Per-run fields that are expected to change; everything else is worth a line.
         if field.starts_with("manifest.git_commit") || field.starts_with("manifest.fixtures") {
-            continue; // already said when planning
+            continue; // said when planning
         }
         warnings.push(format!("differs: {difference}"));
     }
 
+    let failed_now = |name: &str| -> Option<String> {
+        match rerun.targets.iter().find(|t| t.target == name) {
+            None => Some("not re-run".into()),
+            Some(t) if t.status == TargetStatus::Failed || t.trials.is_empty() => {
+                Some(t.error.clone().unwrap_or_else(|| "no trials".into()))
+            }
+            Some(_) => None,
+        }
+    };
+    let values = |results: &RunResults, name: &str, figure: Figure| -> Vec<f64> {
+        results
+            .targets
+            .iter()
+            .find(|t| t.target == name)
+            .map(|t| figure.values(t))
+            .unwrap_or_default()
+    };
+
     let mut figures = Vec::new();
     for old in &original.targets {
-        let new = rerun.targets.iter().find(|t| t.target == old.target);
         for figure in Figure::ALL {
-            let original_estimate = median_ci(&figure.values(old), bootstrap);
-            let rerun_estimate = new.and_then(|t| median_ci(&figure.values(t), bootstrap));
-            let status = match (&original_estimate, new, &rerun_estimate) {
+            let was = median_ci(&figure.values(old), bootstrap);
+            let now = median_ci(&values(rerun, &old.target, figure), bootstrap);
+            let status = match (&was, failed_now(&old.target), &now) {
                 (None, _, _) => FigureStatus::NotChecked {
                     why: "no trials in the original".into(),
                 },
-                (Some(_), None, _) => FigureStatus::Failed {
-                    why: "not re-run".into(),
+                (Some(_), Some(why), _) => FigureStatus::Failed { why },
+                (Some(_), None, None) => FigureStatus::Failed {
+                    why: "no figure".into(),
                 },
-                (Some(_), Some(new), None) => FigureStatus::Failed {
-                    why: new.error.clone().unwrap_or_else(|| "no trials".into()),
-                },
-                (Some(_), Some(new), Some(_)) if new.status == TargetStatus::Failed => {
-                    FigureStatus::Failed {
-                        why: new.error.clone().unwrap_or_else(|| "failed".into()),
-                    }
-                }
-                (Some(was), Some(_), Some(now)) => {
-                    let off = if now.median != 0.0 {
-                        was.median / now.median - 1.0
-                    } else {
-                        f64::INFINITY
-                    };
-                    if !same_hardware {
-                        FigureStatus::OtherHardware { off }
-                    } else if now.ci.contains(was.median) {
-                        FigureStatus::Inside
-                    } else if off.abs() <= tolerance {
-                        FigureStatus::WithinTolerance { off }
-                    } else {
-                        FigureStatus::Outside { off }
+                (Some(was), None, Some(now)) => {
+                    match FigureStatus::of(was.median, &now.ci, now.median, rules.tolerance) {
+                        FigureStatus::Inside if !same_hardware => {
+                            FigureStatus::OtherHardware { off: 0.0 }
+                        }
+                        FigureStatus::WithinTolerance { off } | FigureStatus::Outside { off }
+                            if !same_hardware =>
+                        {
+                            FigureStatus::OtherHardware { off }
+                        }
+                        status => status,
                     }
                 }
             };
             figures.push(FigureCheck {
                 target: old.target.clone(),
                 figure,
-                original: original_estimate,
-                rerun: rerun_estimate,
+                original: was,
+                rerun: now,
                 status,
             });
+        }
+    }
+
+    // Every target against the first one measured, as the run's own comparisons do.
+    let measured: Vec<&str> = original
+        .targets
+        .iter()
+        .filter(|t| !t.trials.is_empty())
+        .map(|t| t.target.as_str())
+        .collect();
+    let mut ratios = Vec::new();
+    if let [first, others @ ..] = measured.as_slice() {
+        for other in others {
+            for figure in Figure::ALL {
+                let ratio = |r: &RunResults| {
+                    ratio_ci(
+                        &values(r, first, figure),
+                        &values(r, other, figure),
+                        bootstrap,
+                    )
+                };
+                let (was, now) = (ratio(original), ratio(rerun));
+                let status = match (&was, failed_now(first).or(failed_now(other)), &now) {
+                    (None, _, _) => FigureStatus::NotChecked {
+                        why: "no ratio in the original".into(),
+                    },
+                    (Some(_), Some(why), _) => FigureStatus::Failed { why },
+                    (Some(_), None, None) => FigureStatus::Failed {
+                        why: "no ratio".into(),
+                    },
+                    (Some(was), None, Some(now)) => {
+                        FigureStatus::of(was.ratio, &now.ci, now.ratio, rules.tolerance)
+                    }
+                };
+                ratios.push(RatioCheck {
+                    a: first.to_string(),
+                    b: other.to_string(),
+                    figure,
+                    original: was,
+                    rerun: now,
+                    status,
+                });
+            }
         }
     }
 
@@ -417,62 +540,88 @@ pub fn evaluate(
             holds: was.label() == now.label(),
         })
         .collect();
-    let passed = !figures.iter().any(|f| f.status.fails()) && claims.iter().all(|c| c.holds);
-    AuditReport {
+    let mut report = AuditReport {
         original_run: original.run_id.clone(),
         audit_run: rerun.run_id.clone(),
-        tolerance,
-        bootstrap: *bootstrap,
+        rules: *rules,
         same_hardware,
         warnings,
         figures,
+        ratios,
         claims,
-        passed,
-    }
+        passed: false,
+    };
+    report.passed = report.failures().is_empty();
+    report
 }
 
 impl fmt::Display for AuditReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut table = comfy_table::Table::new();
-        table
-            .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
-            .set_header([
-                "target",
-                "figure",
-                "original [95% CI]",
-                "re-run [95% CI]",
-                "original vs re-run",
-            ]);
+        let status_text = |status: &FigureStatus| match status {
+            FigureStatus::WithinTolerance { off }
+            | FigureStatus::Outside { off }
+            | FigureStatus::OtherHardware { off } => {
+                format!("{} ({:+.1}%)", status.label(), off * 100.0)
+            }
+            FigureStatus::Failed { why } | FigureStatus::NotChecked { why } => {
+                format!("{}: {why}", status.label())
+            }
+            FigureStatus::Inside => status.label().to_string(),
+        };
+        let new_table = |header: &[&str]| {
+            let mut table = comfy_table::Table::new();
+            table
+                .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+                .set_header(header);
+            table
+        };
+        let mut table = new_table(&[
+            "target",
+            "figure",
+            "original [95% CI]",
+            "re-run [95% CI]",
+            "original in re-run's interval",
+        ]);
         for row in &self.figures {
             let show = |e: &Option<Estimate>| {
                 e.as_ref()
                     .map(|e| row.figure.format_estimate(e))
                     .unwrap_or_else(|| "-".into())
             };
-            let status = match &row.status {
-                FigureStatus::WithinTolerance { off }
-                | FigureStatus::Outside { off }
-                | FigureStatus::OtherHardware { off } => {
-                    format!("{} ({:+.1}%)", row.status.label(), off * 100.0)
-                }
-                FigureStatus::Failed { why } | FigureStatus::NotChecked { why } => {
-                    format!("{}: {why}", row.status.label())
-                }
-                FigureStatus::Inside => row.status.label().to_string(),
-            };
             table.add_row([
                 row.target.clone(),
                 row.figure.label().to_string(),
                 show(&row.original),
                 show(&row.rerun),
-                status,
+                status_text(&row.status),
             ]);
         }
         writeln!(f, "{table}")?;
-        let mut claims = comfy_table::Table::new();
-        claims
-            .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
-            .set_header(["claim", "original verdict", "re-run verdict", "holds"]);
+        if !self.ratios.is_empty() {
+            let mut table = new_table(&[
+                "ratio",
+                "figure",
+                "original [95% CI]",
+                "re-run [95% CI]",
+                "original in re-run's interval",
+            ]);
+            for row in &self.ratios {
+                let show = |e: &Option<RatioEstimate>| {
+                    e.as_ref()
+                        .map(|e| format!("{:.2}x [{:.2}, {:.2}]", e.ratio, e.ci.low, e.ci.high))
+                        .unwrap_or_else(|| "-".into())
+                };
+                table.add_row([
+                    format!("{} / {}", row.a, row.b),
+                    row.figure.label().to_string(),
+                    show(&row.original),
+                    show(&row.rerun),
+                    status_text(&row.status),
+                ]);
+            }
+            writeln!(f, "{table}")?;
+        }
+        let mut claims = new_table(&["claim", "original verdict", "re-run verdict", "holds"]);
         for claim in &self.claims {
             claims.add_row([
                 claim.claim.clone(),
@@ -482,20 +631,27 @@ impl fmt::Display for AuditReport {
             ]);
         }
         writeln!(f, "{claims}")?;
-        let outside = self.figures.iter().filter(|r| r.status.fails()).count();
-        let changed = self.claims.iter().filter(|c| !c.holds).count();
+        let failures = self.failures();
         write!(
             f,
-            "audit {}: {outside} figure(s) outside the new interval and the {:.0}% tolerance, {changed} verdict(s) changed (original {}, re-run {}{})",
+            "audit {}: {} check(s) failed{} (tolerance {:.0}%; absolute figures {}; original {}, re-run {})",
             if self.passed { "PASSED" } else { "FAILED" },
-            self.tolerance * 100.0,
+            failures.len(),
+            if failures.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", failures.join("; "))
+            },
+            self.rules.tolerance * 100.0,
+            if !self.same_hardware {
+                "shown, not judged: other hardware"
+            } else if self.rules.strict {
+                "judged (--strict)"
+            } else {
+                "shown, not judged (--strict judges them)"
+            },
             self.original_run,
             self.audit_run,
-            if self.same_hardware {
-                ""
-            } else {
-                "; other hardware: absolute figures shown, not judged"
-            }
         )
     }
 }
@@ -546,21 +702,32 @@ mod tests {
         .unwrap()
     }
 
-    fn audit(original: &RunResults, rerun: &RunResults) -> AuditReport {
+    fn rules(strict: bool) -> AuditRules {
+        AuditRules {
+            tolerance: 0.10,
+            strict,
+            bootstrap: Bootstrap::default(),
+        }
+    }
+
+    fn audit_with(original: &RunResults, rerun: &RunResults, strict: bool) -> AuditReport {
         let claims = Claims::load(&fixtures().root).unwrap();
-        evaluate(
-            original,
-            rerun,
-            &claims,
-            &Bootstrap::default(),
-            0.10,
-            Vec::new(),
-        )
+        evaluate(original, rerun, &claims, &rules(strict), Vec::new())
+    }
+
+    fn audit(original: &RunResults, rerun: &RunResults) -> AuditReport {
+        audit_with(original, rerun, false)
     }
 
     #[test]
     fn the_same_figures_pass_with_every_verdict_held() {
-        let original = run("a", &[("express", &[10_000.0, 10_200.0, 9_800.0])]);
+        let original = run(
+            "a",
+            &[
+                ("express", &[10_000.0, 10_200.0, 9_800.0]),
+                ("fastapi", &[5_000.0, 5_100.0, 4_900.0]),
+            ],
+        );
         let report = audit(&original, &original);
         assert!(report.passed, "{report}");
         assert!(
@@ -569,23 +736,72 @@ mod tests {
                 .iter()
                 .all(|f| f.status == FigureStatus::Inside)
         );
+        assert_eq!(report.ratios.len(), 3, "express / fastapi per figure");
+        assert!(
+            report
+                .ratios
+                .iter()
+                .all(|r| r.status == FigureStatus::Inside)
+        );
         assert!(!report.claims.is_empty() && report.claims.iter().all(|c| c.holds));
         assert!(report.to_string().contains("audit PASSED"));
     }
 
     #[test]
-    fn a_figure_far_outside_the_new_interval_fails_the_audit() {
+    fn an_absolute_figure_outside_the_new_interval_is_shown_and_fails_only_when_strict() {
         let original = run("a", &[("express", &[10_000.0, 10_200.0, 9_800.0])]);
         let rerun = run("b", &[("express", &[7_000.0, 7_100.0, 6_900.0])]);
         let report = audit(&original, &rerun);
-        assert!(!report.passed);
         let rps = &report.figures[0];
         assert_eq!(rps.figure, Figure::RequestsPerSec);
         assert!(
             matches!(rps.status, FigureStatus::Outside { off } if (off - (10_000.0 / 7_000.0 - 1.0)).abs() < 1e-9)
         );
         assert_eq!(report.figures[1].status, FigureStatus::Inside, "p99 held");
-        assert!(report.to_string().contains("audit FAILED"));
+        assert!(report.passed, "{report}");
+        assert!(report.to_string().contains("OUTSIDE (+42.9%)"));
+        let strict = audit_with(&original, &rerun, true);
+        assert!(!strict.passed);
+        assert_eq!(strict.failures(), ["express req/s: OUTSIDE"]);
+        assert!(strict.to_string().contains("audit FAILED"));
+    }
+
+    #[test]
+    fn a_ratio_between_targets_that_moved_fails_the_audit() {
+        let original = run(
+            "a",
+            &[
+                ("express", &[10_000.0, 10_200.0, 9_800.0]),
+                ("fastapi", &[5_000.0, 5_100.0, 4_900.0]),
+            ],
+        );
+        // Both slower (a busy host): the ratio holds.
+        let busy = run(
+            "b",
+            &[
+                ("express", &[7_000.0, 7_140.0, 6_860.0]),
+                ("fastapi", &[3_500.0, 3_570.0, 3_430.0]),
+            ],
+        );
+        let report = audit(&original, &busy);
+        assert!(report.passed, "{report}");
+        // Only express slower: the ratio moved from 2x to 1.4x.
+        let moved = run(
+            "c",
+            &[
+                ("express", &[7_000.0, 7_140.0, 6_860.0]),
+                ("fastapi", &[5_000.0, 5_100.0, 4_900.0]),
+            ],
+        );
+        let report = audit(&original, &moved);
+        assert!(!report.passed);
+        assert!(
+            report
+                .failures()
+                .contains(&"express / fastapi req/s: OUTSIDE".to_string()),
+            "{:?}",
+            report.failures()
+        );
     }
 
     #[test]

@@ -392,6 +392,11 @@ pub struct AuditArgs {
     /// of the new median
     #[arg(long, default_value = "10%", value_parser = crate::compare::parse_threshold, value_name = "PERCENT")]
     pub tolerance: f64,
+    /// Also fail when an absolute figure (req/s, p99, memory of one target) lies outside the
+    /// new interval and the tolerance; by default only ratios between targets and claim
+    /// verdicts decide, as absolute figures drift with whatever else the host is doing
+    #[arg(long)]
+    pub strict: bool,
     /// Directory for the re-run; writes OUT/<run-id>/results.json and audit.json
     #[arg(long, default_value = "results", value_name = "DIR")]
     pub out: PathBuf,

@@ -262,8 +262,11 @@ async fn audit_command(fixtures: &Fixtures, args: &AuditArgs, ui: Ui) -> Result<
         &original,
         &rerun,
         &registry,
-        &faceoff::stats::Bootstrap::default(),
-        args.tolerance,
+        &faceoff::audit::AuditRules {
+            tolerance: args.tolerance,
+            strict: args.strict,
+            bootstrap: faceoff::stats::Bootstrap::default(),
+        },
         warnings,
     );
     let audit_path = run_dir.join("audit.json");
