@@ -22,8 +22,8 @@ use crate::stats::{Bootstrap, Estimate, RatioEstimate, median_ci, ratio_ci};
 /// Why an audit could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
-    #[error("{file} is {status:?}: only a finished run can be audited (complete or failed)")]
-    Unfinished { file: String, status: RunStatus },
+    #[error("{file} is `{status}`: only a finished run can be audited (complete or failed)")]
+    Unfinished { file: String, status: String },
     #[error(
         "{file} has schema version {found}; this faceoff reads version {expected}: audit it with the faceoff version that wrote it ({faceoff})"
     )]
@@ -75,7 +75,7 @@ pub fn plan(
     if matches!(original.status, RunStatus::Running | RunStatus::Interrupted) {
         return Err(AuditError::Unfinished {
             file: file.into(),
-            status: original.status,
+            status: format!("{:?}", original.status).to_lowercase(),
         });
     }
     let p = &original.parameters;
