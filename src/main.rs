@@ -194,6 +194,11 @@ fn compare_command(args: &CompareArgs) -> Result<ExitCode> {
         seed: args.seed,
         ..Default::default()
     };
+    for (results, path) in [(&baseline, &args.baseline), (&current, &args.current)] {
+        if let Some(warning) = faceoff::merge::mixed_warning(results, &path.display().to_string()) {
+            eprintln!("warning: {warning}");
+        }
+    }
     let comparison =
         faceoff::compare::compare(&baseline, &current, args.max_regression, &bootstrap);
     if args.json {
@@ -226,6 +231,9 @@ async fn audit_command(fixtures: &Fixtures, args: &AuditArgs, ui: Ui) -> Result<
         run_dir.join("results.json"),
         rt::host_cpu_count(),
     )?;
+    if let Some(warning) = faceoff::merge::mixed_warning(&original, &file.display().to_string()) {
+        ui.warn(&warning);
+    }
     for warning in &audit.warnings {
         ui.warn(warning);
     }
@@ -899,7 +907,11 @@ fn claims(fixtures: &Fixtures, args: &ClaimsArgs) -> Result<ExitCode> {
         } else {
             path.clone()
         };
-        runs.push(results::read(&file)?);
+        let run = results::read(&file)?;
+        if let Some(warning) = faceoff::merge::mixed_warning(&run, &file.display().to_string()) {
+            eprintln!("warning: {warning}");
+        }
+        runs.push(run);
     }
     let bootstrap = faceoff::stats::Bootstrap {
         seed: args.seed,

@@ -306,6 +306,24 @@ pub fn merge(
     Ok(merged)
 }
 
+/// A warning for a file merged with `--allow-mixed` from differing hosts or parameters, so
+/// whatever reads it can say so; `None` for any other file.
+pub fn mixed_warning(results: &RunResults, label: &str) -> Option<String> {
+    let record = results.merge.as_ref()?;
+    if !record.allow_mixed || record.differences.is_empty() {
+        return None;
+    }
+    let fields: Vec<&str> = record
+        .differences
+        .iter()
+        .map(|d| d.difference.field.as_str())
+        .collect();
+    Some(format!(
+        "{label} was merged with --allow-mixed from files that differ in {}: its targets were not measured under the same conditions",
+        fields.join(", ")
+    ))
+}
+
 /// The worst status among the sources: interrupted, then failed, else complete.
 fn merged_status(sources: &[Source]) -> RunStatus {
     let statuses: Vec<RunStatus> = sources.iter().map(|s| s.results.status).collect();
@@ -466,6 +484,23 @@ pub(crate) mod tests {
         );
         assert!(record.differences.iter().all(|d| d.file == "job1.json"));
         assert_eq!(merged.parameters.connections, 16, "the first file's");
+    }
+
+    #[test]
+    fn a_mixed_merge_is_flagged_to_readers_and_a_clean_one_is_not() {
+        let mut b = job("fastapi", 1);
+        b.parameters.connections = 64;
+        let clean = merge(
+            &sources(vec![job("express", 1), job("fastapi", 1)]),
+            "m",
+            true,
+        )
+        .unwrap();
+        assert_eq!(mixed_warning(&clean, "m.json"), None);
+        let mixed = merge(&sources(vec![job("express", 1), b]), "m", true).unwrap();
+        let warning = mixed_warning(&mixed, "m.json").unwrap();
+        assert!(warning.contains("parameters.connections"), "{warning}");
+        assert_eq!(mixed_warning(&job("express", 1), "x"), None);
     }
 
     #[test]
