@@ -6,17 +6,14 @@
 //! audit report) are pure; the caller runs the plan.
 
 use std::fmt;
-use std::path::PathBuf;
-use std::time::Duration;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::claims::Claims;
 use crate::compare::Figure;
 use crate::config::Fixtures;
-use crate::contract::Contract;
 use crate::results::{RunResults, RunStatus, TargetStatus};
-use crate::run::RunPlan;
 use crate::stats::{Bootstrap, Estimate, RatioEstimate, median_ci, ratio_ci};
 
 /// Why an audit could not start.
@@ -49,19 +46,21 @@ pub enum AuditError {
 
 /// What to run, and what already differs from the original before anything runs.
 pub struct AuditPlan {
-    pub plan: RunPlan,
+    /// The `faceoff run` arguments that replay the original parameters (program name and
+    /// subcommand first), parsed by the same CLI as a user's: the re-run is exactly what a
+    /// user typing them would get, whatever `run` learns later.
+    pub run_args: Vec<String>,
     /// Differences in the checkout (commit, fixtures, lockfiles, framework versions): the
     /// re-run is not of exactly the same thing.
     pub warnings: Vec<String>,
 }
 
-/// Turns a results file back into the run that produced it.
+/// Turns a results file back into the `faceoff run` that produced it, writing under `out`.
 pub fn plan(
     original: &RunResults,
     file: &str,
     fixtures: &Fixtures,
-    run_id: &str,
-    results_path: PathBuf,
+    out: &Path,
     host_cpus: usize,
 ) -> Result<AuditPlan, AuditError> {
     if original.schema_version != crate::results::SCHEMA_VERSION {
@@ -156,64 +155,65 @@ pub fn plan(
             ));
         }
     }
-    let seed = match p.seed {
-        Some(seed) => seed,
-        None => {
-            warnings
-                .push("the original recorded no seed: the trial order is a fresh one".to_string());
-            crate::schedule::fresh_seed()
-        }
-    };
-    let secs = Duration::from_secs_f64;
-    let plan = RunPlan {
-        run_id: run_id.to_string(),
-        targets,
-        workload,
-        trials: p.trials,
-        seed,
-        profile: p.profile.clone(),
-        connections: p.connections,
-        max_requests: p.max_requests,
-        duration: secs(p.duration_s),
-        warmup: secs(p.warmup_s),
-        request_timeout: secs(p.request_timeout_s),
-        ready_timeout: secs(p.ready_timeout_s),
-        sample_interval: Duration::from_millis(p.sample_interval_ms),
-        limits: p.limits.clone(),
-        generator_cpus: p.generator_cpus.clone(),
-        results_path,
-        contract: if p.verified {
-            Some(Contract::load(&fixtures.root).map_err(|e| AuditError::Other(e.to_string()))?)
-        } else {
-            None
-        },
-    };
-    Ok(AuditPlan { plan, warnings })
+    if p.seed.is_none() {
+        warnings.push("the original recorded no seed: the trial order is a fresh one".to_string());
+    }
+    Ok(AuditPlan {
+        run_args: run_args(p, out),
+        warnings,
+    })
 }
 
-/// The results file the re-run starts from: the original parameters (same seed, so the same
-/// order), a fresh manifest, no targets yet.
-pub fn new_results(
-    original: &RunResults,
-    plan: &RunPlan,
-    manifest: crate::manifest::Manifest,
-) -> RunResults {
-    let mut parameters = original.parameters.clone();
-    parameters.seed = Some(plan.seed);
-    let names: Vec<String> = plan.targets.iter().map(|t| t.name.clone()).collect();
-    parameters.targets = names.clone();
-    parameters.schedule = crate::schedule::schedule(&names, plan.seed, plan.trials);
-    RunResults {
-        schema_version: crate::results::SCHEMA_VERSION,
-        run_id: plan.run_id.clone(),
-        status: RunStatus::Running,
-        started_at: crate::run::now_rfc3339(),
-        finished_at: None,
-        parameters,
-        manifest,
-        targets: Vec::new(),
-        merge: None,
+/// `faceoff run` arguments for the recorded parameters. Durations go in seconds as recorded
+/// (f64 prints the shortest form that reads back the same), sizes in bytes.
+fn run_args(p: &crate::results::Parameters, out: &Path) -> Vec<String> {
+    let secs = |s: f64| format!("{s}s");
+    let cpus: Vec<String> = p.generator_cpus.iter().map(usize::to_string).collect();
+    let mut args: Vec<String> = [
+        "faceoff",
+        "run",
+        "--targets",
+        &p.targets.join(","),
+        "--workload",
+        &p.workload,
+        "--profile",
+        &p.profile,
+        "--trials",
+        &p.trials.to_string(),
+        "--connections",
+        &p.connections.to_string(),
+        "--duration",
+        &secs(p.duration_s),
+        "--warmup",
+        &secs(p.warmup_s),
+        "--request-timeout",
+        &secs(p.request_timeout_s),
+        "--ready-timeout",
+        &secs(p.ready_timeout_s),
+        "--sample-interval",
+        &format!("{}ms", p.sample_interval_ms),
+        "--cpuset",
+        &p.limits.cpuset,
+        "--memory",
+        &p.limits.memory_bytes.to_string(),
+        "--generator-cpus",
+        &cpus.join(","),
+        "--out",
+        &out.to_string_lossy(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if let Some(max) = p.max_requests {
+        args.extend(["--max-requests".to_string(), max.to_string()]);
     }
+    if let Some(seed) = p.seed {
+        args.extend(["--seed".to_string(), seed.to_string()]);
+    }
+    if !p.verified {
+        args.push("--skip-verify".to_string());
+    }
+    args
 }
 
 /// Differences between what the original and the re-run built and ran on, per target.
@@ -861,26 +861,30 @@ mod tests {
     }
 
     #[test]
-    fn the_plan_replays_the_parameters_and_the_seed() {
+    fn the_plan_replays_the_parameters_and_the_seed_through_the_run_command_line() {
+        use clap::Parser;
         let fixtures = fixtures();
-        let original = run("a", &[("express", &[1.0]), ("fastify", &[1.0])]);
-        let audit = plan(
-            &original,
-            "a.json",
-            &fixtures,
-            "audit-1",
-            PathBuf::from("/tmp/x/results.json"),
-            2,
-        )
-        .unwrap();
-        assert_eq!(audit.plan.seed, 7);
-        assert_eq!(audit.plan.trials, 2);
-        assert_eq!(audit.plan.connections, 16);
-        assert_eq!(audit.plan.duration, Duration::from_secs(3));
-        assert_eq!(audit.plan.limits.cpuset, "1");
-        assert!(audit.plan.contract.is_some());
-        let names: Vec<&str> = audit.plan.targets.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names, ["express", "fastify"]);
+        let mut original = run("a", &[("express", &[1.0]), ("fastify", &[1.0])]);
+        original.parameters.duration_s = 2.5;
+        original.parameters.generator_cpus = vec![0];
+        let audit = plan(&original, "a.json", &fixtures, Path::new("/tmp/x"), 2).unwrap();
+        let cli = crate::cli::Cli::try_parse_from(&audit.run_args).expect("the CLI reads them");
+        let crate::cli::Command::Run(args) = cli.command else {
+            panic!("not a run: {:?}", audit.run_args);
+        };
+        assert_eq!(args.targets, ["express", "fastify"]);
+        assert_eq!(args.workload, "status");
+        assert_eq!(args.profile, "closed-50");
+        assert_eq!(args.seed, Some(7));
+        assert_eq!(args.trials, 2);
+        assert_eq!(args.connections, Some(16));
+        assert_eq!(args.duration, Some(std::time::Duration::from_millis(2500)));
+        assert_eq!(args.warmup, Some(std::time::Duration::from_secs(1)));
+        assert_eq!(args.limits.cpuset, "1");
+        assert_eq!(args.limits.memory, 1 << 30);
+        assert_eq!(args.generator_cpus.as_deref(), Some("0"));
+        assert_eq!(args.out, Path::new("/tmp/x"));
+        assert!(!args.skip_verify);
         // The sample's manifest names commit `abc` and a fixture hash `h1`.
         assert!(
             audit.warnings.iter().any(|w| w.contains("commit")),
@@ -899,16 +903,9 @@ mod tests {
     fn a_host_with_too_few_cpus_cannot_audit() {
         let mut original = run("a", &[("express", &[1.0])]);
         original.parameters.generator_cpus = vec![0, 2, 3];
-        let err = plan(
-            &original,
-            "a.json",
-            &fixtures(),
-            "x",
-            PathBuf::from("/tmp/r.json"),
-            2,
-        )
-        .err()
-        .unwrap();
+        let err = plan(&original, "a.json", &fixtures(), Path::new("/tmp/r"), 2)
+            .err()
+            .unwrap();
         assert!(matches!(err, AuditError::NotEnoughCpus { .. }), "{err}");
     }
 
@@ -916,16 +913,9 @@ mod tests {
     fn an_interrupted_run_cannot_be_audited() {
         let mut original = run("a", &[("express", &[1.0])]);
         original.status = RunStatus::Interrupted;
-        let err = plan(
-            &original,
-            "a.json",
-            &fixtures(),
-            "x",
-            PathBuf::from("/tmp/r.json"),
-            2,
-        )
-        .err()
-        .unwrap();
+        let err = plan(&original, "a.json", &fixtures(), Path::new("/tmp/r"), 2)
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("only a finished run"), "{err}");
     }
 }

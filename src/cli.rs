@@ -397,7 +397,7 @@ pub struct AuditArgs {
     /// verdicts decide, as absolute figures drift with whatever else the host is doing
     #[arg(long)]
     pub strict: bool,
-    /// Directory for the re-run; writes OUT/<run-id>/results.json and audit.json
+    /// Directory for the re-run; writes OUT/audit-<id>/<run-id>/results.json and audit.json
     #[arg(long, default_value = "results", value_name = "DIR")]
     pub out: PathBuf,
     /// Print the audit as JSON instead of a table

@@ -221,14 +221,12 @@ fn compare_command(args: &CompareArgs) -> Result<ExitCode> {
 async fn audit_command(fixtures: &Fixtures, args: &AuditArgs, ui: Ui) -> Result<ExitCode> {
     let file = results_file(&args.results);
     let original = results::read(&file)?;
-    let run_id = format!("audit-{}", run::new_run_id());
-    let run_dir = args.out.join(&run_id);
+    let out = args.out.join(format!("audit-{}", run::new_run_id()));
     let audit = faceoff::audit::plan(
         &original,
         &file.display().to_string(),
         fixtures,
-        &run_id,
-        run_dir.join("results.json"),
+        &out,
         rt::host_cpu_count(),
     )?;
     if let Some(warning) = faceoff::merge::mixed_warning(&original, &file.display().to_string()) {
@@ -238,32 +236,40 @@ async fn audit_command(fixtures: &Fixtures, args: &AuditArgs, ui: Ui) -> Result<
         ui.warn(warning);
     }
     let registry = faceoff::claims::Claims::load(&fixtures.root)?;
+    // The re-run is `faceoff run` with the recorded parameters, parsed like a user's.
+    let Command::Run(mut run_args) = Cli::try_parse_from(&audit.run_args)
+        .with_context(|| format!("cannot replay `{}`", audit.run_args.join(" ")))?
+        .command
+    else {
+        bail!("cannot replay `{}`: not a run", audit.run_args.join(" "));
+    };
+    run_args.build = args.build.clone();
     ui.step(&format!(
-        "audit of {}: re-running {} with the original parameters and seed {}",
+        "audit of {}: {}",
         original.run_id,
-        audit
-            .plan
-            .targets
-            .iter()
-            .map(|t| t.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", "),
-        audit.plan.seed
+        audit.run_args.join(" ")
     ));
-    let rerun = match original.parameters.runtime {
+    let code = match original.parameters.runtime {
         RuntimeKind::Docker => {
             let runtime = docker_runtime(fixtures, &args.build).await?;
             let engine = docker::engine_info(runtime.docker()).await.ok();
-            audit_rerun(&runtime, fixtures, &original, &audit.plan, engine, ui).await?
+            run_command(&runtime, fixtures, &run_args, engine, ui).await?
         }
         RuntimeKind::Local => {
             let runtime = LocalRuntime::new(fixtures.clone(), cache_dir());
-            audit_rerun(&runtime, fixtures, &original, &audit.plan, None, ui).await?
+            run_command(&runtime, fixtures, &run_args, None, ui).await?
         }
     };
-    let Some(rerun) = rerun else {
-        return Ok(ExitCode::from(EXIT_INTERRUPTED));
-    };
+    if code == ExitCode::from(EXIT_INTERRUPTED) {
+        return Ok(code);
+    }
+    let run_dir = std::fs::read_dir(&out)
+        .with_context(|| format!("the re-run wrote nothing in {}", out.display()))?
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| path.join("results.json").is_file())
+        .with_context(|| format!("the re-run wrote no results.json in {}", out.display()))?;
+    let rerun = results::read(&run_dir.join("results.json"))?;
     let mut warnings = audit.warnings;
     warnings.extend(faceoff::audit::build_warnings(&original, &rerun));
     let report = faceoff::audit::evaluate(
@@ -287,55 +293,13 @@ async fn audit_command(fixtures: &Fixtures, args: &AuditArgs, ui: Ui) -> Result<
             ui.warn(warning);
         }
         println!("{report}");
-        println!(
-            "re-run: {} (audit: {})",
-            run_dir.join("results.json").display(),
-            audit_path.display()
-        );
+        println!("audit: {}", audit_path.display());
     }
     Ok(if report.passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// Runs an audit's plan like `faceoff run` does; `None` when interrupted (containers removed,
-/// partial results kept).
-async fn audit_rerun<R: Runtime>(
-    runtime: &R,
-    fixtures: &Fixtures,
-    original: &RunResults,
-    plan: &RunPlan,
-    engine: Option<docker::EngineInfo>,
-    ui: Ui,
-) -> Result<Option<RunResults>> {
-    let mut manifest = Manifest::collect(&fixtures.root);
-    manifest.engine = engine;
-    let mut results = faceoff::audit::new_results(original, plan, manifest);
-    results::write(&plan.results_path, &results)?;
-    let interrupted = {
-        let work = run::execute(runtime, fixtures, plan, &mut results, ui);
-        tokio::select! {
-            outcome = work => { outcome?; false }
-            _ = shutdown_signal() => true,
-        }
-    };
-    fill_base_ids(&mut results);
-    if interrupted {
-        results.status = RunStatus::Interrupted;
-        results.finished_at = Some(run::now_rfc3339());
-        let removed = runtime.clean(Some(&plan.run_id)).await.unwrap_or(0);
-        results::write(&plan.results_path, &results)?;
-        eprintln!(
-            "interrupted: removed {removed} {}; results so far kept in {}",
-            runtime.kind().unit(),
-            plan.results_path.display()
-        );
-        return Ok(None);
-    }
-    results::write(&plan.results_path, &results)?;
-    Ok(Some(results))
 }
 
 async fn docker_runtime(fixtures: &Fixtures, build: &BuildArgs) -> Result<DockerRuntime> {

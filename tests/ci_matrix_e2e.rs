@@ -232,12 +232,16 @@ fn audit_of_a_fresh_results_file_passes_and_replays_its_seed() {
     assert_eq!(output.status.code(), Some(0), "{shown}");
     assert!(shown.contains("audit PASSED"), "{shown}");
 
-    let run_dir = std::fs::read_dir(out.path())
-        .unwrap()
-        .flatten()
-        .next()
-        .unwrap()
-        .path();
+    // OUT/audit-<id>/<run-id>/: the re-run's results.json with audit.json beside it.
+    let only_entry = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .next()
+            .unwrap()
+            .path()
+    };
+    let run_dir = only_entry(&only_entry(out.path()));
     let rerun = read(&run_dir.join("results.json"));
     assert_eq!(rerun.status, RunStatus::Complete);
     assert_eq!(rerun.parameters.seed, original.parameters.seed);
