@@ -622,7 +622,9 @@ impl fmt::Display for AuditReport {
             writeln!(f, "{table}")?;
         }
         let mut claims = new_table(&["claim", "original verdict", "re-run verdict", "holds"]);
-        for claim in &self.claims {
+        let never_run = |c: &&ClaimCheck| c.original == "not-run" && c.rerun == "not-run";
+        let quiet = self.claims.iter().filter(never_run).count();
+        for claim in self.claims.iter().filter(|c| !never_run(c)) {
             claims.add_row([
                 claim.claim.clone(),
                 claim.original.clone(),
@@ -630,7 +632,15 @@ impl fmt::Display for AuditReport {
                 if claim.holds { "yes" } else { "NO" }.to_string(),
             ]);
         }
-        writeln!(f, "{claims}")?;
+        if quiet < self.claims.len() {
+            writeln!(f, "{claims}")?;
+        }
+        if quiet > 0 {
+            writeln!(
+                f,
+                "{quiet} claim(s) not run in either (their workloads were not part of this run): listed in audit.json"
+            )?;
+        }
         let failures = self.failures();
         write!(
             f,
@@ -759,7 +769,11 @@ mod tests {
         );
         assert_eq!(report.figures[1].status, FigureStatus::Inside, "p99 held");
         assert!(report.passed, "{report}");
-        assert!(report.to_string().contains("OUTSIDE (+42.9%)"));
+        let shown = report.to_string();
+        assert!(shown.contains("OUTSIDE (+42.9%)"), "{shown}");
+        // One target judges no claim: they are counted, not listed one by one.
+        assert!(shown.contains("claim(s) not run in either"), "{shown}");
+        assert!(!shown.contains("original verdict"), "{shown}");
         let strict = audit_with(&original, &rerun, true);
         assert!(!strict.passed);
         assert_eq!(strict.failures(), ["express req/s: OUTSIDE"]);

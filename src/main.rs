@@ -270,6 +270,7 @@ async fn audit_command(fixtures: &Fixtures, args: &AuditArgs, ui: Ui) -> Result<
         .find(|path| path.join("results.json").is_file())
         .with_context(|| format!("the re-run wrote no results.json in {}", out.display()))?;
     let rerun = results::read(&run_dir.join("results.json"))?;
+    let shown = audit.warnings.len();
     let mut warnings = audit.warnings;
     warnings.extend(faceoff::audit::build_warnings(&original, &rerun));
     let report = faceoff::audit::evaluate(
@@ -289,7 +290,7 @@ async fn audit_command(fixtures: &Fixtures, args: &AuditArgs, ui: Ui) -> Result<
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        for warning in &report.warnings {
+        for warning in report.warnings.iter().skip(shown) {
             ui.warn(warning);
         }
         println!("{report}");
