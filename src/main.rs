@@ -619,7 +619,8 @@ async fn run_command<R: Runtime>(
     };
     results::write(&results_path, &results)?;
     ui.step(&format!(
-        "run {run_id}: results in {}",
+        "run {run_id} (trial order seed {}): results in {}",
+        plan.seed,
         results_path.display()
     ));
 

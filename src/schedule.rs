@@ -12,8 +12,9 @@ pub fn fresh_seed() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    // One SplitMix64 step spreads nearby clock readings over the whole range.
-    SplitMix64(nanos ^ u64::from(std::process::id())).next_u64()
+    // One SplitMix64 step spreads nearby clock readings over the range; 53 bits, so the
+    // seed survives JSON readers that hold numbers as doubles (JavaScript).
+    SplitMix64(nanos ^ u64::from(std::process::id())).next_u64() & ((1 << 53) - 1)
 }
 
 /// The indices of `count` targets in the order they run in trial `trial` (1-based).
@@ -67,6 +68,11 @@ mod tests {
             }
         }
         assert!(seen.iter().flatten().all(|&n| n == 1), "{seen:?}");
+    }
+
+    #[test]
+    fn fresh_seeds_fit_in_a_double() {
+        assert!(fresh_seed() < 1 << 53);
     }
 
     #[test]
