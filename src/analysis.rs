@@ -277,6 +277,11 @@ fn comparisons(targets: &[TargetFigures<'_>], bootstrap: &Bootstrap) -> Vec<Figu
 
 fn warnings(results: &RunResults) -> Vec<String> {
     let mut warnings = Vec::new();
+    if let Some(mixed) =
+        crate::merge::mixed_warning(results, &format!("this file (run {})", results.run_id))
+    {
+        warnings.push(mixed);
+    }
     for target in &results.targets {
         if target.status == TargetStatus::Failed {
             warnings.push(format!(

@@ -100,6 +100,38 @@ pub enum Command {
     )]
     Report(ReportArgs),
 
+    /// Print the targets as a GitHub Actions matrix (one line of JSON), one job per target:
+    /// each job runs `faceoff run --targets <target>`, then `faceoff merge` joins the files.
+    #[command(
+        after_help = "Example:\n  faceoff matrix --targets express,fastify,fastapi,django --workload status\n  echo \"matrix=$(faceoff matrix)\" >> \"$GITHUB_OUTPUT\""
+    )]
+    Matrix(MatrixArgs),
+
+    /// Join results files from separate jobs (one target each) into one. Refuses files from
+    /// different hosts or with different parameters, naming the difference, unless
+    /// --allow-mixed (which the merged file records).
+    #[command(
+        after_help = "Example:\n  faceoff merge results-*/*/results.json -o merged.json\n  faceoff merge a/results.json b/results.json -o merged.json --allow-mixed"
+    )]
+    Merge(MergeArgs),
+
+    /// Compare a baseline results file with a current one, figure by figure (req/s, p99,
+    /// memory per target) with 95% intervals. Exits 1 when a figure got worse beyond both its
+    /// interval and --max-regression, 2 on error.
+    #[command(
+        after_help = "Example:\n  faceoff compare baseline.json merged.json --max-regression 5%\n  faceoff compare results/20261125T120241Z-5f5f0b results/20261126T090000Z-1a2b3c --json"
+    )]
+    Compare(CompareArgs),
+
+    /// Re-run a published results file: rebuild the same targets from the same lockfiles
+    /// (warning where image ids, lockfile hashes or versions differ), run the same
+    /// parameters and seed, and check figure by figure that the original lies inside the new
+    /// interval and that every claim verdict still holds. Exits 0 passed, 1 not, 2 error.
+    #[command(
+        after_help = "Example:\n  faceoff audit results/20261125T120241Z-5f5f0b/results.json\n  faceoff audit published.json --tolerance 15% --out audits"
+    )]
+    Audit(Box<AuditArgs>),
+
     /// Remove every container (and with --images, every image) faceoff created, including
     /// what a killed run left behind.
     #[command(
@@ -197,8 +229,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub max_requests: Option<u64>,
     /// Trials per target, interleaved across targets
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub trials: u32,
+    /// Seed of the trial order (recorded in the results; pass a recorded one to replay the
+    /// same order) [default: a fresh one]
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Per-request timeout; a slower answer counts as a timeout error
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub request_timeout: Duration,
@@ -327,6 +363,73 @@ pub struct ReportArgs {
     /// Seed of the bootstrap resampling behind the intervals and verdicts
     #[arg(long, default_value_t = crate::stats::Bootstrap::DEFAULT_SEED)]
     pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct MatrixArgs {
+    /// Targets, comma-separated [default: all]
+    #[arg(long, value_delimiter = ',', value_name = "A,B,…")]
+    pub targets: Vec<String>,
+    /// A workload to name in every job (see fixtures/workloads.toml)
+    #[arg(long)]
+    pub workload: Option<String>,
+    /// A load profile to name in every job (see fixtures/profiles.toml)
+    #[arg(long)]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Results files (or run directories) of the jobs, two or more
+    #[arg(required = true, value_name = "RESULTS")]
+    pub files: Vec<PathBuf>,
+    /// Where to write the merged results file
+    #[arg(long, short, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Merge even when hosts or parameters differ; the differences are recorded in the
+    /// merged file
+    #[arg(long)]
+    pub allow_mixed: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The baseline results file (or run directory)
+    pub baseline: PathBuf,
+    /// The current results file (or run directory)
+    pub current: PathBuf,
+    /// How much worse a figure may get (beyond its interval) before the comparison fails
+    #[arg(long, default_value = "5%", value_parser = crate::compare::parse_threshold, value_name = "PERCENT")]
+    pub max_regression: f64,
+    /// Print the comparison as JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+    /// Seed of the bootstrap resampling
+    #[arg(long, default_value_t = crate::stats::Bootstrap::DEFAULT_SEED)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// The results file (or run directory) to audit
+    pub results: PathBuf,
+    /// An original figure outside the new interval still holds when it is within this much
+    /// of the new median
+    #[arg(long, default_value = "10%", value_parser = crate::compare::parse_threshold, value_name = "PERCENT")]
+    pub tolerance: f64,
+    /// Also fail when an absolute figure (req/s, p99, memory of one target) lies outside the
+    /// new interval and the tolerance; by default only ratios between targets and claim
+    /// verdicts decide, as absolute figures drift with whatever else the host is doing
+    #[arg(long)]
+    pub strict: bool,
+    /// Directory for the re-run; writes OUT/audit-<id>/<run-id>/results.json and audit.json
+    #[arg(long, default_value = "results", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Print the audit as JSON instead of a table
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub build: BuildArgs,
 }
 
 #[derive(Debug, Args)]

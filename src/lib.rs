@@ -6,18 +6,23 @@
 //! sample → stats → results → analysis → report`.
 
 pub mod analysis;
+pub mod audit;
 pub mod claims;
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod contract;
 pub mod images;
 pub mod instrument;
 pub mod load;
 pub mod manifest;
+pub mod matrix;
+pub mod merge;
 pub mod report;
 pub mod results;
 pub mod run;
 pub mod runtime;
 pub mod sample;
+pub mod schedule;
 pub mod stats;
 pub mod verify;

@@ -10,8 +10,8 @@ use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 
 use faceoff::cli::{
-    BuildArgs, CalibrateArgs, ClaimsArgs, CleanArgs, Cli, Command, ImagesCommand, LoadArgs,
-    ReportArgs, RunArgs, UpArgs, VerifyArgs,
+    AuditArgs, BuildArgs, CalibrateArgs, ClaimsArgs, CleanArgs, Cli, Command, CompareArgs,
+    ImagesCommand, LoadArgs, MatrixArgs, MergeArgs, ReportArgs, RunArgs, UpArgs, VerifyArgs,
 };
 use faceoff::config::{Fixtures, Language, LoadMode};
 use faceoff::contract::Contract;
@@ -28,9 +28,17 @@ use faceoff::verify::{self, VerifyReport};
 /// Exit code for a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
 const EXIT_INTERRUPTED: u8 = 130;
 
+/// Exit code of `compare` and `audit` when they could not do their job at all, so CI can
+/// tell "figures got worse" (1) from "could not tell" (2).
+const EXIT_ERROR: u8 = 2;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let error_code = match cli.command {
+        Command::Compare(_) | Command::Audit(_) => ExitCode::from(EXIT_ERROR),
+        _ => ExitCode::FAILURE,
+    };
     match dispatch(cli).await {
         Ok(code) => code,
         Err(err) => {
@@ -46,12 +54,18 @@ async fn main() -> ExitCode {
                 }
             }
             eprintln!("error: {message}");
-            ExitCode::FAILURE
+            error_code
         }
     }
 }
 
 async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    // Commands on results files alone work anywhere, without a checkout.
+    match &cli.command {
+        Command::Merge(args) => return merge_command(args),
+        Command::Compare(args) => return compare_command(args),
+        _ => {}
+    }
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let root = Fixtures::find_root(cli.root.as_deref(), &cwd)?;
     let fixtures = Fixtures::load(&root)?;
@@ -112,7 +126,182 @@ async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Load(args) => load_command(&args).await,
         Command::Calibrate(args) => calibrate_command(&args).await,
         Command::Clean(args) => clean(&fixtures, cli.runtime, &args).await,
+        Command::Matrix(args) => matrix_command(&fixtures, &args),
+        Command::Audit(args) => audit_command(&fixtures, &args, ui).await,
+        Command::Merge(_) | Command::Compare(_) => unreachable!("dispatched above"),
     }
+}
+
+/// A results file given as itself or as its run directory.
+fn results_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join("results.json")
+    } else {
+        path.to_path_buf()
+    }
+}
+
+fn matrix_command(fixtures: &Fixtures, args: &MatrixArgs) -> Result<ExitCode> {
+    let targets = fixtures.select_targets(&args.targets)?;
+    if let Some(workload) = &args.workload {
+        fixtures.workload(workload)?;
+    }
+    if let Some(profile) = &args.profile {
+        fixtures.profile(profile)?;
+    }
+    let matrix =
+        faceoff::matrix::matrix(&targets, args.workload.as_deref(), args.profile.as_deref());
+    println!("{}", matrix.to_json_line());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn merge_command(args: &MergeArgs) -> Result<ExitCode> {
+    let mut sources = Vec::new();
+    for path in &args.files {
+        let file = results_file(path);
+        sources.push(faceoff::merge::Source {
+            label: file.display().to_string(),
+            results: results::read(&file)?,
+        });
+    }
+    let run_id = format!("merged-{}", run::new_run_id());
+    let merged = faceoff::merge::merge(&sources, &run_id, args.allow_mixed)?;
+    results::write(&args.out, &merged)?;
+    if let Some(record) = &merged.merge {
+        for difference in &record.differences {
+            eprintln!(
+                "warning: merged despite a difference (--allow-mixed): {} differs from {} in {}",
+                difference.file, sources[0].label, difference.difference
+            );
+        }
+        for note in &record.notes {
+            eprintln!("note: {note}");
+        }
+    }
+    println!(
+        "merged {} files ({} targets: {}) into {}",
+        sources.len(),
+        merged.targets.len(),
+        merged.parameters.targets.join(", "),
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn compare_command(args: &CompareArgs) -> Result<ExitCode> {
+    let baseline = results::read(&results_file(&args.baseline))?;
+    let current = results::read(&results_file(&args.current))?;
+    let bootstrap = faceoff::stats::Bootstrap {
+        seed: args.seed,
+        ..Default::default()
+    };
+    for (results, path) in [(&baseline, &args.baseline), (&current, &args.current)] {
+        if let Some(warning) = faceoff::merge::mixed_warning(results, &path.display().to_string()) {
+            eprintln!("warning: {warning}");
+        }
+    }
+    let comparison =
+        faceoff::compare::compare(&baseline, &current, args.max_regression, &bootstrap);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&comparison)?);
+    } else {
+        for difference in &comparison.differences {
+            eprintln!(
+                "warning: baseline and current differ in {difference}: figures may differ for that reason alone"
+            );
+        }
+        println!("{comparison}");
+    }
+    Ok(if comparison.failed() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn audit_command(fixtures: &Fixtures, args: &AuditArgs, ui: Ui) -> Result<ExitCode> {
+    let file = results_file(&args.results);
+    let original = results::read(&file)?;
+    let out = args.out.join(format!("audit-{}", run::new_run_id()));
+    let audit = faceoff::audit::plan(
+        &original,
+        &file.display().to_string(),
+        fixtures,
+        &out,
+        rt::host_cpu_count(),
+    )?;
+    if let Some(warning) = faceoff::merge::mixed_warning(&original, &file.display().to_string()) {
+        ui.warn(&warning);
+    }
+    for warning in &audit.warnings {
+        ui.warn(warning);
+    }
+    let registry = faceoff::claims::Claims::load(&fixtures.root)?;
+    // The re-run is `faceoff run` with the recorded parameters, parsed like a user's.
+    let Command::Run(mut run_args) = Cli::try_parse_from(&audit.run_args)
+        .with_context(|| format!("cannot replay `{}`", audit.run_args.join(" ")))?
+        .command
+    else {
+        bail!("cannot replay `{}`: not a run", audit.run_args.join(" "));
+    };
+    run_args.build = args.build.clone();
+    ui.step(&format!(
+        "audit of {}: {}",
+        original.run_id,
+        audit.run_args.join(" ")
+    ));
+    let code = match original.parameters.runtime {
+        RuntimeKind::Docker => {
+            let runtime = docker_runtime(fixtures, &args.build).await?;
+            let engine = docker::engine_info(runtime.docker()).await.ok();
+            run_command(&runtime, fixtures, &run_args, engine, ui).await?
+        }
+        RuntimeKind::Local => {
+            let runtime = LocalRuntime::new(fixtures.clone(), cache_dir());
+            run_command(&runtime, fixtures, &run_args, None, ui).await?
+        }
+    };
+    if code == ExitCode::from(EXIT_INTERRUPTED) {
+        return Ok(code);
+    }
+    let run_dir = std::fs::read_dir(&out)
+        .with_context(|| format!("the re-run wrote nothing in {}", out.display()))?
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|path| path.join("results.json").is_file())
+        .with_context(|| format!("the re-run wrote no results.json in {}", out.display()))?;
+    let rerun = results::read(&run_dir.join("results.json"))?;
+    let shown = audit.warnings.len();
+    let mut warnings = audit.warnings;
+    warnings.extend(faceoff::audit::build_warnings(&original, &rerun));
+    let report = faceoff::audit::evaluate(
+        &original,
+        &rerun,
+        &registry,
+        &faceoff::audit::AuditRules {
+            tolerance: args.tolerance,
+            strict: args.strict,
+            bootstrap: faceoff::stats::Bootstrap::default(),
+        },
+        warnings,
+    );
+    let audit_path = run_dir.join("audit.json");
+    std::fs::write(&audit_path, serde_json::to_vec_pretty(&report)?)
+        .with_context(|| format!("cannot write {}", audit_path.display()))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        for warning in report.warnings.iter().skip(shown) {
+            ui.warn(warning);
+        }
+        println!("{report}");
+        println!("audit: {}", audit_path.display());
+    }
+    Ok(if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn docker_runtime(fixtures: &Fixtures, build: &BuildArgs) -> Result<DockerRuntime> {
@@ -361,6 +550,7 @@ async fn run_command<R: Runtime>(
         targets,
         workload,
         trials: args.trials,
+        seed: args.seed.unwrap_or_else(faceoff::schedule::fresh_seed),
         connections: args.connections.unwrap_or(profile.connections) as usize,
         duration: args.duration.unwrap_or(profile.duration),
         warmup: args.warmup.unwrap_or(profile.warmup),
@@ -413,13 +603,25 @@ async fn run_command<R: Runtime>(
             memory_limit_enforced: runtime.kind() == RuntimeKind::Docker,
             generator_cpus: plan.generator_cpus.clone(),
             generator_threads: plan.generator_cpus.len().max(1),
+            seed: Some(plan.seed),
+            schedule: faceoff::schedule::schedule(
+                &plan
+                    .targets
+                    .iter()
+                    .map(|t| t.name.clone())
+                    .collect::<Vec<_>>(),
+                plan.seed,
+                plan.trials,
+            ),
         },
         manifest,
         targets: Vec::new(),
+        merge: None,
     };
     results::write(&results_path, &results)?;
     ui.step(&format!(
-        "run {run_id}: results in {}",
+        "run {run_id} (trial order seed {}): results in {}",
+        plan.seed,
         results_path.display()
     ));
 
@@ -677,7 +879,11 @@ fn claims(fixtures: &Fixtures, args: &ClaimsArgs) -> Result<ExitCode> {
         } else {
             path.clone()
         };
-        runs.push(results::read(&file)?);
+        let run = results::read(&file)?;
+        if let Some(warning) = faceoff::merge::mixed_warning(&run, &file.display().to_string()) {
+            eprintln!("warning: {warning}");
+        }
+        runs.push(run);
     }
     let bootstrap = faceoff::stats::Bootstrap {
         seed: args.seed,

@@ -18,6 +18,12 @@ pub struct Host {
     pub memory_bytes: u64,
     pub kernel: String,
     pub os: String,
+    /// The CPUs online, in cpuset syntax (`0-1`).
+    #[serde(default)]
+    pub cpus_online: String,
+    /// The CPUs faceoff itself (and so the load generator) was allowed to run on.
+    #[serde(default)]
+    pub faceoff_cpus: String,
 }
 
 /// Provenance of a run.
@@ -35,6 +41,9 @@ pub struct Manifest {
     pub fixtures_sha256: BTreeMap<String, String>,
     /// The base images and their ids.
     pub base_images: BTreeMap<String, String>,
+    /// The command line that produced the file, program name first.
+    #[serde(default)]
+    pub command_line: Vec<String>,
 }
 
 impl Manifest {
@@ -49,6 +58,7 @@ impl Manifest {
             engine: None,
             fixtures_sha256: fixture_hashes(&root.join("fixtures")),
             base_images: BTreeMap::new(),
+            command_line: std::env::args().collect(),
         }
     }
 }
@@ -66,19 +76,29 @@ fn git(root: &Path, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
 
-fn fixture_hashes(dir: &Path) -> BTreeMap<String, String> {
+/// SHA-256 of every file under `dir`, keyed by its path relative to `dir` (`/`-separated),
+/// subdirectories included (seed data may live in them).
+pub fn fixture_hashes(dir: &Path) -> BTreeMap<String, String> {
     let mut hashes = BTreeMap::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_file()
-                && let Ok(hash) = crate::images::file_sha256(&path)
-            {
-                hashes.insert(entry.file_name().to_string_lossy().to_string(), hash);
-            }
+    hash_files(dir, "", &mut hashes);
+    hashes
+}
+
+fn hash_files(dir: &Path, prefix: &str, hashes: &mut BTreeMap<String, String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+        if path.is_dir() {
+            hash_files(&path, &format!("{name}/"), hashes);
+        } else if path.is_file()
+            && let Ok(hash) = crate::images::file_sha256(&path)
+        {
+            hashes.insert(name, hash);
         }
     }
-    hashes
 }
 
 /// Reads this host's CPU model, CPU count, memory, kernel and OS.
@@ -94,7 +114,22 @@ pub fn host() -> Host {
             .map(|s| s.trim().to_string())
             .unwrap_or_default(),
         os: pretty_name(&os_release).unwrap_or_else(|| std::env::consts::OS.into()),
+        cpus_online: std::fs::read_to_string("/sys/devices/system/cpu/online")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default(),
+        faceoff_cpus: cpus_allowed(
+            &std::fs::read_to_string("/proc/self/status").unwrap_or_default(),
+        )
+        .unwrap_or_default(),
     }
+}
+
+/// `Cpus_allowed_list` of a /proc/PID/status.
+fn cpus_allowed(status: &str) -> Option<String> {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+        .map(|v| v.trim().to_string())
 }
 
 fn cpu_model(cpuinfo: &str) -> Option<String> {
@@ -191,5 +226,30 @@ mod tests {
             pretty_name("NAME=x\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n").as_deref(),
             Some("Debian GNU/Linux 12 (bookworm)")
         );
+        assert_eq!(
+            cpus_allowed("Name:\tfaceoff\nCpus_allowed_list:\t0\nMems_allowed:\t1\n").as_deref(),
+            Some("0")
+        );
+    }
+
+    #[test]
+    fn fixture_hashes_cover_subdirectories() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("claims.toml"), "a").unwrap();
+        std::fs::create_dir(dir.path().join("db")).unwrap();
+        std::fs::write(dir.path().join("db/world.sql"), "b").unwrap();
+        let hashes = fixture_hashes(dir.path());
+        let keys: Vec<&str> = hashes.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["claims.toml", "db/world.sql"]);
+        assert_ne!(hashes["claims.toml"], hashes["db/world.sql"]);
+    }
+
+    #[test]
+    fn a_manifest_from_before_these_fields_still_reads() {
+        let old = r#"{"faceoff_version": "0.1.0", "git_commit": null, "git_dirty": null,
+            "host": {"cpu_model": "x", "cpus": 2, "memory_bytes": 1, "kernel": "k", "os": "o"},
+            "engine": null, "fixtures_sha256": {}, "base_images": {}}"#;
+        let manifest: Manifest = serde_json::from_str(old).unwrap();
+        assert!(manifest.command_line.is_empty() && manifest.host.cpus_online.is_empty());
     }
 }

@@ -58,6 +58,13 @@ pub struct Parameters {
     pub memory_limit_enforced: bool,
     pub generator_cpus: Vec<usize>,
     pub generator_threads: usize,
+    /// Seed of the trial order (`--seed` replays it); absent in files from before it was
+    /// recorded.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// The order the targets ran in, per trial.
+    #[serde(default)]
+    pub schedule: Vec<Vec<String>>,
 }
 
 /// Whether a target was measured.
@@ -93,6 +100,11 @@ pub struct TrialResult {
     /// How busy faceoff kept the generator CPUs during the trial, in percent of their
     /// capacity. Near 100 the generator, not the server, may have set the pace.
     pub generator_cpu_percent: f64,
+    /// When the trial's load began (warm-up included) and ended, RFC 3339 UTC.
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub finished_at: Option<String>,
 }
 
 /// Whether a target passed the contract before it was timed.
@@ -149,6 +161,10 @@ pub struct RunResults {
     pub parameters: Parameters,
     pub manifest: Manifest,
     pub targets: Vec<TargetResult>,
+    /// Set by `faceoff merge`: the files this one was joined from, and whether differing
+    /// hosts or parameters were let through (`--allow-mixed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<crate::merge::MergeRecord>,
 }
 
 impl RunResults {

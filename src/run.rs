@@ -1,5 +1,5 @@
 //! `faceoff run`: prepare every target, then for each trial start each target in turn (order
-//! rotated per trial), wait until it is ready, drive the load while sampling its resources,
+//! shuffled from a recorded seed and rotated per trial), wait until it is ready, drive the load while sampling its resources,
 //! stop it, and write the results file after every step.
 
 use std::path::PathBuf;
@@ -27,6 +27,8 @@ pub struct RunPlan {
     pub targets: Vec<Target>,
     pub workload: Workload,
     pub trials: u32,
+    /// Seed of the trial order (see [`crate::schedule`]).
+    pub seed: u64,
     /// The load profile the figures below came from.
     pub profile: String,
     pub connections: usize,
@@ -98,11 +100,14 @@ pub async fn execute<R: Runtime>(
         results::write(&plan.results_path, results)?;
     }
 
-    let count = prepared.len();
     for trial in 1..=plan.trials {
-        for index in 0..count {
-            // Rotate the order each trial (ABC, BCA, CAB…) so no target always goes first.
-            let ready = &prepared[(index + trial as usize - 1) % count];
+        // Shuffled from the seed, rotated each trial (ABC, BCA, CAB…): no target always
+        // goes first, and the order is recorded and replayable.
+        for index in crate::schedule::trial_order(plan.targets.len(), plan.seed, trial) {
+            let wanted = &plan.targets[index].name;
+            let Some(ready) = prepared.iter().find(|p| &p.target.name == wanted) else {
+                continue;
+            };
             let name = &ready.target.name;
             if results
                 .targets
@@ -365,6 +370,7 @@ async fn measure<I: Instance>(
         let live = live.clone();
         tokio::task::spawn_blocking(move || run_closed_loop(&spec, live))
     };
+    let started_at = now_rfc3339();
     let own_pid = std::process::id() as i32;
     let (cpu_before, wall_before) = (sample::process_cpu_ns(own_pid), std::time::Instant::now());
     let (report, readings) = sample::sample_while(instance, plan.sample_interval, load).await;
@@ -373,6 +379,7 @@ async fn measure<I: Instance>(
         wall_before.elapsed(),
         plan.generator_cpus.len(),
     );
+    let finished_at = now_rfc3339();
     ticker.abort();
     bar.finish_and_clear();
     let report = report.map_err(|e| TrialError::Join(e.to_string()))??;
@@ -397,6 +404,8 @@ async fn measure<I: Instance>(
     }
     let mut result = trial_result(trial, &report, resources);
     result.generator_cpu_percent = generator_cpu_percent;
+    result.started_at = Some(started_at);
+    result.finished_at = Some(finished_at);
     Ok((result, version))
 }
 
@@ -420,6 +429,8 @@ fn trial_result(
         connections_opened: report.connections_opened,
         resources,
         generator_cpu_percent: 0.0,
+        started_at: None,
+        finished_at: None,
     }
 }
 

@@ -182,10 +182,11 @@ impl RatioEstimate {
 
 /// SplitMix64 (Steele, Lea and Flood, 2014): tiny, fast, and good enough to pick resample
 /// indices; seeded, so every interval is reproducible.
-struct SplitMix64(u64);
+pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -194,7 +195,7 @@ impl SplitMix64 {
     }
 
     /// A uniform index below `n` (multiply-shift; the bias is below 2^-50 for trial counts).
-    fn below(&mut self, n: usize) -> usize {
+    pub fn below(&mut self, n: usize) -> usize {
         ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
     }
 }

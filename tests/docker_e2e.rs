@@ -92,6 +92,8 @@ async fn run_measures_a_node_and_a_python_target_and_leaves_no_container() {
             TARGETS,
             "--workload",
             "status",
+            "--trials",
+            "1",
             "--duration",
             "3s",
             "--warmup",

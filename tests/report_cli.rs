@@ -21,10 +21,14 @@ fn stdout_of(args: &[&str]) -> String {
 #[test]
 fn report_json_is_the_results_file() {
     let json = stdout_of(&["report", FIXTURE, "--format", "json"]);
-    let ours: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let original: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(FIXTURE).unwrap()).unwrap();
+    let ours: faceoff::results::RunResults = serde_json::from_str(&json).unwrap();
+    let original = faceoff::results::read(std::path::Path::new(FIXTURE)).unwrap();
     assert_eq!(ours, original);
+    // Byte for byte what `faceoff run` writes for the same results.
+    let dir = tempfile::tempdir().unwrap();
+    let written = dir.path().join("results.json");
+    faceoff::results::write(&written, &original).unwrap();
+    assert_eq!(json, std::fs::read_to_string(&written).unwrap());
 }
 
 #[test]

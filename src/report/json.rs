@@ -62,7 +62,10 @@ mod tests {
         let path = repo_root().join(SCHEMA_FILE);
         let generated = results_schema();
         if std::env::var_os("FACEOFF_UPDATE_SCHEMA").is_some() {
-            std::fs::write(&path, &generated).unwrap();
+            // Atomically: the validation test may be reading the file at the same time.
+            let mut tmp = tempfile::NamedTempFile::new_in(path.parent().unwrap()).unwrap();
+            std::io::Write::write_all(&mut tmp, generated.as_bytes()).unwrap();
+            tmp.persist(&path).unwrap();
         }
         let checked_in = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(

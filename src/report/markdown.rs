@@ -345,6 +345,31 @@ mod tests {
     }
 
     #[test]
+    fn markdown_warns_when_the_file_was_merged_from_mixed_conditions() {
+        use crate::merge::{Difference, MergeRecord, SourceDifference};
+        let mut results = fixture_results();
+        results.merge = Some(MergeRecord {
+            sources: Vec::new(),
+            allow_mixed: true,
+            differences: vec![SourceDifference {
+                file: "b.json".into(),
+                difference: Difference {
+                    field: "manifest.host.cpu_model".into(),
+                    first: "\"A\"".into(),
+                    other: "\"B\"".into(),
+                },
+            }],
+            notes: Vec::new(),
+        });
+        let md = analysis_of(&results, markdown);
+        let warnings = &md[md.find("## Warnings").expect("a warnings section")..];
+        assert!(
+            warnings.contains("--allow-mixed") && warnings.contains("manifest.host.cpu_model"),
+            "{warnings}"
+        );
+    }
+
+    #[test]
     fn markdown_cells_escape_pipes_and_newlines() {
         assert_eq!(cell("a|b\nc"), "a\\|b c");
     }

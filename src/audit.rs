@@ -1,0 +1,935 @@
+//! `faceoff audit`: does a published results file still hold? The same targets are rebuilt
+//! from the same lockfiles and re-run with the same parameters and seed; then every original
+//! figure is checked against the new interval and every claim verdict against the new one.
+//!
+//! Planning (results file → run plan, provenance warnings) and judging (two results files →
+//! audit report) are pure; the caller runs the plan.
+
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::claims::Claims;
+use crate::compare::Figure;
+use crate::config::Fixtures;
+use crate::results::{RunResults, RunStatus, TargetStatus};
+use crate::stats::{Bootstrap, Estimate, RatioEstimate, median_ci, ratio_ci};
+
+/// Why an audit could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("{file} is `{status}`: only a finished run can be audited (complete or failed)")]
+    Unfinished { file: String, status: String },
+    #[error(
+        "{file} has schema version {found}; this faceoff reads version {expected}: audit it with the faceoff version that wrote it ({faceoff})"
+    )]
+    Schema {
+        file: String,
+        found: u32,
+        expected: u32,
+        faceoff: String,
+    },
+    #[error(
+        "the original ran the load generator on CPUs {cpus:?} and the server on cpuset {cpuset}, but this host has {host} CPU(s): audit on a host with as many CPUs"
+    )]
+    NotEnoughCpus {
+        cpus: Vec<usize>,
+        cpuset: String,
+        host: usize,
+    },
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// What to run, and what already differs from the original before anything runs.
+pub struct AuditPlan {
+    /// The `faceoff run` arguments that replay the original parameters (program name and
+    /// subcommand first), parsed by the same CLI as a user's: the re-run is exactly what a
+    /// user typing them would get, whatever `run` learns later.
+    pub run_args: Vec<String>,
+    /// Differences in the checkout (commit, fixtures, lockfiles, framework versions): the
+    /// re-run is not of exactly the same thing.
+    pub warnings: Vec<String>,
+}
+
+/// Turns a results file back into the `faceoff run` that produced it, writing under `out`.
+pub fn plan(
+    original: &RunResults,
+    file: &str,
+    fixtures: &Fixtures,
+    out: &Path,
+    host_cpus: usize,
+) -> Result<AuditPlan, AuditError> {
+    if original.schema_version != crate::results::SCHEMA_VERSION {
+        return Err(AuditError::Schema {
+            file: file.into(),
+            found: original.schema_version,
+            expected: crate::results::SCHEMA_VERSION,
+            faceoff: original.manifest.faceoff_version.clone(),
+        });
+    }
+    if matches!(original.status, RunStatus::Running | RunStatus::Interrupted) {
+        return Err(AuditError::Unfinished {
+            file: file.into(),
+            status: format!("{:?}", original.status).to_lowercase(),
+        });
+    }
+    let p = &original.parameters;
+    let server_cpus = crate::runtime::parse_cpuset(&p.limits.cpuset)
+        .map_err(|e| AuditError::Other(e.to_string()))?;
+    if p.generator_cpus
+        .iter()
+        .chain(&server_cpus)
+        .any(|&cpu| cpu >= host_cpus)
+    {
+        return Err(AuditError::NotEnoughCpus {
+            cpus: p.generator_cpus.clone(),
+            cpuset: p.limits.cpuset.clone(),
+            host: host_cpus,
+        });
+    }
+    let targets = fixtures.select_targets(&p.targets)?;
+    let workload = fixtures.workload(&p.workload)?.clone();
+    let mut warnings = Vec::new();
+    if (workload.method.as_str(), workload.path.as_str()) != (p.method.as_str(), p.path.as_str())
+        || workload.body != p.body
+    {
+        warnings.push(format!(
+            "workload {} is now {} {} (the original sent {} {}{}): fixtures/workloads.toml changed",
+            workload.name,
+            workload.method,
+            workload.path,
+            p.method,
+            p.path,
+            if workload.body != p.body {
+                " with another body"
+            } else {
+                ""
+            }
+        ));
+    }
+    let commit = crate::manifest::Manifest::collect(&fixtures.root);
+    if commit.git_commit != original.manifest.git_commit {
+        warnings.push(format!(
+            "the checkout is at commit {}, the original at {}: apps and fixtures may differ",
+            commit.git_commit.as_deref().unwrap_or("unknown"),
+            original.manifest.git_commit.as_deref().unwrap_or("unknown")
+        ));
+    }
+    for (file, hash) in &original.manifest.fixtures_sha256 {
+        match commit.fixtures_sha256.get(file) {
+            Some(now) if now == hash => {}
+            Some(_) => warnings.push(format!("fixtures/{file} differs from the original's")),
+            None => warnings.push(format!("fixtures/{file} of the original is missing")),
+        }
+    }
+    for target in &targets {
+        let Some(recorded) = original.targets.iter().find(|t| t.target == target.name) else {
+            continue;
+        };
+        let dir = fixtures.app_dir(target);
+        let lockfile = dir.join(target.lockfile_name());
+        let now = crate::images::file_sha256(&lockfile).ok();
+        if let Some(hash) = &recorded.lockfile_sha256
+            && now.as_ref() != Some(hash)
+        {
+            warnings.push(format!(
+                "{}: {} differs from the original's (sha256 {} now, {} then): not the same dependencies",
+                target.name,
+                lockfile.display(),
+                short(now.as_deref().unwrap_or("missing")),
+                short(hash)
+            ));
+        }
+        let version = crate::manifest::framework_version(target, &dir);
+        if recorded.framework_version.is_some() && version != recorded.framework_version {
+            warnings.push(format!(
+                "{}: {} {} now, {} in the original",
+                target.name,
+                target.framework,
+                version.as_deref().unwrap_or("?"),
+                recorded.framework_version.as_deref().unwrap_or("?")
+            ));
+        }
+    }
+    if p.seed.is_none() {
+        warnings.push("the original recorded no seed: the trial order is a fresh one".to_string());
+    }
+    Ok(AuditPlan {
+        run_args: run_args(p, out),
+        warnings,
+    })
+}
+
+/// `faceoff run` arguments for the recorded parameters. Durations go in seconds as recorded
+/// (f64 prints the shortest form that reads back the same), sizes in bytes.
+fn run_args(p: &crate::results::Parameters, out: &Path) -> Vec<String> {
+    let secs = |s: f64| format!("{s}s");
+    let cpus: Vec<String> = p.generator_cpus.iter().map(usize::to_string).collect();
+    let mut args: Vec<String> = [
+        "faceoff",
+        "run",
+        "--targets",
+        &p.targets.join(","),
+        "--workload",
+        &p.workload,
+        "--profile",
+        &p.profile,
+        "--trials",
+        &p.trials.to_string(),
+        "--connections",
+        &p.connections.to_string(),
+        "--duration",
+        &secs(p.duration_s),
+        "--warmup",
+        &secs(p.warmup_s),
+        "--request-timeout",
+        &secs(p.request_timeout_s),
+        "--ready-timeout",
+        &secs(p.ready_timeout_s),
+        "--sample-interval",
+        &format!("{}ms", p.sample_interval_ms),
+        "--cpuset",
+        &p.limits.cpuset,
+        "--memory",
+        &p.limits.memory_bytes.to_string(),
+        "--generator-cpus",
+        &cpus.join(","),
+        "--out",
+        &out.to_string_lossy(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    if let Some(max) = p.max_requests {
+        args.extend(["--max-requests".to_string(), max.to_string()]);
+    }
+    if let Some(seed) = p.seed {
+        args.extend(["--seed".to_string(), seed.to_string()]);
+    }
+    if !p.verified {
+        args.push("--skip-verify".to_string());
+    }
+    args
+}
+
+/// Differences between what the original and the re-run built and ran on, per target.
+pub fn build_warnings(original: &RunResults, rerun: &RunResults) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for new in &rerun.targets {
+        let Some(old) = original.targets.iter().find(|t| t.target == new.target) else {
+            continue;
+        };
+        let name = &new.target;
+        let mut differ = |what: &str, then: Option<&str>, now: Option<&str>| {
+            if let (Some(then), Some(now)) = (then, now)
+                && then != now
+            {
+                warnings.push(format!("{name}: {what} {now} now, {then} in the original"));
+            }
+        };
+        let image = |t: &crate::results::TargetResult| t.image.clone();
+        let (old_image, new_image) = (image(old), image(new));
+        differ(
+            "image id",
+            old_image.as_ref().map(|i| short(&i.image_id)),
+            new_image.as_ref().map(|i| short(&i.image_id)),
+        );
+        differ(
+            "app hash",
+            old_image.as_ref().map(|i| i.app_hash.as_str()),
+            new_image.as_ref().map(|i| i.app_hash.as_str()),
+        );
+        differ(
+            "base image id",
+            old_image.as_ref().map(|i| short(&i.base_image_id)),
+            new_image.as_ref().map(|i| short(&i.base_image_id)),
+        );
+        differ(
+            "runtime",
+            old.runtime_version.as_deref(),
+            new.runtime_version.as_deref(),
+        );
+    }
+    warnings
+}
+
+fn short(hash: &str) -> &str {
+    let hash = hash.trim_start_matches("sha256:");
+    &hash[..hash.len().min(12)]
+}
+
+/// Where an original figure stands against the re-run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum FigureStatus {
+    /// The original lies inside the new 95% interval.
+    Inside,
+    /// Outside the interval, but within the tolerance of the new median.
+    WithinTolerance { off: f64 },
+    /// Outside both.
+    Outside { off: f64 },
+    /// An absolute figure measured on other hardware: shown, not judged.
+    OtherHardware { off: f64 },
+    /// The target was measured originally but failed in the re-run.
+    Failed { why: String },
+    /// Nothing to check (no trials in the original, or a ratio with no figure).
+    NotChecked { why: String },
+}
+
+impl FigureStatus {
+    pub fn label(&self) -> &'static str {
+        match self {
+            FigureStatus::Inside => "inside",
+            FigureStatus::WithinTolerance { .. } => "within tolerance",
+            FigureStatus::Outside { .. } => "OUTSIDE",
+            FigureStatus::OtherHardware { .. } => "other hardware",
+            FigureStatus::Failed { .. } => "FAILED",
+            FigureStatus::NotChecked { .. } => "not checked",
+        }
+    }
+
+    /// Where `original` stands against `rerun`'s interval.
+    fn of(original: f64, rerun: &crate::stats::Interval, center: f64, tolerance: f64) -> Self {
+        let off = if center != 0.0 {
+            original / center - 1.0
+        } else {
+            f64::INFINITY
+        };
+        if rerun.contains(original) {
+            FigureStatus::Inside
+        } else if off.abs() <= tolerance {
+            FigureStatus::WithinTolerance { off }
+        } else {
+            FigureStatus::Outside { off }
+        }
+    }
+}
+
+/// One absolute figure of one target, original against re-run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FigureCheck {
+    pub target: String,
+    pub figure: Figure,
+    pub original: Option<Estimate>,
+    pub rerun: Option<Estimate>,
+    pub status: FigureStatus,
+}
+
+/// One figure of one target relative to another measured in the same run (`a / b`),
+/// original against re-run: what travels between hosts and busy hours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RatioCheck {
+    pub a: String,
+    pub b: String,
+    pub figure: Figure,
+    pub original: Option<RatioEstimate>,
+    pub rerun: Option<RatioEstimate>,
+    pub status: FigureStatus,
+}
+
+/// One claim's verdict, then and now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimCheck {
+    pub claim: String,
+    pub original: String,
+    pub rerun: String,
+    pub holds: bool,
+}
+
+/// How strictly to judge.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AuditRules {
+    /// A figure outside the new interval still holds within this fraction of the new median.
+    pub tolerance: f64,
+    /// Also fail on absolute figures (same hardware only). Off by default: absolute figures
+    /// drift with whatever else the host is doing; ratios measured side by side do not.
+    pub strict: bool,
+    pub bootstrap: Bootstrap,
+}
+
+/// The audit's outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditReport {
+    pub original_run: String,
+    pub audit_run: String,
+    pub rules: AuditRules,
+    /// False when CPU model or count differ: absolute figures are then shown, not judged.
+    pub same_hardware: bool,
+    /// Where the re-run differs from the original: checkout, lockfiles, images, versions,
+    /// host and parameters.
+    pub warnings: Vec<String>,
+    pub figures: Vec<FigureCheck>,
+    pub ratios: Vec<RatioCheck>,
+    pub claims: Vec<ClaimCheck>,
+    pub passed: bool,
+}
+
+impl AuditReport {
+    /// The checks that failed the audit, one line each.
+    pub fn failures(&self) -> Vec<String> {
+        let mut failures = Vec::new();
+        for f in &self.figures {
+            let counts = match f.status {
+                FigureStatus::Failed { .. } => true,
+                FigureStatus::Outside { .. } => self.rules.strict,
+                _ => false,
+            };
+            if counts {
+                failures.push(format!(
+                    "{} {}: {}",
+                    f.target,
+                    f.figure.label(),
+                    f.status.label()
+                ));
+            }
+        }
+        for r in &self.ratios {
+            if matches!(
+                r.status,
+                FigureStatus::Outside { .. } | FigureStatus::Failed { .. }
+            ) {
+                failures.push(format!(
+                    "{} / {} {}: {}",
+                    r.a,
+                    r.b,
+                    r.figure.label(),
+                    r.status.label()
+                ));
+            }
+        }
+        for c in self.claims.iter().filter(|c| !c.holds) {
+            failures.push(format!(
+                "claim {}: {} then, {} now",
+                c.claim, c.original, c.rerun
+            ));
+        }
+        failures
+    }
+}
+
+/// Judges the re-run against the original. `warnings` are carried into the report.
+pub fn evaluate(
+    original: &RunResults,
+    rerun: &RunResults,
+    claims: &Claims,
+    rules: &AuditRules,
+    mut warnings: Vec<String>,
+) -> AuditReport {
+    let bootstrap = &rules.bootstrap;
+    let host = |r: &RunResults| (r.manifest.host.cpu_model.clone(), r.manifest.host.cpus);
+    let same_hardware = host(original) == host(rerun);
+    for difference in crate::merge::differences(original, rerun) {
+        let field = &difference.field;
+        if field.starts_with("manifest.git_commit") || field.starts_with("manifest.fixtures") {
+            continue; // said when planning
+        }
+        warnings.push(format!("differs: {difference}"));
+    }
+
+    let failed_now = |name: &str| -> Option<String> {
+        match rerun.targets.iter().find(|t| t.target == name) {
+            None => Some("not re-run".into()),
+            Some(t) if t.status == TargetStatus::Failed || t.trials.is_empty() => {
+                Some(t.error.clone().unwrap_or_else(|| "no trials".into()))
+            }
+            Some(_) => None,
+        }
+    };
+    let values = |results: &RunResults, name: &str, figure: Figure| -> Vec<f64> {
+        results
+            .targets
+            .iter()
+            .find(|t| t.target == name)
+            .map(|t| figure.values(t))
+            .unwrap_or_default()
+    };
+
+    let mut figures = Vec::new();
+    for old in &original.targets {
+        for figure in Figure::ALL {
+            let was = median_ci(&figure.values(old), bootstrap);
+            let now = median_ci(&values(rerun, &old.target, figure), bootstrap);
+            let status = match (&was, failed_now(&old.target), &now) {
+                (None, _, _) => FigureStatus::NotChecked {
+                    why: "no trials in the original".into(),
+                },
+                (Some(_), Some(why), _) => FigureStatus::Failed { why },
+                (Some(_), None, None) => FigureStatus::Failed {
+                    why: "no figure".into(),
+                },
+                (Some(was), None, Some(now)) => {
+                    match FigureStatus::of(was.median, &now.ci, now.median, rules.tolerance) {
+                        FigureStatus::Inside if !same_hardware => {
+                            FigureStatus::OtherHardware { off: 0.0 }
+                        }
+                        FigureStatus::WithinTolerance { off } | FigureStatus::Outside { off }
+                            if !same_hardware =>
+                        {
+                            FigureStatus::OtherHardware { off }
+                        }
+                        status => status,
+                    }
+                }
+            };
+            figures.push(FigureCheck {
+                target: old.target.clone(),
+                figure,
+                original: was,
+                rerun: now,
+                status,
+            });
+        }
+    }
+
+    // Every target against the first one measured, as the run's own comparisons do.
+    let measured: Vec<&str> = original
+        .targets
+        .iter()
+        .filter(|t| !t.trials.is_empty())
+        .map(|t| t.target.as_str())
+        .collect();
+    let mut ratios = Vec::new();
+    if let [first, others @ ..] = measured.as_slice() {
+        for other in others {
+            for figure in Figure::ALL {
+                let ratio = |r: &RunResults| {
+                    ratio_ci(
+                        &values(r, first, figure),
+                        &values(r, other, figure),
+                        bootstrap,
+                    )
+                };
+                let (was, now) = (ratio(original), ratio(rerun));
+                let status = match (&was, failed_now(first).or(failed_now(other)), &now) {
+                    (None, _, _) => FigureStatus::NotChecked {
+                        why: "no ratio in the original".into(),
+                    },
+                    (Some(_), Some(why), _) => FigureStatus::Failed { why },
+                    (Some(_), None, None) => FigureStatus::Failed {
+                        why: "no ratio".into(),
+                    },
+                    (Some(was), None, Some(now)) => {
+                        FigureStatus::of(was.ratio, &now.ci, now.ratio, rules.tolerance)
+                    }
+                };
+                ratios.push(RatioCheck {
+                    a: first.to_string(),
+                    b: other.to_string(),
+                    figure,
+                    original: was,
+                    rerun: now,
+                    status,
+                });
+            }
+        }
+    }
+
+    let before = claims.verdicts(std::slice::from_ref(original), bootstrap);
+    let after = claims.verdicts(std::slice::from_ref(rerun), bootstrap);
+    let claims: Vec<ClaimCheck> = before
+        .iter()
+        .zip(&after)
+        .map(|((claim, was), (_, now))| ClaimCheck {
+            claim: claim.id.clone(),
+            original: was.label().to_string(),
+            rerun: now.label().to_string(),
+            holds: was.label() == now.label(),
+        })
+        .collect();
+    let mut report = AuditReport {
+        original_run: original.run_id.clone(),
+        audit_run: rerun.run_id.clone(),
+        rules: *rules,
+        same_hardware,
+        warnings,
+        figures,
+        ratios,
+        claims,
+        passed: false,
+    };
+    report.passed = report.failures().is_empty();
+    report
+}
+
+impl fmt::Display for AuditReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status_text = |status: &FigureStatus| match status {
+            FigureStatus::WithinTolerance { off }
+            | FigureStatus::Outside { off }
+            | FigureStatus::OtherHardware { off } => {
+                format!("{} ({:+.1}%)", status.label(), off * 100.0)
+            }
+            FigureStatus::Failed { why } | FigureStatus::NotChecked { why } => {
+                format!("{}: {why}", status.label())
+            }
+            FigureStatus::Inside => status.label().to_string(),
+        };
+        let new_table = |header: &[&str]| {
+            let mut table = comfy_table::Table::new();
+            table
+                .load_preset(comfy_table::presets::UTF8_FULL_CONDENSED)
+                .set_header(header);
+            table
+        };
+        let mut table = new_table(&[
+            "target",
+            "figure",
+            "original [95% CI]",
+            "re-run [95% CI]",
+            "original in re-run's interval",
+        ]);
+        for row in &self.figures {
+            let show = |e: &Option<Estimate>| {
+                e.as_ref()
+                    .map(|e| row.figure.format_estimate(e))
+                    .unwrap_or_else(|| "-".into())
+            };
+            table.add_row([
+                row.target.clone(),
+                row.figure.label().to_string(),
+                show(&row.original),
+                show(&row.rerun),
+                status_text(&row.status),
+            ]);
+        }
+        writeln!(f, "{table}")?;
+        if !self.ratios.is_empty() {
+            let mut table = new_table(&[
+                "ratio",
+                "figure",
+                "original [95% CI]",
+                "re-run [95% CI]",
+                "original in re-run's interval",
+            ]);
+            for row in &self.ratios {
+                let show = |e: &Option<RatioEstimate>| {
+                    e.as_ref()
+                        .map(|e| format!("{:.2}x [{:.2}, {:.2}]", e.ratio, e.ci.low, e.ci.high))
+                        .unwrap_or_else(|| "-".into())
+                };
+                table.add_row([
+                    format!("{} / {}", row.a, row.b),
+                    row.figure.label().to_string(),
+                    show(&row.original),
+                    show(&row.rerun),
+                    status_text(&row.status),
+                ]);
+            }
+            writeln!(f, "{table}")?;
+        }
+        let mut claims = new_table(&["claim", "original verdict", "re-run verdict", "holds"]);
+        let never_run = |c: &&ClaimCheck| c.original == "not-run" && c.rerun == "not-run";
+        let quiet = self.claims.iter().filter(never_run).count();
+        for claim in self.claims.iter().filter(|c| !never_run(c)) {
+            claims.add_row([
+                claim.claim.clone(),
+                claim.original.clone(),
+                claim.rerun.clone(),
+                if claim.holds { "yes" } else { "NO" }.to_string(),
+            ]);
+        }
+        if quiet < self.claims.len() {
+            writeln!(f, "{claims}")?;
+        }
+        if quiet > 0 {
+            writeln!(
+                f,
+                "{quiet} claim(s) not run in either (their workloads were not part of this run): listed in audit.json"
+            )?;
+        }
+        let failures = self.failures();
+        write!(
+            f,
+            "audit {}: {} check(s) failed{} (tolerance {:.0}%; absolute figures {}; original {}, re-run {})",
+            if self.passed { "PASSED" } else { "FAILED" },
+            failures.len(),
+            if failures.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", failures.join("; "))
+            },
+            self.rules.tolerance * 100.0,
+            if !self.same_hardware {
+                "shown, not judged: other hardware"
+            } else if self.rules.strict {
+                "judged (--strict)"
+            } else {
+                "shown, not judged (--strict judges them)"
+            },
+            self.original_run,
+            self.audit_run,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixtures() -> Fixtures {
+        Fixtures::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap()
+    }
+
+    /// A results file with `rps` per trial for each target (p99 4 ms, 60 MiB).
+    fn run(id: &str, targets: &[(&str, &[f64])]) -> RunResults {
+        let mut results = crate::merge::tests::job("express", 7);
+        results.run_id = id.into();
+        results.parameters.targets = targets.iter().map(|(n, _)| n.to_string()).collect();
+        let template = results.targets[0].clone();
+        results.targets = targets
+            .iter()
+            .map(|(name, rps)| {
+                let mut t = template.clone();
+                t.target = name.to_string();
+                t.trials = rps
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| trial(i as u32 + 1, v))
+                    .collect();
+                t
+            })
+            .collect();
+        results
+    }
+
+    fn trial(n: u32, rps: f64) -> crate::results::TrialResult {
+        serde_json::from_value(serde_json::json!({
+            "trial": n, "requests": 1000, "duration_s": 1.0, "requests_per_sec": rps,
+            "latency": {"p50_ms": 1.0, "p75_ms": 1.0, "p90_ms": 1.0, "p99_ms": 4.0,
+                "p999_ms": 1.0, "max_ms": 1.0, "mean_ms": 1.0, "stdev_ms": 0.1},
+            "status_counts": {}, "errors": {"connect": 0, "timeout": 0, "io": 0,
+                "non_success": 0},
+            "bytes_received": 0, "per_second": [], "warmup_requests": 0, "warmup_errors": 0,
+            "connections_opened": 1,
+            "resources": {"peak_memory_bytes": 62914560, "mean_memory_bytes": 0,
+                "peak_cpu_percent": 0.0, "mean_cpu_percent": 0.0, "samples": []},
+            "generator_cpu_percent": 0.0
+        }))
+        .unwrap()
+    }
+
+    fn rules(strict: bool) -> AuditRules {
+        AuditRules {
+            tolerance: 0.10,
+            strict,
+            bootstrap: Bootstrap::default(),
+        }
+    }
+
+    fn audit_with(original: &RunResults, rerun: &RunResults, strict: bool) -> AuditReport {
+        let claims = Claims::load(&fixtures().root).unwrap();
+        evaluate(original, rerun, &claims, &rules(strict), Vec::new())
+    }
+
+    fn audit(original: &RunResults, rerun: &RunResults) -> AuditReport {
+        audit_with(original, rerun, false)
+    }
+
+    #[test]
+    fn the_same_figures_pass_with_every_verdict_held() {
+        let original = run(
+            "a",
+            &[
+                ("express", &[10_000.0, 10_200.0, 9_800.0]),
+                ("fastapi", &[5_000.0, 5_100.0, 4_900.0]),
+            ],
+        );
+        let report = audit(&original, &original);
+        assert!(report.passed, "{report}");
+        assert!(
+            report
+                .figures
+                .iter()
+                .all(|f| f.status == FigureStatus::Inside)
+        );
+        assert_eq!(report.ratios.len(), 3, "express / fastapi per figure");
+        assert!(
+            report
+                .ratios
+                .iter()
+                .all(|r| r.status == FigureStatus::Inside)
+        );
+        assert!(!report.claims.is_empty() && report.claims.iter().all(|c| c.holds));
+        assert!(report.to_string().contains("audit PASSED"));
+    }
+
+    #[test]
+    fn an_absolute_figure_outside_the_new_interval_is_shown_and_fails_only_when_strict() {
+        let original = run("a", &[("express", &[10_000.0, 10_200.0, 9_800.0])]);
+        let rerun = run("b", &[("express", &[7_000.0, 7_100.0, 6_900.0])]);
+        let report = audit(&original, &rerun);
+        let rps = &report.figures[0];
+        assert_eq!(rps.figure, Figure::RequestsPerSec);
+        assert!(
+            matches!(rps.status, FigureStatus::Outside { off } if (off - (10_000.0 / 7_000.0 - 1.0)).abs() < 1e-9)
+        );
+        assert_eq!(report.figures[1].status, FigureStatus::Inside, "p99 held");
+        assert!(report.passed, "{report}");
+        let shown = report.to_string();
+        assert!(shown.contains("OUTSIDE (+42.9%)"), "{shown}");
+        // One target judges no claim: they are counted, not listed one by one.
+        assert!(shown.contains("claim(s) not run in either"), "{shown}");
+        assert!(!shown.contains("original verdict"), "{shown}");
+        let strict = audit_with(&original, &rerun, true);
+        assert!(!strict.passed);
+        assert_eq!(strict.failures(), ["express req/s: OUTSIDE"]);
+        assert!(strict.to_string().contains("audit FAILED"));
+    }
+
+    #[test]
+    fn a_ratio_between_targets_that_moved_fails_the_audit() {
+        let original = run(
+            "a",
+            &[
+                ("express", &[10_000.0, 10_200.0, 9_800.0]),
+                ("fastapi", &[5_000.0, 5_100.0, 4_900.0]),
+            ],
+        );
+        // Both slower (a busy host): the ratio holds.
+        let busy = run(
+            "b",
+            &[
+                ("express", &[7_000.0, 7_140.0, 6_860.0]),
+                ("fastapi", &[3_500.0, 3_570.0, 3_430.0]),
+            ],
+        );
+        let report = audit(&original, &busy);
+        assert!(report.passed, "{report}");
+        // Only express slower: the ratio moved from 2x to 1.4x.
+        let moved = run(
+            "c",
+            &[
+                ("express", &[7_000.0, 7_140.0, 6_860.0]),
+                ("fastapi", &[5_000.0, 5_100.0, 4_900.0]),
+            ],
+        );
+        let report = audit(&original, &moved);
+        assert!(!report.passed);
+        assert!(
+            report
+                .failures()
+                .contains(&"express / fastapi req/s: OUTSIDE".to_string()),
+            "{:?}",
+            report.failures()
+        );
+    }
+
+    #[test]
+    fn a_small_miss_within_tolerance_passes() {
+        let original = run("a", &[("express", &[10_000.0, 10_010.0, 9_990.0])]);
+        let rerun = run("b", &[("express", &[9_500.0, 9_510.0, 9_490.0])]);
+        let report = audit(&original, &rerun);
+        assert!(
+            matches!(
+                report.figures[0].status,
+                FigureStatus::WithinTolerance { .. }
+            ),
+            "{report}"
+        );
+        assert!(report.passed);
+    }
+
+    #[test]
+    fn a_changed_verdict_fails_the_audit() {
+        // Fastify 3x FastAPI, then the other way round: seed 003's claim flips.
+        let fast: &[f64] = &[30_000.0, 30_100.0, 29_900.0];
+        let slow: &[f64] = &[10_000.0, 10_100.0, 9_900.0];
+        let original = run("a", &[("fastify", fast), ("fastapi", slow)]);
+        let rerun = run("b", &[("fastify", slow), ("fastapi", fast)]);
+        let report = audit(&original, &rerun);
+        let changed: Vec<&ClaimCheck> = report.claims.iter().filter(|c| !c.holds).collect();
+        assert!(!changed.is_empty(), "{report}");
+        assert!(!report.passed);
+    }
+
+    #[test]
+    fn other_hardware_shows_figures_without_judging_them() {
+        let original = run("a", &[("express", &[10_000.0, 10_200.0, 9_800.0])]);
+        let mut rerun = run("b", &[("express", &[5_000.0, 5_100.0, 4_900.0])]);
+        rerun.manifest.host.cpu_model = "Intel Xeon".into();
+        let report = audit(&original, &rerun);
+        assert!(!report.same_hardware);
+        assert!(matches!(
+            report.figures[0].status,
+            FigureStatus::OtherHardware { .. }
+        ));
+        assert!(report.passed, "{report}");
+        assert!(report.warnings.iter().any(|w| w.contains("cpu_model")));
+    }
+
+    #[test]
+    fn a_target_that_fails_in_the_rerun_fails_the_audit() {
+        let original = run("a", &[("express", &[10_000.0, 10_200.0])]);
+        let mut rerun = run("b", &[("express", &[])]);
+        rerun.targets[0].status = TargetStatus::Failed;
+        rerun.targets[0].error = Some("express exited with code 3".into());
+        let report = audit(&original, &rerun);
+        assert!(
+            matches!(&report.figures[0].status, FigureStatus::Failed { why } if why.contains("code 3"))
+        );
+        assert!(!report.passed);
+    }
+
+    #[test]
+    fn the_plan_replays_the_parameters_and_the_seed_through_the_run_command_line() {
+        use clap::Parser;
+        let fixtures = fixtures();
+        let mut original = run("a", &[("express", &[1.0]), ("fastify", &[1.0])]);
+        original.parameters.duration_s = 2.5;
+        original.parameters.generator_cpus = vec![0];
+        let audit = plan(&original, "a.json", &fixtures, Path::new("/tmp/x"), 2).unwrap();
+        let cli = crate::cli::Cli::try_parse_from(&audit.run_args).expect("the CLI reads them");
+        let crate::cli::Command::Run(args) = cli.command else {
+            panic!("not a run: {:?}", audit.run_args);
+        };
+        assert_eq!(args.targets, ["express", "fastify"]);
+        assert_eq!(args.workload, "status");
+        assert_eq!(args.profile, "closed-50");
+        assert_eq!(args.seed, Some(7));
+        assert_eq!(args.trials, 2);
+        assert_eq!(args.connections, Some(16));
+        assert_eq!(args.duration, Some(std::time::Duration::from_millis(2500)));
+        assert_eq!(args.warmup, Some(std::time::Duration::from_secs(1)));
+        assert_eq!(args.limits.cpuset, "1");
+        assert_eq!(args.limits.memory, 1 << 30);
+        assert_eq!(args.generator_cpus.as_deref(), Some("0"));
+        assert_eq!(args.out, Path::new("/tmp/x"));
+        assert!(!args.skip_verify);
+        // The sample's manifest names commit `abc` and a fixture hash `h1`.
+        assert!(
+            audit.warnings.iter().any(|w| w.contains("commit")),
+            "{:?}",
+            audit.warnings
+        );
+        assert!(
+            audit
+                .warnings
+                .iter()
+                .any(|w| w.contains("fixtures/claims.toml differs"))
+        );
+    }
+
+    #[test]
+    fn a_host_with_too_few_cpus_cannot_audit() {
+        let mut original = run("a", &[("express", &[1.0])]);
+        original.parameters.generator_cpus = vec![0, 2, 3];
+        let err = plan(&original, "a.json", &fixtures(), Path::new("/tmp/r"), 2)
+            .err()
+            .unwrap();
+        assert!(matches!(err, AuditError::NotEnoughCpus { .. }), "{err}");
+    }
+
+    #[test]
+    fn an_interrupted_run_cannot_be_audited() {
+        let mut original = run("a", &[("express", &[1.0])]);
+        original.status = RunStatus::Interrupted;
+        let err = plan(&original, "a.json", &fixtures(), Path::new("/tmp/r"), 2)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("only a finished run"), "{err}");
+    }
+}
