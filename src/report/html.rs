@@ -403,6 +403,9 @@ fn environment(analysis: &Analysis<'_>) -> Markup {
                 dt { "host" } dd { (text::host(analysis)) }
                 dt { "engine" } dd { (text::engine(analysis)) }
                 dt { "faceoff" } dd { (text::provenance(analysis)) }
+                @if let Some(command) = text::command_line(analysis) { dt { "command" } dd { code { (command) } } }
+                @if let Some(order) = text::trial_order(analysis) { dt { "trial order" } dd { (order) } }
+                @if let Some(merged) = text::merged_from(analysis) { dt { "merge" } dd { (merged) } }
                 dt { "limits" } dd {
                     "server cpuset " (p.limits.cpuset) ", memory " (p.limits.memory_bytes / (1024 * 1024)) " MiB"
                     @if !p.memory_limit_enforced { " (not enforced)" }

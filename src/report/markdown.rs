@@ -270,6 +270,15 @@ fn environment(out: &mut String, analysis: &Analysis<'_>) {
     let _ = writeln!(out, "- host: {}", text::host(analysis));
     let _ = writeln!(out, "- engine: {}", text::engine(analysis));
     let _ = writeln!(out, "- {}", text::provenance(analysis));
+    if let Some(command) = text::command_line(analysis) {
+        let _ = writeln!(out, "- command: `{command}`");
+    }
+    if let Some(order) = text::trial_order(analysis) {
+        let _ = writeln!(out, "- trial order: {order}");
+    }
+    if let Some(merged) = text::merged_from(analysis) {
+        let _ = writeln!(out, "- {merged}");
+    }
     for t in &results.targets {
         let image = t.image.as_ref().map_or_else(
             || "no image".to_string(),
@@ -367,6 +376,22 @@ mod tests {
             warnings.contains("--allow-mixed") && warnings.contains("manifest.host.cpu_model"),
             "{warnings}"
         );
+    }
+
+    #[test]
+    fn markdown_environment_says_how_the_run_was_made() {
+        let results = fixture_results();
+        let md = report();
+        let seed = results
+            .parameters
+            .seed
+            .expect("the fixture records its seed");
+        assert!(
+            md.contains(&format!("- trial order: seed {seed}: ")),
+            "{md}"
+        );
+        assert!(md.contains("- command: `"), "{md}");
+        assert!(md.contains(&results.manifest.host.kernel), "{md}");
     }
 
     #[test]

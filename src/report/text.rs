@@ -163,6 +163,42 @@ pub fn engine(analysis: &Analysis<'_>) -> String {
     }
 }
 
+/// The order the targets ran in and the seed that drew it, e.g. `seed 42: express, fastapi |
+/// fastapi, express`; `None` for files from before the order was recorded.
+pub fn trial_order(analysis: &Analysis<'_>) -> Option<String> {
+    let p = &analysis.results.parameters;
+    if p.schedule.is_empty() {
+        return None;
+    }
+    let order: Vec<String> = p.schedule.iter().map(|trial| trial.join(", ")).collect();
+    let seed = p
+        .seed
+        .map_or_else(String::new, |seed| format!("seed {seed}: "));
+    Some(format!("{seed}{}", order.join(" | ")))
+}
+
+/// The command line that produced the file, when recorded.
+pub fn command_line(analysis: &Analysis<'_>) -> Option<String> {
+    let words = &analysis.results.manifest.command_line;
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+/// Where a merged file came from: `merged from 4 files (run-a, run-b, …)`.
+pub fn merged_from(analysis: &Analysis<'_>) -> Option<String> {
+    let record = analysis.results.merge.as_ref()?;
+    let runs: Vec<&str> = record.sources.iter().map(|s| s.run_id.as_str()).collect();
+    Some(format!(
+        "merged from {} files ({}){}",
+        record.sources.len(),
+        runs.join(", "),
+        if record.allow_mixed {
+            " with --allow-mixed"
+        } else {
+            ""
+        }
+    ))
+}
+
 /// The bootstrap settings behind every interval.
 pub fn bootstrap(analysis: &Analysis<'_>) -> String {
     let b = &analysis.bootstrap;
