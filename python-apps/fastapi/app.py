@@ -13,11 +13,16 @@ true are not integers (strict types), a non-JSON body is 415, a body over 64 KiB
 import asyncio
 import itertools
 import math
+import os
+import random
+import re
 import threading
 import time
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Annotated
 
+import asyncpg
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -91,6 +96,59 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
+class Database:
+    """Seed 003's database test (TechEmpower's rules): rows of the `world` table from the
+    PostgreSQL named by DATABASE_URL, through an asyncpg pool of DB_POOL_SIZE connections
+    (opened as requests need them, like node-postgres's). Without DATABASE_URL the app
+    still starts; the db routes then answer 503 with a JSON error, as when the database
+    is down."""
+
+    WORLD_ROWS = 10_000
+    QUERY = "SELECT id, randomnumber FROM world WHERE id = $1"
+
+    def __init__(self):
+        self.pool = None
+
+    async def open(self):
+        url = os.environ.get("DATABASE_URL")
+        if url:
+            size = int(os.environ.get("DB_POOL_SIZE", "10"))
+            # A database that is down fails requests in seconds instead of hanging them.
+            self.pool = await asyncpg.create_pool(url, min_size=0, max_size=size, timeout=3)
+
+    async def close(self):
+        if self.pool is not None:
+            try:
+                await asyncio.wait_for(self.pool.close(), 2)
+            except (asyncio.TimeoutError, OSError):
+                self.pool.terminate()
+
+    async def rows(self, count):
+        """`count` random rows, one query each (asyncpg prepares it once per connection),
+        in turn on one pooled connection."""
+        if self.pool is None:
+            raise HTTPException(503, "no database configured: set DATABASE_URL")
+        try:
+            async with self.pool.acquire(timeout=3) as connection:
+                rows = []
+                for _ in range(count):
+                    row = await connection.fetchrow(self.QUERY, random.randint(1, self.WORLD_ROWS))
+                    rows.append({"id": row[0], "randomNumber": row[1]})
+                return rows
+        except Exception as error:  # any failure of the database or the connection to it
+            raise HTTPException(503, f"database unavailable: {error}") from None
+
+
+database = Database()
+
+
+@asynccontextmanager
+async def lifespan(app):
+    await database.open()
+    yield
+    await database.close()
+
+
 # The interactive docs and the OpenAPI schema are not part of the contract: without them
 # every path outside the contract is an unknown route (404). No slash redirects either:
 # `/status/` is an unknown route (a 307 redirect would have no JSON body).
@@ -100,6 +158,7 @@ app = FastAPI(
     redoc_url=None,
     openapi_url=None,
     redirect_slashes=False,
+    lifespan=lifespan,
 )
 app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
 
@@ -354,3 +413,25 @@ async def leibniz_job(job: LeibnizJob):
     except leibniz.JobFailed as failed:
         raise HTTPException(500, str(failed)) from None
     return {"n": job.n, "pi": pi}
+
+
+# ---------------------------------------------------------------- db (seed 003)
+
+MAX_QUERIES = 500
+
+
+def query_count(raw):
+    """TechEmpower's clamping: missing, empty, not an integer, or below 1 -> 1; above 500 -> 500."""
+    if raw is None or not re.fullmatch(r"-?[0-9]+", raw):
+        return 1
+    return max(1, min(int(raw), MAX_QUERIES))
+
+
+@app.get("/db/single")
+async def db_single():
+    return (await database.rows(1))[0]
+
+
+@app.get("/db/multiple")
+async def db_multiple(count: str | None = None):
+    return await database.rows(query_count(count))
