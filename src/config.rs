@@ -98,6 +98,9 @@ pub struct Workload {
     pub setup: Option<SetupRequest>,
     /// The contract workload whose cases gate this one [default: the name].
     pub verify: Option<String>,
+    /// Auxiliary services (fixtures/services.toml) started before the target, in order.
+    #[serde(default)]
+    pub services: Vec<String>,
 }
 
 impl Workload {

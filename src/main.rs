@@ -23,6 +23,7 @@ use faceoff::run::{self, RunPlan, Ui};
 use faceoff::runtime::docker::{self, DockerRuntime};
 use faceoff::runtime::local::{LocalRuntime, cache_dir};
 use faceoff::runtime::{self as rt, Instance, LaunchSpec, Limits, Runtime, RuntimeKind};
+use faceoff::topology;
 use faceoff::verify::{self, VerifyReport};
 
 /// Exit code for a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
@@ -255,6 +256,7 @@ async fn up<R: Runtime>(
         run_id: &run_id,
         port,
         limits: &limits,
+        env: &[],
     };
     let instance = runtime.start(&prepared, &spec).await?;
     let ready = tokio::select! {
@@ -352,6 +354,20 @@ async fn run_command<R: Runtime>(
             "warning: the load generator shares CPUs with the server; figures will be lower and noisier"
         );
     }
+    let services = topology::Catalog::load(&fixtures.root)?.for_workload(&workload)?;
+    let launcher = topology::launcher_for(
+        &services,
+        runtime.kind(),
+        &workload.name,
+        fixtures,
+        build_options(&args.build)?,
+        topology::database_limits(
+            args.services.db_cpuset.as_deref(),
+            args.services.db_memory,
+            &limits,
+        )?,
+    )
+    .await?;
     let run_id = run::new_run_id();
     let run_dir = args.out.join(&run_id);
     let results_path = run_dir.join("results.json");
@@ -376,6 +392,8 @@ async fn run_command<R: Runtime>(
         } else {
             Some(Contract::load(&fixtures.root)?)
         },
+        services,
+        launcher,
     };
     let mut manifest = Manifest::collect(&fixtures.root);
     manifest.engine = engine;
@@ -415,6 +433,7 @@ async fn run_command<R: Runtime>(
         },
         manifest,
         targets: Vec::new(),
+        services: Vec::new(),
     };
     results::write(&results_path, &results)?;
     ui.step(&format!(
@@ -495,6 +514,27 @@ async fn verify_command<R: Runtime>(
         memory_bytes: args.limits.memory,
     };
     rt::parse_cpuset(&limits.cpuset)?;
+    let (workloads, services) = verify_services(runtime.kind(), fixtures, &contract, args)?;
+    let launcher = topology::launcher_for(
+        &services,
+        runtime.kind(),
+        "db",
+        fixtures,
+        build_options(&args.build)?,
+        topology::database_limits(
+            args.services.db_cpuset.as_deref(),
+            args.services.db_memory,
+            &limits,
+        )?,
+    )
+    .await?;
+    let prepared_services = match &launcher {
+        Some(launcher) => {
+            let progress = |line: &str| ui.step(&format!("  {line}"));
+            launcher.prepare(&services, &progress).await?
+        }
+        None => Vec::new(),
+    };
     let run_id = run::new_run_id();
     let dir = args.out.join(&run_id);
     let mut report = VerifyReport {
@@ -512,7 +552,15 @@ async fn verify_command<R: Runtime>(
     };
     let progress = |line: &str| ui.step(line);
     let interrupted = tokio::select! {
-        verified = verify::verify_all(runtime, &targets, &contract, &args.workload, &launch, &progress) => {
+        verified = verify::verify_all(
+            runtime,
+            &targets,
+            &contract,
+            &workloads,
+            &launch,
+            launcher.as_ref().map(|launcher| verify::VerifyServices { launcher, prepared: &prepared_services }),
+            &progress,
+        ) => {
             report.targets = verified;
             false
         }
@@ -541,6 +589,74 @@ async fn verify_command<R: Runtime>(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The contract workloads to verify and the services they need. On the local runtime, which
+/// starts no containers, workloads needing a service are left out when none was asked for
+/// (with a note), and refused when one was.
+fn verify_services(
+    kind: RuntimeKind,
+    fixtures: &Fixtures,
+    contract: &Contract,
+    args: &VerifyArgs,
+) -> Result<(Vec<String>, Vec<topology::Service>)> {
+    let catalog = topology::Catalog::load(&fixtures.root)?;
+    let asked: Vec<String> = if args.workload.is_empty() {
+        contract.workloads().iter().map(|w| w.to_string()).collect()
+    } else {
+        args.workload.clone()
+    };
+    let mut kept = Vec::new();
+    let mut services: Vec<topology::Service> = Vec::new();
+    for name in &asked {
+        let mut needed = Vec::new();
+        for workload in fixtures
+            .workloads
+            .iter()
+            .filter(|w| w.contract_workload() == name)
+        {
+            for service in catalog.for_workload(workload)? {
+                if !needed.contains(&service) {
+                    needed.push(service);
+                }
+            }
+        }
+        if !needed.is_empty() && kind != RuntimeKind::Docker {
+            if args.workload.is_empty() {
+                eprintln!(
+                    "note: skipping the {name} cases: they need {}, which runs as a container (use --runtime docker)",
+                    needed
+                        .iter()
+                        .map(|s| s.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                continue;
+            }
+            return Err(topology::TopologyError::NeedsDocker {
+                workload: name.clone(),
+                services: needed
+                    .iter()
+                    .map(|s| s.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+            .into());
+        }
+        for service in needed {
+            if !services.contains(&service) {
+                services.push(service);
+            }
+        }
+        kept.push(name.clone());
+    }
+    // An empty list keeps meaning "everything" (the orders concurrency check included).
+    let workloads = if args.workload.is_empty() && kept.len() == asked.len() {
+        Vec::new()
+    } else {
+        kept
+    };
+    Ok((workloads, services))
 }
 
 fn write_verify_files(dir: &Path, report: &VerifyReport) -> Result<()> {

@@ -144,6 +144,10 @@ pub struct RunResults {
     pub parameters: Parameters,
     pub manifest: Manifest,
     pub targets: Vec<TargetResult>,
+    /// The auxiliary services every trial ran beside its target (a PostgreSQL for `db`):
+    /// image, limits and the variables the targets got.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<crate::topology::ServiceRecord>,
 }
 
 impl RunResults {

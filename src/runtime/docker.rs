@@ -167,14 +167,20 @@ impl Runtime for DockerRuntime {
             (LABEL_TARGET.to_string(), target.name.clone()),
         ]);
         let memory = i64::try_from(spec.limits.memory_bytes).unwrap_or(i64::MAX);
+        let mut env = vec![
+            format!("HOST={}", super::HOST),
+            format!("PORT={}", spec.port),
+            format!("FACEOFF_RUN={}", spec.run_id),
+        ];
+        env.extend(
+            spec.env
+                .iter()
+                .map(|(name, value)| format!("{name}={value}")),
+        );
         let body = ContainerCreateBody {
             image: Some(image.tag.clone()),
             cmd: Some(target.command_for(super::HOST, spec.port)),
-            env: Some(vec![
-                format!("HOST={}", super::HOST),
-                format!("PORT={}", spec.port),
-                format!("FACEOFF_RUN={}", spec.run_id),
-            ]),
+            env: Some(env),
             labels: Some(labels),
             host_config: Some(HostConfig {
                 network_mode: Some("host".into()),
