@@ -175,7 +175,10 @@ pub async fn execute<R: Runtime>(
             if let Some(died) = outcome.service_died {
                 ui.step(&format!("  {name} failed: {died}"));
                 entry.status = TargetStatus::Failed;
-                entry.error = Some(died.to_string());
+                entry.error = Some(match entry.error.take() {
+                    Some(own) => format!("{died}; the target's own error: {own}"),
+                    None => died.to_string(),
+                });
                 ended_early = Some(format!(
                     "not measured: the run ended when a service of {name}'s trial {trial} stopped"
                 ));

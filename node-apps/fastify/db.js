@@ -21,8 +21,16 @@ const pool = url
     connectionTimeoutMillis: 3000,
   })
   : null;
-// An idle pooled connection that breaks (the database restarted) must not crash the app.
-if (pool) pool.on('error', (err) => console.error(`database: ${err.message}`));
+// A pooled connection that breaks (the database went away) must not crash the app: idle,
+// the pool reports it; checked out, the client itself does, and the query in flight fails
+// with a 503.
+function logDatabaseError(err) {
+  console.error(`database: ${err.message}`);
+}
+if (pool) {
+  pool.on('error', logDatabaseError);
+  pool.on('connect', (client) => client.on('error', logDatabaseError));
+}
 
 function unavailable(message) {
   const err = new Error(message);
