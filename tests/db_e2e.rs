@@ -138,7 +138,7 @@ async fn a_database_killed_mid_run_fails_the_target_keeps_its_errors_and_leaves_
         return;
     }
     let out = tempfile::tempdir().unwrap();
-    let mut child = faceoff()
+    let child = faceoff()
         .args([
             "-q",
             "run",
