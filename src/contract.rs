@@ -217,7 +217,9 @@ mod tests {
         let contract = Contract::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
         assert_eq!(
             contract.workloads(),
-            ["status", "sleep", "orders", "compute", "offload", "db"]
+            [
+                "status", "sleep", "orders", "compute", "offload", "db", "hybrid"
+            ]
         );
         assert!(contract.cases.len() > 40);
         assert!(

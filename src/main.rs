@@ -354,7 +354,16 @@ async fn run_command<R: Runtime>(
             "warning: the load generator shares CPUs with the server; figures will be lower and noisier"
         );
     }
-    let services = topology::Catalog::load(&fixtures.root)?.for_workload(&workload)?;
+    let catalog = topology::Catalog::load(&fixtures.root)?;
+    let targets = targets_for_runtime(&catalog, runtime.kind(), targets, !args.targets.is_empty())?;
+    let mut services = catalog.for_workload(&workload)?;
+    for target in &targets {
+        for service in catalog.resolve(&target.name, &target.services)? {
+            if !services.contains(&service) {
+                services.push(service);
+            }
+        }
+    }
     let launcher = topology::launcher_for(
         &services,
         runtime.kind(),
@@ -366,6 +375,7 @@ async fn run_command<R: Runtime>(
             args.services.db_memory,
             &limits,
         )?,
+        limits.clone(),
     )
     .await?;
     let run_id = run::new_run_id();
@@ -514,11 +524,21 @@ async fn verify_command<R: Runtime>(
         memory_bytes: args.limits.memory,
     };
     rt::parse_cpuset(&limits.cpuset)?;
-    let (workloads, services) = verify_services(runtime.kind(), fixtures, &contract, args)?;
+    let (workloads, mut services) = verify_services(runtime.kind(), fixtures, &contract, args)?;
+    let workload_services: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
+    let catalog = topology::Catalog::load(&fixtures.root)?;
+    let targets = targets_for_runtime(&catalog, runtime.kind(), targets, !args.targets.is_empty())?;
+    for target in &targets {
+        for service in catalog.resolve(&target.name, &target.services)? {
+            if !services.contains(&service) {
+                services.push(service);
+            }
+        }
+    }
     let launcher = topology::launcher_for(
         &services,
         runtime.kind(),
-        "db",
+        "verify",
         fixtures,
         build_options(&args.build)?,
         topology::database_limits(
@@ -526,6 +546,7 @@ async fn verify_command<R: Runtime>(
             args.services.db_memory,
             &limits,
         )?,
+        limits.clone(),
     )
     .await?;
     let prepared_services = match &launcher {
@@ -558,7 +579,11 @@ async fn verify_command<R: Runtime>(
             &contract,
             &workloads,
             &launch,
-            launcher.as_ref().map(|launcher| verify::VerifyServices { launcher, prepared: &prepared_services }),
+            launcher.as_ref().map(|launcher| verify::VerifyServices {
+                launcher,
+                prepared: &prepared_services,
+                workload_services: &workload_services,
+            }),
             &progress,
         ) => {
             report.targets = verified;
@@ -589,6 +614,45 @@ async fn verify_command<R: Runtime>(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The targets a runtime can run. Targets with services of their own (the hybrid pair) need
+/// containers: the local runtime leaves them out with a note when none were named, and
+/// refuses them when they were.
+fn targets_for_runtime(
+    catalog: &topology::Catalog,
+    kind: RuntimeKind,
+    targets: Vec<faceoff::config::Target>,
+    named: bool,
+) -> Result<Vec<faceoff::config::Target>> {
+    if kind == RuntimeKind::Docker {
+        return Ok(targets);
+    }
+    let mut kept = Vec::new();
+    for target in targets {
+        if target.services.is_empty() {
+            kept.push(target);
+            continue;
+        }
+        let services = catalog
+            .resolve(&target.name, &target.services)?
+            .iter()
+            .map(|s| s.name.clone())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if named {
+            return Err(topology::TopologyError::NeedsDocker {
+                workload: target.name.clone(),
+                services,
+            }
+            .into());
+        }
+        eprintln!(
+            "note: skipping {}: it runs with {services}, which runs as a container (use --runtime docker)",
+            target.name
+        );
+    }
+    Ok(kept)
 }
 
 /// The contract workloads to verify and the services they need. On the local runtime, which

@@ -297,10 +297,12 @@ async fn run_trial<R: Runtime>(
         service_died: None,
     };
     // The services first, each ready before the next, then the target with their URLs.
+    let services =
+        crate::topology::select(services, &plan.workload.services, &prepared.target.services);
     let running = match (&plan.launcher, services.is_empty()) {
         (Some(launcher), false) => {
             match launcher
-                .start(services, &plan.run_id, plan.ready_timeout)
+                .start(&services, &plan.run_id, plan.ready_timeout)
                 .await
             {
                 Ok(running) => Some(running),

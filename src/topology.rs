@@ -37,6 +37,8 @@ const POSTGRES_DOCKERFILE: &str = include_str!("images/postgres.Dockerfile");
 pub enum ServiceKind {
     /// faceoff's PostgreSQL image, seeded at build time.
     Postgres,
+    /// An app built like a target from its own directory, ready on `GET /status`.
+    App,
 }
 
 /// Which of the run's limits a service gets.
@@ -45,6 +47,9 @@ pub enum ServiceKind {
 pub enum LimitsClass {
     /// `--db-cpuset` and `--db-memory`.
     Database,
+    /// The target's own `--cpuset` and `--memory`: a service that is part of the system
+    /// under test.
+    Server,
 }
 
 /// One auxiliary service, as `fixtures/services.toml` describes it.
@@ -66,12 +71,32 @@ pub struct Service {
     #[serde(default)]
     pub app_env: BTreeMap<String, String>,
     pub limits: LimitsClass,
+    /// App: its directory, relative to the repository root.
+    pub app_dir: Option<PathBuf>,
+    /// App: its language (base image, lockfile).
+    pub language: Option<crate::config::Language>,
+    /// App: the start command, `{host}` and `{port}` filled in.
+    #[serde(default)]
+    pub command: Vec<String>,
 }
 
 impl Service {
     /// The URL for a service listening on `port`.
     pub fn url_for(&self, port: u16) -> String {
         self.url.replace("{port}", &port.to_string())
+    }
+
+    /// An app service seen as a target, so it is built exactly like one.
+    fn as_target(&self) -> Option<crate::config::Target> {
+        Some(crate::config::Target {
+            name: self.name.clone(),
+            language: self.language?,
+            framework: "node:http".into(),
+            app_dir: self.app_dir.clone()?,
+            server: self.description.clone(),
+            command: self.command.clone(),
+            services: Vec::new(),
+        })
     }
 }
 
@@ -111,6 +136,25 @@ impl Catalog {
                     service.name
                 )));
             }
+            if service.kind == ServiceKind::App {
+                let complete = service.app_dir.is_some()
+                    && service.language.is_some()
+                    && !service.command.is_empty();
+                if !complete {
+                    return Err(invalid(format!(
+                        "service `{}`: an app needs app_dir, language and command",
+                        service.name
+                    )));
+                }
+                let dir = root.join(service.app_dir.as_deref().unwrap_or(Path::new("")));
+                if !dir.join("Dockerfile").is_file() {
+                    return Err(invalid(format!(
+                        "service `{}`: {} has no Dockerfile",
+                        service.name,
+                        dir.display()
+                    )));
+                }
+            }
             if service.kind == ServiceKind::Postgres {
                 let seed = service.seed.as_ref().ok_or_else(|| {
                     invalid(format!(
@@ -134,8 +178,12 @@ impl Catalog {
 
     /// The services `workload` needs, in its order; unknown names are an error.
     pub fn for_workload(&self, workload: &Workload) -> Result<Vec<Service>, TopologyError> {
-        workload
-            .services
+        self.resolve(&workload.name, &workload.services)
+    }
+
+    /// The services named by `owner` (a workload or target), in order.
+    pub fn resolve(&self, owner: &str, names: &[String]) -> Result<Vec<Service>, TopologyError> {
+        names
             .iter()
             .map(|name| {
                 self.services
@@ -143,7 +191,7 @@ impl Catalog {
                     .find(|s| &s.name == name)
                     .cloned()
                     .ok_or_else(|| TopologyError::UnknownService {
-                        workload: workload.name.clone(),
+                        workload: owner.to_string(),
                         name: name.clone(),
                         known: self
                             .services
@@ -161,11 +209,11 @@ impl Catalog {
 #[derive(Debug, thiserror::Error)]
 pub enum TopologyError {
     #[error(
-        "workload `{workload}` needs {services}, which faceoff runs as containers: use --runtime docker (the local runtime starts host processes only)"
+        "`{workload}` needs {services}, which faceoff runs as containers: use --runtime docker (the local runtime starts host processes only)"
     )]
     NeedsDocker { workload: String, services: String },
     #[error(
-        "workload `{workload}` names service `{name}`, which fixtures/services.toml lacks (it has: {known})"
+        "`{workload}` names service `{name}`, which fixtures/services.toml lacks (it has: {known})"
     )]
     UnknownService {
         workload: String,
@@ -236,6 +284,8 @@ pub struct Launcher {
     build: BuildOptions,
     /// The limits of `limits = "database"` services.
     pub database_limits: Limits,
+    /// The limits of `limits = "server"` services: the targets' own.
+    pub server_limits: Limits,
 }
 
 impl Launcher {
@@ -244,18 +294,21 @@ impl Launcher {
         fixtures: Fixtures,
         build: BuildOptions,
         database_limits: Limits,
+        server_limits: Limits,
     ) -> Self {
         Launcher {
             docker,
             fixtures,
             build,
             database_limits,
+            server_limits,
         }
     }
 
     fn limits_of(&self, service: &Service) -> &Limits {
         match service.limits {
             LimitsClass::Database => &self.database_limits,
+            LimitsClass::Server => &self.server_limits,
         }
     }
 
@@ -269,9 +322,39 @@ impl Launcher {
         for service in services {
             prepared.push(match service.kind {
                 ServiceKind::Postgres => self.prepare_postgres(service, progress).await?,
+                ServiceKind::App => self.prepare_app(service, progress).await?,
             });
         }
         Ok(prepared)
+    }
+
+    async fn prepare_app(
+        &self,
+        service: &Service,
+        progress: Progress<'_>,
+    ) -> Result<PreparedService, TopologyError> {
+        let target = service.as_target().ok_or_else(|| {
+            TopologyError::Runtime(RuntimeError::Prepare {
+                target: service.name.clone(),
+                message: "an app service needs app_dir, language and command".into(),
+            })
+        })?;
+        images::ensure_bases(
+            &self.docker,
+            &self.fixtures,
+            &[target.language],
+            &self.build,
+            progress,
+        )
+        .await?;
+        let image =
+            images::build_app(&self.docker, &self.fixtures, &target, &self.build, progress).await?;
+        Ok(PreparedService {
+            service: service.clone(),
+            image: image.tag,
+            image_id: image.image_id,
+            base_image: image.base_image,
+        })
     }
 
     async fn prepare_postgres(
@@ -395,9 +478,15 @@ impl Launcher {
             (LABEL_RUN.to_string(), run_id.to_string()),
             (LABEL_SERVICE.to_string(), service.name.clone()),
         ]);
+        let cmd = service
+            .as_target()
+            .filter(|_| service.kind == ServiceKind::App)
+            .map(|target| target.command_for(runtime::HOST, port));
         let body = ContainerCreateBody {
             image: Some(prepared.image.clone()),
+            cmd,
             env: Some(vec![
+                format!("HOST={}", runtime::HOST),
                 format!("PORT={port}"),
                 format!("FACEOFF_RUN={run_id}"),
             ]),
@@ -433,6 +522,25 @@ impl Launcher {
         }
         Ok(started)
     }
+}
+
+/// The prepared services one topology runs, in start order: the workload's, then the
+/// target's own.
+pub fn select(
+    prepared: &[PreparedService],
+    workload: &[String],
+    target: &[String],
+) -> Vec<PreparedService> {
+    let mut selected: Vec<PreparedService> = Vec::new();
+    for name in workload.iter().chain(target) {
+        if selected.iter().any(|s| &s.service.name == name) {
+            continue;
+        }
+        if let Some(service) = prepared.iter().find(|s| &s.service.name == name) {
+            selected.push(service.clone());
+        }
+    }
+    selected
 }
 
 /// The limits of database services: `--db-cpuset` (default: every CPU not in the server's
@@ -475,6 +583,7 @@ pub async fn launcher_for(
     fixtures: &Fixtures,
     build: BuildOptions,
     database_limits: Limits,
+    server_limits: Limits,
 ) -> Result<Option<Launcher>, TopologyError> {
     if services.is_empty() {
         return Ok(None);
@@ -495,6 +604,7 @@ pub async fn launcher_for(
         fixtures.clone(),
         build,
         database_limits,
+        server_limits,
     )))
 }
 
@@ -598,6 +708,11 @@ async fn wait_ready(
             ServiceKind::Postgres => match crate::database::check_ready(&running.url).await {
                 Ok(()) => return Ok(()),
                 Err(err) => err.to_string(),
+            },
+            ServiceKind::App => match runtime::probe_status(running.port).await {
+                Ok(200) => return Ok(()),
+                Ok(code) => format!("GET /status answered {code}"),
+                Err(err) => format!("GET /status: {err}"),
             },
         };
         if Instant::now() >= deadline {

@@ -623,7 +623,10 @@ async fn date_check(
 /// The services (built) every verified target runs beside, and what starts them.
 pub struct VerifyServices<'a> {
     pub launcher: &'a crate::topology::Launcher,
+    /// Every service any target needs, built.
     pub prepared: &'a [crate::topology::PreparedService],
+    /// The names the verified workloads need; each target's own follow.
+    pub workload_services: &'a [String],
 }
 
 /// Prepares, starts and verifies each target in turn, stopping each afterwards. With
@@ -642,10 +645,14 @@ pub async fn verify_all<R: crate::runtime::Runtime>(
     for target in targets {
         progress(&format!("[verify] {}", target.name));
         let indented = |line: &str| progress(&format!("  {line}"));
+        let mine = services
+            .as_ref()
+            .map(|s| crate::topology::select(s.prepared, s.workload_services, &target.services))
+            .unwrap_or_default();
         let running = match &services {
-            Some(services) if !services.prepared.is_empty() => match services
+            Some(services) if !mine.is_empty() => match services
                 .launcher
-                .start(services.prepared, launch.run_id, launch.ready_timeout)
+                .start(&mine, launch.run_id, launch.ready_timeout)
                 .await
             {
                 Ok(running) => Some(running),

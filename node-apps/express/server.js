@@ -9,6 +9,7 @@ const { processor, validateOrder, validateReset } = require('./orders');
 const { leibniz } = require('./leibniz');
 const { runLeibnizJob, stopAllJobs } = require('./jobs');
 const db = require('./db');
+const hybrid = require('./hybrid');
 
 const HOST = process.env.HOST || '127.0.0.1';
 const PORT = Number(process.env.PORT || 3000);
@@ -169,6 +170,13 @@ app.route('/db/single')
 app.route('/db/multiple')
   .get(async (req, res) => {
     res.json(await db.multipleRows(db.queryCount(req.query.count)));
+  })
+  .all(methodNotAllowed('GET', 'HEAD'));
+
+// Seed 001's hybrid notifications, served by Node alone (hybrid.js).
+app.route('/hybrid/notifications')
+  .get((req, res) => {
+    res.json(hybrid.notifications(req.query.user_id));
   })
   .all(methodNotAllowed('GET', 'HEAD'));
 

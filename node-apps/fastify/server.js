@@ -11,6 +11,7 @@ const {
 const { leibniz } = require('./leibniz');
 const { runLeibnizJob, stopAllJobs } = require('./jobs');
 const db = require('./db');
+const hybrid = require('./hybrid');
 
 const HOST = process.env.HOST || '127.0.0.1';
 const PORT = Number(process.env.PORT || 3000);
@@ -216,6 +217,28 @@ app.get('/db/single', {
 app.get('/db/multiple', {
   schema: { response: { 200: { type: 'array', items: worldRowSchema } } },
 }, async (request) => db.multipleRows(db.queryCount(request.query.count)));
+
+// Seed 001's hybrid notifications, served by Node alone (hybrid.js).
+const notificationSchema = {
+  type: 'object',
+  required: ['id', 'message', 'read'],
+  properties: { id: { type: 'integer' }, message: { type: 'string' }, read: { type: 'boolean' } },
+};
+app.get('/hybrid/notifications', {
+  schema: {
+    response: {
+      200: {
+        type: 'object',
+        required: ['realtime', 'historical', 'server'],
+        properties: {
+          realtime: { type: 'array', items: notificationSchema },
+          historical: { type: 'array', items: notificationSchema },
+          server: { type: 'string' },
+        },
+      },
+    },
+  },
+}, async (request) => hybrid.notifications(request.query.user_id));
 
 // Shutdown: kill the offload workers first (their requests get a 503) so that in-flight
 // job requests end now rather than at their timeout.

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from typing import Annotated
 
 import asyncpg
+import httpx
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -142,10 +143,60 @@ class Database:
 database = Database()
 
 
+class Realtime:
+    """Seed 001's hybrid architecture: the Node.js realtime service at REALTIME_URL (target
+    fastapi-hybrid), called with httpx, the article's client: one shared AsyncClient
+    (pooled keep-alive connections, not the article's client per request), waiting at most
+    REALTIME_TIMEOUT_MS. Without REALTIME_URL this app makes the realtime
+    list itself (target fastapi: FastAPI alone)."""
+
+    def __init__(self):
+        self.url = None
+        self.client = None
+        self.timeout_ms = 2000
+
+    def open(self):
+        self.url = os.environ.get("REALTIME_URL") or None
+        if self.url:
+            self.timeout_ms = int(os.environ.get("REALTIME_TIMEOUT_MS", "2000"))
+            # Every pooled connection kept alive: httpx keeps 20 by default, so under more
+            # concurrent requests the others would be closed and reopened after each answer.
+            limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+            self.client = httpx.AsyncClient(timeout=self.timeout_ms / 1000, limits=limits, trust_env=False)
+
+    async def close(self):
+        if self.client is not None:
+            await self.client.aclose()
+
+    async def notifications(self, user_id):
+        if self.client is None:
+            return [
+                {"id": 101, "message": f"Realtime 1 for {user_id}", "read": False},
+                {"id": 102, "message": f"Realtime 2 for {user_id}", "read": False},
+            ]
+        try:
+            response = await self.client.get(f"{self.url}/notifications/{user_id}")
+        except httpx.TimeoutException:
+            raise HTTPException(504, f"the realtime service did not answer within {self.timeout_ms} ms") from None
+        except httpx.HTTPError as error:
+            raise HTTPException(502, f"the realtime service is unavailable: {error}") from None
+        if response.status_code != 200:
+            raise HTTPException(502, f"the realtime service answered {response.status_code}")
+        try:
+            return response.json()
+        except ValueError:
+            raise HTTPException(502, "the realtime service answered with something other than JSON") from None
+
+
+realtime = Realtime()
+
+
 @asynccontextmanager
 async def lifespan(app):
     await database.open()
+    realtime.open()
     yield
+    await realtime.close()
     await database.close()
 
 
@@ -435,3 +486,21 @@ async def db_single():
 @app.get("/db/multiple")
 async def db_multiple(count: str | None = None):
     return await database.rows(query_count(count))
+
+
+# ---------------------------------------------------------------- hybrid (seed 001)
+
+
+async def get_historical_notifications(user_id: str):
+    """The article's historical list, kept in the Python service."""
+    return [{"id": 1, "message": "Historical 1", "read": True}, {"id": 2, "message": "Historical 2", "read": True}]
+
+
+@app.get("/hybrid/notifications")
+async def hybrid_notifications(user_id: Annotated[str, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$")]):
+    """Seed 001's get_notifications: the realtime list from the Node service (or made here
+    when there is none), merged with the historical one."""
+    live = await realtime.notifications(user_id)
+    historical = await get_historical_notifications(user_id)
+    server = "Python-Node hybrid" if realtime.url else "Python"
+    return {"realtime": live, "historical": historical, "server": server}

@@ -13,6 +13,7 @@ urlpatterns = [
     path("jobs/leibniz", views.leibniz_job),
     path("db/single", views.db_single),
     path("db/multiple", views.db_multiple),
+    path("hybrid/notifications", views.hybrid_notifications),
 ]
 
 handler400 = "project.views.bad_request"

@@ -376,6 +376,29 @@ def db_multiple(request):
     return json_response(world_rows(query_count(request)))
 
 
+# ---------------------------------------------------------------- hybrid (seed 001)
+
+USER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+HISTORICAL = [
+    {"id": 1, "message": "Historical 1", "read": True},
+    {"id": 2, "message": "Historical 2", "read": True},
+]
+
+
+@api_view("GET", "HEAD")
+def hybrid_notifications(request):
+    """Seed 001's merged notifications, served by Django alone: the realtime list (the
+    hybrid pair's Node service) made here, beside the historical one."""
+    user_id = request.GET.get("user_id")
+    if user_id is None or not USER_ID.fullmatch(user_id):
+        raise ApiError(400, "user_id must be 1 to 64 letters, digits, _ or -")
+    realtime = [
+        {"id": 101, "message": f"Realtime 1 for {user_id}", "read": False},
+        {"id": 102, "message": f"Realtime 2 for {user_id}", "read": False},
+    ]
+    return json_response({"realtime": realtime, "historical": HISTORICAL, "server": "Python"})
+
+
 # Error handlers (urls.py). Django uses them when DEBUG is False.
 def bad_request(request, exception):
     return json_response({"error": "bad request"}, status=400)

@@ -1,6 +1,8 @@
-//! The db workload end to end on a real Docker engine: faceoff's PostgreSQL image, one Node
-//! and one Python target verified against it (the rows-read check included) and timed, the
-//! database killed in the middle of a run, and no container left after any of them.
+//! Topologies end to end on a real Docker engine. The db workload: faceoff's PostgreSQL
+//! image, one Node and one Python target verified against it (the rows-read check included)
+//! and timed, the database killed in the middle of a run. The hybrid pair: FastAPI calling
+//! the Node realtime service, timed beside Node alone, and its 502 and 504 when that service
+//! is down or silent. No container is left after any of them.
 //!
 //! Needs a Docker engine (`.ci/setup-host` starts one). Without one these tests fail, unless
 //! FACEOFF_SKIP_DOCKER_TESTS=1 says to skip them.
@@ -11,7 +13,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bollard::query_parameters::{KillContainerOptions, ListContainersOptionsBuilder};
+use faceoff::config::Fixtures;
+use faceoff::images::{BaseChoice, BuildOptions, HOST_CA_BUNDLE};
 use faceoff::results::{self, RunStatus, TargetStatus};
+use faceoff::runtime::docker::DockerRuntime;
+use faceoff::runtime::{self as rt, Instance, LaunchSpec, Limits, Runtime};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -252,5 +258,156 @@ fn the_local_runtime_refuses_the_db_workload_naming_the_fix() {
     assert!(
         stderr.contains("postgres") && stderr.contains("--runtime docker"),
         "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hybrid_pair_is_timed_beside_node_alone_with_the_realtime_service_on_the_same_cpus() {
+    if skip() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let run = faceoff()
+        .args([
+            "run",
+            "--workload",
+            "hybrid",
+            "--targets",
+            "fastapi-hybrid,express",
+            "--duration",
+            "2s",
+            "--warmup",
+            "1s",
+            "--connections",
+            "8",
+        ])
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .expect("faceoff runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "run failed:\n{stdout}\n{stderr}");
+    let dir = run_dir_in(out.path()).expect("results written");
+    let results = results::read(&dir.join("results.json")).expect("results.json parses");
+    assert_eq!(results.status, RunStatus::Complete);
+    let realtime = results
+        .services
+        .iter()
+        .find(|s| s.name == "realtime")
+        .expect("the realtime service is recorded");
+    assert_eq!(realtime.limits, results.parameters.limits);
+    for target in &results.targets {
+        let trial = &target.trials[0];
+        assert!(
+            trial.requests > 0 && trial.errors.total() == 0,
+            "{target:?}"
+        );
+    }
+    assert!(
+        containers_with(&format!("faceoff.run={}", results.run_id))
+            .await
+            .is_empty(),
+        "containers of the run are left"
+    );
+}
+
+/// Starts the fastapi app with `env` and returns it once ready.
+async fn fastapi_with(
+    runtime: &DockerRuntime,
+    prepared: &faceoff::runtime::Prepared,
+    run_id: &str,
+    env: &[(String, String)],
+) -> faceoff::runtime::docker::DockerInstance {
+    let limits = Limits {
+        cpuset: "1".into(),
+        memory_bytes: 1 << 30,
+    };
+    let spec = LaunchSpec {
+        run_id,
+        port: rt::pick_free_port().unwrap(),
+        limits: &limits,
+        env,
+    };
+    let instance = runtime
+        .start(prepared, &spec)
+        .await
+        .expect("fastapi starts");
+    rt::wait_ready(&instance, "fastapi", &limits, Duration::from_secs(60))
+        .await
+        .expect("fastapi ready");
+    instance
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hybrid_answers_502_when_the_realtime_service_is_down_and_504_when_it_is_silent() {
+    if skip() {
+        return;
+    }
+    let fixtures = Fixtures::load(root()).unwrap();
+    let docker = faceoff::runtime::docker::connect().await.expect("engine");
+    let options = BuildOptions {
+        ca_bundle: Some(PathBuf::from(HOST_CA_BUNDLE)).filter(|p| p.is_file()),
+        base: BaseChoice::Offline,
+        force: false,
+        mirror: None,
+    };
+    let runtime = DockerRuntime::new(docker, fixtures.clone(), options);
+    let target = fixtures.target("fastapi").unwrap();
+    let prepared = runtime
+        .prepare(target, &|_: &str| {})
+        .await
+        .expect("fastapi image");
+    let run_id = format!("test-hybrid-{}", std::process::id());
+    let client = faceoff::verify::client().unwrap();
+    let path = "/hybrid/notifications?user_id=42";
+
+    // Down: nothing listens on the port.
+    let closed = rt::pick_free_port().unwrap();
+    let env = [(
+        "REALTIME_URL".to_string(),
+        format!("http://127.0.0.1:{closed}"),
+    )];
+    let down = fastapi_with(&runtime, &prepared, &run_id, &env).await;
+    let answer = faceoff::verify::send(&client, down.port(), "GET", path, None).await;
+    down.stop().await.unwrap();
+    let answer = answer.expect("an answer");
+    assert_eq!(
+        answer.status,
+        502,
+        "{:?}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert!(String::from_utf8_lossy(&answer.body).contains("\"error\""));
+
+    // Silent: a listener that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let env = [
+        (
+            "REALTIME_URL".to_string(),
+            format!("http://127.0.0.1:{}", silent.local_addr().unwrap().port()),
+        ),
+        ("REALTIME_TIMEOUT_MS".to_string(), "500".to_string()),
+    ];
+    let slow = fastapi_with(&runtime, &prepared, &run_id, &env).await;
+    let answer = faceoff::verify::send(&client, slow.port(), "GET", path, None).await;
+    slow.stop().await.unwrap();
+    let answer = answer.expect("an answer, not a hang");
+    assert_eq!(
+        answer.status,
+        504,
+        "{:?}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    assert!(
+        answer.elapsed < Duration::from_secs(3),
+        "{:?}",
+        answer.elapsed
+    );
+    drop(silent);
+    assert!(
+        containers_with(&format!("faceoff.run={run_id}"))
+            .await
+            .is_empty()
     );
 }
