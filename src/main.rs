@@ -234,6 +234,13 @@ async fn up<R: Runtime>(
     ui: Ui,
 ) -> Result<ExitCode> {
     let target = fixtures.target(&args.target)?.clone();
+    if !target.services.is_empty() {
+        bail!(
+            "{} runs with {}, which `up` does not start: use `faceoff run` or `faceoff verify`, or `faceoff up` a target without services",
+            target.name,
+            target.services.join(", ")
+        );
+    }
     let port = match args.port {
         Some(port) => {
             rt::ensure_port_free(port)?;
