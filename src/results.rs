@@ -93,6 +93,10 @@ pub struct TrialResult {
     /// How busy faceoff kept the generator CPUs during the trial, in percent of their
     /// capacity. Near 100 the generator, not the server, may have set the pace.
     pub generator_cpu_percent: f64,
+    /// The auxiliary services' resources during the same window, by service name (the
+    /// database near 100% CPU set the pace, not the target).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, ResourceSummary>,
 }
 
 /// Whether a target passed the contract before it was timed.

@@ -152,8 +152,15 @@ pub async fn execute<R: Runtime>(
             }
             match outcome.measured {
                 Ok((trial_result, version)) => {
+                    let services: String = trial_result
+                        .services
+                        .iter()
+                        .map(|(service, used)| {
+                            format!(", {service} mean CPU {:.0}%", used.mean_cpu_percent)
+                        })
+                        .collect();
                     ui.step(&format!(
-                        "  {:.0} req/s, p99 {:.2} ms, {} errors, peak {:.1} MiB",
+                        "  {:.0} req/s, p99 {:.2} ms, {} errors, peak {:.1} MiB{services}",
                         trial_result.requests_per_sec,
                         trial_result.latency.p99_ms,
                         trial_result.errors.total(),
@@ -342,12 +349,16 @@ async fn run_trial<R: Runtime>(
         verification: None,
         service_died: None,
     };
+    let service_instances = running.as_ref().map(|r| r.instances()).unwrap_or_default();
     outcome.measured = measure(
         &instance,
         prepared,
         plan,
         trial,
-        database_url.as_deref(),
+        TrialServices {
+            database_url: database_url.as_deref(),
+            instances: service_instances,
+        },
         ui,
         &mut outcome.verification,
     )
@@ -435,12 +446,45 @@ async fn send_setup(port: u16, workload: &Workload) -> Result<(), TrialError> {
     Ok(())
 }
 
+/// The services running beside a trial's target.
+struct TrialServices<'a> {
+    database_url: Option<&'a str>,
+    instances: Vec<(String, crate::runtime::docker::DockerInstance)>,
+}
+
+/// Samples each service every `interval` until `stop` is set; returns the readings by name.
+fn sample_services(
+    instances: Vec<(String, crate::runtime::docker::DockerInstance)>,
+    interval: Duration,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<(String, Vec<runtime::ResourceReading>)>> {
+    instances
+        .into_iter()
+        .map(|(name, instance)| {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut readings = Vec::new();
+                loop {
+                    if let Ok(reading) = instance.read_resources().await {
+                        readings.push(reading);
+                    }
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    tokio::time::sleep(interval).await;
+                }
+                (name, readings)
+            })
+        })
+        .collect()
+}
+
 async fn measure<I: Instance>(
     instance: &I,
     prepared: &Prepared,
     plan: &RunPlan,
     trial: u32,
-    database_url: Option<&str>,
+    services: TrialServices<'_>,
     ui: Ui,
     verification: &mut Option<crate::verify::TargetVerification>,
 ) -> Result<(TrialResult, Option<String>), TrialError> {
@@ -452,7 +496,7 @@ async fn measure<I: Instance>(
         name,
         plan,
         trial,
-        database_url,
+        services.database_url,
         verification,
     )
     .await?;
@@ -490,7 +534,20 @@ async fn measure<I: Instance>(
     };
     let own_pid = std::process::id() as i32;
     let (cpu_before, wall_before) = (sample::process_cpu_ns(own_pid), std::time::Instant::now());
+    let stop_services = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let service_samplers = sample_services(
+        services.instances,
+        plan.sample_interval,
+        stop_services.clone(),
+    );
     let (report, readings) = sample::sample_while(instance, plan.sample_interval, load).await;
+    stop_services.store(true, Ordering::Relaxed);
+    let mut service_resources = std::collections::BTreeMap::new();
+    for sampler in service_samplers {
+        if let Ok((service, readings)) = sampler.await {
+            service_resources.insert(service, sample::summarize(sample::series(&readings)));
+        }
+    }
     let generator_cpu_percent = sample::generator_busy_percent(
         sample::process_cpu_ns(own_pid).saturating_sub(cpu_before),
         wall_before.elapsed(),
@@ -520,6 +577,7 @@ async fn measure<I: Instance>(
     }
     let mut result = trial_result(trial, &report, resources);
     result.generator_cpu_percent = generator_cpu_percent;
+    result.services = service_resources;
     Ok((result, version))
 }
 
@@ -543,6 +601,7 @@ fn trial_result(
         connections_opened: report.connections_opened,
         resources,
         generator_cpu_percent: 0.0,
+        services: Default::default(),
     }
 }
 

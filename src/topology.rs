@@ -653,6 +653,25 @@ impl RunningServices {
         &self.running
     }
 
+    /// Handles to sample each service's CPU and memory like a target's, by name.
+    pub fn instances(&self) -> Vec<(String, crate::runtime::docker::DockerInstance)> {
+        self.running
+            .iter()
+            .map(|r| {
+                let language = r.service.language.unwrap_or(crate::config::Language::Node);
+                (
+                    r.service.name.clone(),
+                    crate::runtime::docker::DockerInstance::attach(
+                        self.docker.clone(),
+                        r.id.clone(),
+                        r.port,
+                        language,
+                    ),
+                )
+            })
+            .collect()
+    }
+
     /// The first service that is no longer running, as the error to report.
     pub async fn first_stopped(&self) -> Option<TopologyError> {
         for running in &self.running {

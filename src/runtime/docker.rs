@@ -341,6 +341,17 @@ pub struct DockerInstance {
 }
 
 impl DockerInstance {
+    /// A handle on a container faceoff started itself (an auxiliary service), so it can be
+    /// sampled like a target. `language` only decides what `runtime_version` runs.
+    pub fn attach(docker: Docker, id: String, port: u16, language: Language) -> Self {
+        DockerInstance {
+            docker,
+            id,
+            port,
+            language,
+        }
+    }
+
     async fn remove(&self) -> Result<(), RuntimeError> {
         remove_container(&self.docker, &self.id).await
     }
