@@ -362,15 +362,10 @@ async fn run_command<R: Runtime>(
         );
     }
     let catalog = topology::Catalog::load(&fixtures.root)?;
-    let targets = targets_for_runtime(&catalog, runtime.kind(), targets, !args.targets.is_empty())?;
-    let mut services = catalog.for_workload(&workload)?;
-    for target in &targets {
-        for service in catalog.resolve(&target.name, &target.services)? {
-            if !services.contains(&service) {
-                services.push(service);
-            }
-        }
-    }
+    let (targets, notes) =
+        catalog.targets_for_runtime(runtime.kind(), targets, !args.targets.is_empty())?;
+    notes.iter().for_each(|note| eprintln!("note: {note}"));
+    let services = catalog.with_target_services(catalog.for_workload(&workload)?, &targets)?;
     let launcher = topology::launcher_for(
         &services,
         runtime.kind(),
@@ -531,17 +526,18 @@ async fn verify_command<R: Runtime>(
         memory_bytes: args.limits.memory,
     };
     rt::parse_cpuset(&limits.cpuset)?;
-    let (workloads, mut services) = verify_services(runtime.kind(), fixtures, &contract, args)?;
-    let workload_services: Vec<String> = services.iter().map(|s| s.name.clone()).collect();
     let catalog = topology::Catalog::load(&fixtures.root)?;
-    let targets = targets_for_runtime(&catalog, runtime.kind(), targets, !args.targets.is_empty())?;
-    for target in &targets {
-        for service in catalog.resolve(&target.name, &target.services)? {
-            if !services.contains(&service) {
-                services.push(service);
-            }
-        }
-    }
+    let checked = catalog.verify_workloads(runtime.kind(), fixtures, &known, &args.workload)?;
+    let (targets, notes) =
+        catalog.targets_for_runtime(runtime.kind(), targets, !args.targets.is_empty())?;
+    checked
+        .notes
+        .iter()
+        .chain(&notes)
+        .for_each(|note| eprintln!("note: {note}"));
+    let (workloads, workload_services) = (checked.workloads, checked.services);
+    let services = catalog.with_target_services(workload_services.clone(), &targets)?;
+    let workload_services: Vec<String> = workload_services.into_iter().map(|s| s.name).collect();
     let launcher = topology::launcher_for(
         &services,
         runtime.kind(),
@@ -621,113 +617,6 @@ async fn verify_command<R: Runtime>(
     } else {
         ExitCode::FAILURE
     })
-}
-
-/// The targets a runtime can run. Targets with services of their own (the hybrid pair) need
-/// containers: the local runtime leaves them out with a note when none were named, and
-/// refuses them when they were.
-fn targets_for_runtime(
-    catalog: &topology::Catalog,
-    kind: RuntimeKind,
-    targets: Vec<faceoff::config::Target>,
-    named: bool,
-) -> Result<Vec<faceoff::config::Target>> {
-    if kind == RuntimeKind::Docker {
-        return Ok(targets);
-    }
-    let mut kept = Vec::new();
-    for target in targets {
-        if target.services.is_empty() {
-            kept.push(target);
-            continue;
-        }
-        let services = catalog
-            .resolve(&target.name, &target.services)?
-            .iter()
-            .map(|s| s.name.clone())
-            .collect::<Vec<_>>()
-            .join(", ");
-        if named {
-            return Err(topology::TopologyError::NeedsDocker {
-                workload: target.name.clone(),
-                services,
-            }
-            .into());
-        }
-        eprintln!(
-            "note: skipping {}: it runs with {services}, which runs as a container (use --runtime docker)",
-            target.name
-        );
-    }
-    Ok(kept)
-}
-
-/// The contract workloads to verify and the services they need. On the local runtime, which
-/// starts no containers, workloads needing a service are left out when none was asked for
-/// (with a note), and refused when one was.
-fn verify_services(
-    kind: RuntimeKind,
-    fixtures: &Fixtures,
-    contract: &Contract,
-    args: &VerifyArgs,
-) -> Result<(Vec<String>, Vec<topology::Service>)> {
-    let catalog = topology::Catalog::load(&fixtures.root)?;
-    let asked: Vec<String> = if args.workload.is_empty() {
-        contract.workloads().iter().map(|w| w.to_string()).collect()
-    } else {
-        args.workload.clone()
-    };
-    let mut kept = Vec::new();
-    let mut services: Vec<topology::Service> = Vec::new();
-    for name in &asked {
-        let mut needed = Vec::new();
-        for workload in fixtures
-            .workloads
-            .iter()
-            .filter(|w| w.contract_workload() == name)
-        {
-            for service in catalog.for_workload(workload)? {
-                if !needed.contains(&service) {
-                    needed.push(service);
-                }
-            }
-        }
-        if !needed.is_empty() && kind != RuntimeKind::Docker {
-            if args.workload.is_empty() {
-                eprintln!(
-                    "note: skipping the {name} cases: they need {}, which runs as a container (use --runtime docker)",
-                    needed
-                        .iter()
-                        .map(|s| s.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-                continue;
-            }
-            return Err(topology::TopologyError::NeedsDocker {
-                workload: name.clone(),
-                services: needed
-                    .iter()
-                    .map(|s| s.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            }
-            .into());
-        }
-        for service in needed {
-            if !services.contains(&service) {
-                services.push(service);
-            }
-        }
-        kept.push(name.clone());
-    }
-    // An empty list keeps meaning "everything" (the orders concurrency check included).
-    let workloads = if args.workload.is_empty() && kept.len() == asked.len() {
-        Vec::new()
-    } else {
-        kept
-    };
-    Ok((workloads, services))
 }
 
 fn write_verify_files(dir: &Path, report: &VerifyReport) -> Result<()> {

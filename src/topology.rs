@@ -21,7 +21,7 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::config::{ConfigError, Fixtures, Workload, parse_str};
+use crate::config::{ConfigError, Fixtures, Target, Workload, parse_str};
 use crate::images::{self, BaseChoice, BuildOptions, ImageError, Progress};
 use crate::runtime::docker::LABEL_RUN;
 use crate::runtime::{self, Limits, RuntimeError};
@@ -176,6 +176,114 @@ impl Catalog {
         })
     }
 
+    /// `services` followed by the ones `targets` run with, each once.
+    pub fn with_target_services(
+        &self,
+        mut services: Vec<Service>,
+        targets: &[Target],
+    ) -> Result<Vec<Service>, TopologyError> {
+        for target in targets {
+            for service in self.resolve(&target.name, &target.services)? {
+                if !services.contains(&service) {
+                    services.push(service);
+                }
+            }
+        }
+        Ok(services)
+    }
+
+    /// The targets a runtime can run, and a note for each one left out. Targets with
+    /// services of their own (the hybrid pair) need containers: the local runtime leaves
+    /// them out when none were `named`, and refuses them when they were.
+    pub fn targets_for_runtime(
+        &self,
+        kind: runtime::RuntimeKind,
+        targets: Vec<Target>,
+        named: bool,
+    ) -> Result<(Vec<Target>, Vec<String>), TopologyError> {
+        if kind == runtime::RuntimeKind::Docker {
+            return Ok((targets, Vec::new()));
+        }
+        let (mut kept, mut notes) = (Vec::new(), Vec::new());
+        for target in targets {
+            if target.services.is_empty() {
+                kept.push(target);
+                continue;
+            }
+            let services = names(&self.resolve(&target.name, &target.services)?);
+            if named {
+                return Err(TopologyError::NeedsDocker {
+                    workload: target.name.clone(),
+                    services,
+                });
+            }
+            notes.push(format!(
+                "skipping {}: it runs with {services}, which runs as a container (use --runtime docker)",
+                target.name
+            ));
+        }
+        Ok((kept, notes))
+    }
+
+    /// The contract workloads `verify` checks (`asked`, or all of `known`) and the services
+    /// they need. On the local runtime, which starts no containers, workloads needing a
+    /// service are left out with a note when none was asked for, and refused when one was.
+    pub fn verify_workloads(
+        &self,
+        kind: runtime::RuntimeKind,
+        fixtures: &Fixtures,
+        known: &[&str],
+        asked: &[String],
+    ) -> Result<VerifyPlan, TopologyError> {
+        let wanted: Vec<String> = if asked.is_empty() {
+            known.iter().map(|w| w.to_string()).collect()
+        } else {
+            asked.to_vec()
+        };
+        let mut plan = VerifyPlan::default();
+        let mut kept = Vec::new();
+        for name in &wanted {
+            let mut needed: Vec<Service> = Vec::new();
+            for workload in fixtures
+                .workloads
+                .iter()
+                .filter(|w| w.contract_workload() == name)
+            {
+                for service in self.for_workload(workload)? {
+                    if !needed.contains(&service) {
+                        needed.push(service);
+                    }
+                }
+            }
+            if !needed.is_empty() && kind != runtime::RuntimeKind::Docker {
+                if !asked.is_empty() {
+                    return Err(TopologyError::NeedsDocker {
+                        workload: name.clone(),
+                        services: names(&needed),
+                    });
+                }
+                plan.notes.push(format!(
+                    "skipping the {name} cases: they need {}, which runs as a container (use --runtime docker)",
+                    names(&needed)
+                ));
+                continue;
+            }
+            for service in needed {
+                if !plan.services.contains(&service) {
+                    plan.services.push(service);
+                }
+            }
+            kept.push(name.clone());
+        }
+        // An empty list keeps meaning "everything" (the orders concurrency check included).
+        plan.workloads = if asked.is_empty() && kept.len() == wanted.len() {
+            Vec::new()
+        } else {
+            kept
+        };
+        Ok(plan)
+    }
+
     /// The services `workload` needs, in its order; unknown names are an error.
     pub fn for_workload(&self, workload: &Workload) -> Result<Vec<Service>, TopologyError> {
         self.resolve(&workload.name, &workload.services)
@@ -203,6 +311,23 @@ impl Catalog {
             })
             .collect()
     }
+}
+
+/// What `verify` checks: the contract workloads (empty: all), the services they need, and
+/// a note for each workload left out.
+#[derive(Debug, Clone, Default)]
+pub struct VerifyPlan {
+    pub workloads: Vec<String>,
+    pub services: Vec<Service>,
+    pub notes: Vec<String>,
+}
+
+fn names(services: &[Service]) -> String {
+    services
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Why a service could not be built, started or kept running.
@@ -816,6 +941,58 @@ mod tests {
             "postgresql://faceoff:faceoff@127.0.0.1:5555/faceoff"
         );
         assert!(postgres.app_env.contains_key("DB_POOL_SIZE"));
+    }
+
+    #[test]
+    fn the_local_runtime_leaves_the_hybrid_pair_out_unless_it_is_named() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let fixtures = Fixtures::load(root).unwrap();
+        let catalog = Catalog::load(root).unwrap();
+        let all = fixtures.select_targets(&[]).unwrap();
+        let (kept, notes) = catalog
+            .targets_for_runtime(runtime::RuntimeKind::Local, all.clone(), false)
+            .unwrap();
+        assert!(kept.iter().all(|t| t.name != "fastapi-hybrid"));
+        assert_eq!(kept.len(), all.len() - 1);
+        assert!(notes[0].contains("realtime"), "{notes:?}");
+        let named = fixtures
+            .select_targets(&["fastapi-hybrid".to_string()])
+            .unwrap();
+        let err = catalog
+            .targets_for_runtime(runtime::RuntimeKind::Local, named.clone(), true)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--runtime docker"), "{err}");
+        let (kept, _) = catalog
+            .targets_for_runtime(runtime::RuntimeKind::Docker, named, true)
+            .unwrap();
+        assert_eq!(kept.len(), 1);
+    }
+
+    #[test]
+    fn verify_on_the_local_runtime_skips_the_db_cases_unless_they_are_asked_for() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let fixtures = Fixtures::load(root).unwrap();
+        let catalog = Catalog::load(root).unwrap();
+        let known = ["status", "orders", "db"];
+        let plan = catalog
+            .verify_workloads(runtime::RuntimeKind::Local, &fixtures, &known, &[])
+            .unwrap();
+        assert_eq!(plan.workloads, ["status", "orders"]);
+        assert!(plan.services.is_empty());
+        assert!(plan.notes[0].contains("db"), "{:?}", plan.notes);
+        let docker = catalog
+            .verify_workloads(runtime::RuntimeKind::Docker, &fixtures, &known, &[])
+            .unwrap();
+        assert!(docker.workloads.is_empty(), "empty means every workload");
+        assert_eq!(docker.services[0].name, "postgres");
+        let asked = catalog.verify_workloads(
+            runtime::RuntimeKind::Local,
+            &fixtures,
+            &known,
+            &["db".to_string()],
+        );
+        assert!(asked.unwrap_err().to_string().contains("--runtime docker"));
     }
 
     #[test]
