@@ -113,9 +113,15 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    /// Loads and validates `fixtures/services.toml` under `root`.
+    /// Loads and validates `fixtures/services.toml` under `root`; without that file there
+    /// are no services (a checkout whose workloads need none).
     pub fn load(root: &Path) -> Result<Catalog, ConfigError> {
         let path = root.join("fixtures").join("services.toml");
+        if !path.exists() {
+            return Ok(Catalog {
+                services: Vec::new(),
+            });
+        }
         let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
             path: path.clone(),
             source,
