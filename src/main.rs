@@ -23,6 +23,7 @@ use faceoff::run::{self, RunPlan, Ui};
 use faceoff::runtime::docker::{self, DockerRuntime};
 use faceoff::runtime::local::{LocalRuntime, cache_dir};
 use faceoff::runtime::{self as rt, Instance, LaunchSpec, Limits, Runtime, RuntimeKind};
+use faceoff::topology;
 use faceoff::verify::{self, VerifyReport};
 
 /// Exit code for a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
@@ -422,6 +423,13 @@ async fn up<R: Runtime>(
     ui: Ui,
 ) -> Result<ExitCode> {
     let target = fixtures.target(&args.target)?.clone();
+    if !target.services.is_empty() {
+        bail!(
+            "{} runs with {}, which `up` does not start: use `faceoff run` or `faceoff verify`, or `faceoff up` a target without services",
+            target.name,
+            target.services.join(", ")
+        );
+    }
     let port = match args.port {
         Some(port) => {
             rt::ensure_port_free(port)?;
@@ -444,6 +452,7 @@ async fn up<R: Runtime>(
         run_id: &run_id,
         port,
         limits: &limits,
+        env: &[],
     };
     let instance = runtime.start(&prepared, &spec).await?;
     let ready = tokio::select! {
@@ -541,6 +550,25 @@ async fn run_command<R: Runtime>(
             "warning: the load generator shares CPUs with the server; figures will be lower and noisier"
         );
     }
+    let catalog = topology::Catalog::load(&fixtures.root)?;
+    let (targets, notes) =
+        catalog.targets_for_runtime(runtime.kind(), targets, !args.targets.is_empty())?;
+    notes.iter().for_each(|note| eprintln!("note: {note}"));
+    let services = catalog.with_target_services(catalog.for_workload(&workload)?, &targets)?;
+    let launcher = topology::launcher_for(
+        &services,
+        runtime.kind(),
+        &workload.name,
+        fixtures,
+        build_options(&args.build)?,
+        topology::database_limits(
+            args.services.db_cpuset.as_deref(),
+            args.services.db_memory,
+            &limits,
+        )?,
+        limits.clone(),
+    )
+    .await?;
     let run_id = run::new_run_id();
     let run_dir = args.out.join(&run_id);
     let results_path = run_dir.join("results.json");
@@ -566,6 +594,8 @@ async fn run_command<R: Runtime>(
         } else {
             Some(Contract::load(&fixtures.root)?)
         },
+        services,
+        launcher,
     };
     let mut manifest = Manifest::collect(&fixtures.root);
     manifest.engine = engine;
@@ -616,6 +646,7 @@ async fn run_command<R: Runtime>(
         manifest,
         targets: Vec::new(),
         merge: None,
+        services: Vec::new(),
     };
     results::write(&results_path, &results)?;
     ui.step(&format!(
@@ -697,6 +728,39 @@ async fn verify_command<R: Runtime>(
         memory_bytes: args.limits.memory,
     };
     rt::parse_cpuset(&limits.cpuset)?;
+    let catalog = topology::Catalog::load(&fixtures.root)?;
+    let checked = catalog.verify_workloads(runtime.kind(), fixtures, &known, &args.workload)?;
+    let (targets, notes) =
+        catalog.targets_for_runtime(runtime.kind(), targets, !args.targets.is_empty())?;
+    checked
+        .notes
+        .iter()
+        .chain(&notes)
+        .for_each(|note| eprintln!("note: {note}"));
+    let (workloads, workload_services) = (checked.workloads, checked.services);
+    let services = catalog.with_target_services(workload_services.clone(), &targets)?;
+    let workload_services: Vec<String> = workload_services.into_iter().map(|s| s.name).collect();
+    let launcher = topology::launcher_for(
+        &services,
+        runtime.kind(),
+        "verify",
+        fixtures,
+        build_options(&args.build)?,
+        topology::database_limits(
+            args.services.db_cpuset.as_deref(),
+            args.services.db_memory,
+            &limits,
+        )?,
+        limits.clone(),
+    )
+    .await?;
+    let prepared_services = match &launcher {
+        Some(launcher) => {
+            let progress = |line: &str| ui.step(&format!("  {line}"));
+            launcher.prepare(&services, &progress).await?
+        }
+        None => Vec::new(),
+    };
     let run_id = run::new_run_id();
     let dir = args.out.join(&run_id);
     let mut report = VerifyReport {
@@ -714,7 +778,19 @@ async fn verify_command<R: Runtime>(
     };
     let progress = |line: &str| ui.step(line);
     let interrupted = tokio::select! {
-        verified = verify::verify_all(runtime, &targets, &contract, &args.workload, &launch, &progress) => {
+        verified = verify::verify_all(
+            runtime,
+            &targets,
+            &contract,
+            &workloads,
+            &launch,
+            launcher.as_ref().map(|launcher| verify::VerifyServices {
+                launcher,
+                prepared: &prepared_services,
+                workload_services: &workload_services,
+            }),
+            &progress,
+        ) => {
             report.targets = verified;
             false
         }

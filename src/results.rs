@@ -105,6 +105,10 @@ pub struct TrialResult {
     pub started_at: Option<String>,
     #[serde(default)]
     pub finished_at: Option<String>,
+    /// The auxiliary services' resources during the same window, by service name (the
+    /// database near 100% CPU set the pace, not the target).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, ResourceSummary>,
 }
 
 /// Whether a target passed the contract before it was timed.
@@ -160,6 +164,10 @@ pub struct RunResults {
     /// hosts or parameters were let through (`--allow-mixed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge: Option<crate::merge::MergeRecord>,
+    /// The auxiliary services every trial ran beside its target (a PostgreSQL for `db`):
+    /// image, limits and the variables the targets got.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<crate::topology::ServiceRecord>,
 }
 
 impl RunResults {
