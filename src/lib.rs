@@ -19,4 +19,5 @@ pub mod run;
 pub mod runtime;
 pub mod sample;
 pub mod stats;
+pub mod sweep;
 pub mod verify;

@@ -256,6 +256,7 @@ pub(super) async fn drive_connection(worker: Rc<Worker>, mut first: Option<std::
                 answered_at = Some(done);
                 continue;
             }
+            Some(Err(error)) if is_reset(&error) => Failure::Reset,
             Some(Err(_io)) => Failure::Io,
             None if timeout <= timeline.end => Failure::Timeout,
             // Still in flight when the window closed: counted nowhere.
@@ -421,6 +422,17 @@ impl Conn {
             keep_alive: head.keep_alive,
         })
     }
+}
+
+/// Whether an I/O error means the server reset or closed the connection mid-request.
+fn is_reset(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::UnexpectedEof
+    )
 }
 
 #[cfg(test)]

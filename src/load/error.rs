@@ -13,6 +13,11 @@ pub struct ErrorCounts {
     /// Requests lost to a connection reset, closed or broken mid-request, or answered with
     /// something that is not HTTP/1.x.
     pub io: u64,
+    /// Of the `io` failures, those where the server reset or closed the connection before
+    /// the response was complete (also counted in `io`); 0 in files written before it was
+    /// recorded.
+    #[serde(default)]
+    pub reset: u64,
     /// Responses with status >= 400 (also counted in [`LoadReport::requests`](super::LoadReport::requests)).
     pub non_success: u64,
 }
@@ -34,6 +39,7 @@ impl ErrorCounts {
         self.connect += other.connect;
         self.timeout += other.timeout;
         self.io += other.io;
+        self.reset += other.reset;
         self.non_success += other.non_success;
     }
 }

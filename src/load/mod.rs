@@ -84,7 +84,7 @@ mod tests;
 
 pub use error::{ErrorCounts, LoadError};
 pub use fd_limit::{FD_MARGIN, ensure_fd_limit, open_file_limits};
-pub use open_loop::OpenLoopStats;
+pub use open_loop::{OpenLoopStats, RATE_KEPT};
 pub use target::Target;
 
 use engine::run;

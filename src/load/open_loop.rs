@@ -46,6 +46,21 @@ pub struct OpenLoopStats {
     pub late_sends: u64,
 }
 
+/// Share of the requested rate an open-loop run must send for its rate to count as kept.
+pub const RATE_KEPT: f64 = 0.95;
+
+impl OpenLoopStats {
+    /// Whether the run sent what was asked: at least [`RATE_KEPT`] of the requested rate,
+    /// with no more than 1% of the scheduled slots left unsent. When it did not, the server
+    /// or the generator (its CPU, or too few connections for the rate × latency) could not
+    /// keep up, and the figures describe a lighter load than the one requested.
+    #[must_use]
+    pub fn kept_rate(&self) -> bool {
+        self.achieved_rate >= self.requested_rate * RATE_KEPT
+            && self.unsent as f64 <= self.scheduled as f64 * 0.01
+    }
+}
+
 /// The open-loop schedule: slot `k` is due `k × interval` after the start. Connections take
 /// slots in order, each when it is free.
 pub(super) struct Schedule {

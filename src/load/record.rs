@@ -21,6 +21,8 @@ pub(super) enum Failure {
     Connect,
     Timeout,
     Io,
+    /// An I/O failure where the server reset or closed the connection mid-request.
+    Reset,
 }
 
 /// What one worker measured, for all its connections.
@@ -109,6 +111,10 @@ impl WorkerStats {
             Failure::Connect => self.errors.connect += 1,
             Failure::Timeout => self.errors.timeout += 1,
             Failure::Io => self.errors.io += 1,
+            Failure::Reset => {
+                self.errors.io += 1;
+                self.errors.reset += 1;
+            }
         }
     }
 

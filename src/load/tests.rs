@@ -17,6 +17,11 @@ use hyper_util::rt::TokioIo;
 use std::convert::Infallible;
 use std::time::Instant as WallClock;
 
+/// How much later than planned a run may end on a busy test host and still count as on time
+/// (the request timeouts in these tests are far shorter than this, so a run that waited for a
+/// silent server would not make it).
+const SLACK: Duration = Duration::from_secs(5);
+
 /// How the in-process test server answers.
 #[derive(Clone)]
 enum Behaviour {
@@ -308,7 +313,9 @@ fn returns_no_connection_quickly_when_nothing_listens() {
 
     let error = run_closed_loop(&spec, Arc::default()).unwrap_err();
 
-    assert!(started.elapsed() < CONNECT_GRACE + Duration::from_secs(1));
+    // Generous: a busy host delays threads, but a generator waiting on a dead server would
+    // never return.
+    assert!(started.elapsed() < CONNECT_GRACE + SLACK);
     assert!(matches!(error, LoadError::NoConnection { .. }), "{error:?}");
     assert_eq!(
         error.to_string(),
@@ -326,7 +333,7 @@ fn ends_on_time_and_counts_timeouts_when_the_server_never_answers() {
 
     let report = run_closed_loop(&spec, Arc::default()).unwrap();
 
-    assert!(started.elapsed() < spec.duration + Duration::from_secs(1));
+    assert!(started.elapsed() < spec.duration + SLACK);
     assert_eq!(report.requests, 0);
     assert!(report.errors.timeout >= 2, "{:?}", report.errors);
     assert_eq!(report.elapsed, spec.duration);
@@ -348,7 +355,7 @@ fn keeps_going_with_backoff_and_ends_on_time_when_the_server_dies() {
     })
     .unwrap();
 
-    assert!(started.elapsed() < spec.duration + Duration::from_secs(1));
+    assert!(started.elapsed() < spec.duration + SLACK);
     assert!(report.requests > 0);
     assert!(report.errors.connect > 0, "{:?}", report.errors);
     // Without backoff two connections would fail tens of thousands of times in a second.

@@ -412,6 +412,7 @@ mod tests {
                 connect: 1,
                 timeout: 2,
                 io: 3,
+                reset: 1,
                 non_success: 10,
             },
             bytes_received: 6000 * 11,
