@@ -58,6 +58,48 @@ const RSS_SAMPLE: Duration = Duration::from_millis(100);
 /// The body nginx answers with.
 const BODY: &str = r#"{"ok":true}"#;
 
+/// Where Debian puts nginx: in /usr/sbin, which is not on every user's PATH.
+const DEBIAN_NGINX: &str = "/usr/sbin/nginx";
+
+/// The nginx to start: `nginx` on the PATH, else Debian's /usr/sbin/nginx, else plain
+/// `nginx` (so the error names what to install).
+#[must_use]
+pub fn nginx_binary() -> PathBuf {
+    crate::images::find_on_path("nginx")
+        .or_else(|| Some(PathBuf::from(DEBIAN_NGINX)).filter(|p| p.is_file()))
+        .unwrap_or_else(|| PathBuf::from("nginx"))
+}
+
+/// What `faceoff doctor` says about the tools of the benchmark of the instrument: for nginx
+/// and wrk, whether they are installed (with the path) or how to install them.
+#[must_use]
+pub fn tool_checks() -> Vec<(bool, &'static str, String)> {
+    let nginx = nginx_binary();
+    let wrk = crate::images::find_on_path("wrk");
+    let missing = |package: &str| {
+        format!("not installed: apt-get install -y {package} (only `faceoff calibrate` needs it)")
+    };
+    vec![
+        if nginx.is_file() {
+            (
+                true,
+                "nginx",
+                format!("{} (for faceoff calibrate)", nginx.display()),
+            )
+        } else {
+            (false, "nginx", missing("nginx-light"))
+        },
+        match wrk {
+            Some(path) => (
+                true,
+                "wrk",
+                format!("{} (for faceoff calibrate)", path.display()),
+            ),
+            None => (false, "wrk", missing("wrk")),
+        },
+    ]
+}
+
 /// Settings of [`calibrate`]; [`Default`] gives the documented defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CalibrateOptions {
@@ -76,7 +118,7 @@ pub struct CalibrateOptions {
     pub open_loop_fraction: f64,
     /// Connections held open for the memory figure (default 10,000); 0 skips it.
     pub memory_connections: usize,
-    /// The nginx binary (default `nginx`, from Debian's `nginx-light`).
+    /// The nginx binary (default [`nginx_binary`]: from Debian's `nginx-light`).
     pub nginx: PathBuf,
     /// The wrk binary (default `wrk`, from Debian's `wrk`).
     pub wrk: PathBuf,
@@ -92,7 +134,7 @@ impl Default for CalibrateOptions {
             server_cpu: 1,
             open_loop_fraction: 0.5,
             memory_connections: 10_000,
-            nginx: PathBuf::from("nginx"),
+            nginx: nginx_binary(),
             wrk: PathBuf::from("wrk"),
         }
     }

@@ -780,6 +780,9 @@ async fn doctor(fixtures: &Fixtures, kind: RuntimeKind) -> Result<ExitCode> {
             None => line(false, program, format!("not on PATH: {fix}")),
         }
     }
+    for (ok, what, detail) in faceoff::instrument::tool_checks() {
+        line(ok, what, detail);
+    }
     if kind == RuntimeKind::Docker {
         match docker::connect().await {
             Err(err) => line(false, "engine", err.to_string()),
