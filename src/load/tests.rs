@@ -719,4 +719,19 @@ fn counts_garbage_responses_as_io_errors() {
 
     assert_eq!(report.requests, 0);
     assert!(report.errors.io > 0, "{:?}", report.errors);
+    // Garbage is a protocol error, not a reset.
+    assert_eq!(report.errors.reset, 0, "{:?}", report.errors);
+}
+
+#[test]
+fn counts_a_connection_closed_mid_response_as_a_reset() {
+    let addr = raw_server(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nshort", true);
+    let mut spec = spec(format!("http://{addr}/").parse().unwrap());
+    spec.duration = Duration::from_millis(300);
+
+    let report = run_closed_loop(&spec, Arc::default()).unwrap();
+
+    assert_eq!(report.requests, 0);
+    assert!(report.errors.reset > 0, "{:?}", report.errors);
+    assert_eq!(report.errors.reset, report.errors.io, "{:?}", report.errors);
 }
