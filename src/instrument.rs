@@ -187,6 +187,11 @@ pub struct RunFigures {
     pub p99_ms: f64,
     /// Errors of every kind (connect, read/write, timeout, status >= 400).
     pub errors: u64,
+    /// CPU time (user + system) the generator used per completed request, microseconds:
+    /// for faceoff its whole process, for wrk the child process. Unlike req/s, this hardly
+    /// moves when other programs compete for the server's CPU.
+    #[serde(default)]
+    pub cpu_us_per_request: f64,
 }
 
 /// Medians over the closed-loop rounds.
@@ -200,6 +205,14 @@ pub struct RoundMedians {
     pub wrk_p50_ms: f64,
     pub faceoff_p99_ms: f64,
     pub wrk_p99_ms: f64,
+    /// Median of the per-round ratios of CPU time per request, faceoff/wrk: below 1 means
+    /// faceoff spends less of its core on each request.
+    #[serde(default)]
+    pub cpu_ratio: f64,
+    #[serde(default)]
+    pub faceoff_cpu_us_per_request: f64,
+    #[serde(default)]
+    pub wrk_cpu_us_per_request: f64,
 }
 
 /// The open-loop check, below saturation.
@@ -354,9 +367,12 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<Calibration, Instrumen
 
     let mut rounds = Vec::with_capacity(opts.rounds as usize);
     for round in 1..=opts.rounds {
+        let cpu_before = crate::sample::process_cpu_ns(std::process::id() as i32);
         let report =
             faceoff_closed(&url, opts.connections, opts.generator_cpu, opts.duration).await?;
-        let faceoff = figures(&report);
+        let cpu = crate::sample::process_cpu_ns(std::process::id() as i32) - cpu_before;
+        let mut faceoff = figures(&report);
+        faceoff.cpu_us_per_request = per_request_us(cpu as f64 / 1e9, report.requests);
         let wrk = run_wrk(opts, &url, nginx.dir(), opts.connections, None).await?;
         let wrk = wrk.figures();
         rounds.push(CalibrationRound {
@@ -377,6 +393,9 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<Calibration, Instrumen
         wrk_p50_ms: med(|r| r.wrk.p50_ms),
         faceoff_p99_ms: med(|r| r.faceoff.p99_ms),
         wrk_p99_ms: med(|r| r.wrk.p99_ms),
+        cpu_ratio: med(|r| ratio(r.faceoff.cpu_us_per_request, r.wrk.cpu_us_per_request)),
+        faceoff_cpu_us_per_request: med(|r| r.faceoff.cpu_us_per_request),
+        wrk_cpu_us_per_request: med(|r| r.wrk.cpu_us_per_request),
     };
 
     let open_loop = if opts.open_loop_fraction > 0.0 && median.wrk_requests_per_sec > 0.0 {
@@ -447,7 +466,29 @@ fn figures(report: &LoadReport) -> RunFigures {
         p50_ms: ms(report.latency_us.value_at_quantile(0.50)),
         p99_ms: ms(report.latency_us.value_at_quantile(0.99)),
         errors: report.errors.total(),
+        cpu_us_per_request: 0.0,
     }
+}
+
+/// `cpu_s` seconds of CPU spread over `requests`, in microseconds each; 0 without requests.
+fn per_request_us(cpu_s: f64, requests: u64) -> f64 {
+    if requests == 0 {
+        0.0
+    } else {
+        cpu_s * 1e6 / requests as f64
+    }
+}
+
+/// CPU time (user + system) of this process's children that have been waited for, seconds.
+fn children_cpu_s() -> f64 {
+    // SAFETY: an all-zero rusage is a valid value of the plain C struct getrusage fills in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage only writes the struct we pass, which lives for the call.
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &raw mut usage) } != 0 {
+        return 0.0;
+    }
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 /// Runs `binary flag` and returns the first line that names the tool; a missing binary is
@@ -730,6 +771,7 @@ async fn run_wrk(
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     let limit = opts.duration + WRK_SLACK;
+    let cpu_before = children_cpu_s();
     let output = match tokio::time::timeout(limit, command.output()).await {
         Ok(Ok(output)) => output,
         Ok(Err(error)) => return Err(io_error("cannot run taskset/wrk")(error)),
@@ -749,7 +791,9 @@ async fn run_wrk(
             String::from_utf8_lossy(&output.stderr).trim()
         )));
     }
-    parse_wrk(&stdout)
+    let mut run = parse_wrk(&stdout)?;
+    run.cpu_s = (children_cpu_s() - cpu_before).max(0.0);
+    Ok(run)
 }
 
 async fn open_loop_check(
@@ -915,6 +959,10 @@ pub struct WrkRun {
     pub socket_errors: [u64; 4],
     /// `Non-2xx or 3xx responses:`.
     pub non_2xx_3xx: u64,
+    /// CPU time (user + system) wrk used, seconds, from the kernel's accounting of waited-for
+    /// children (0 when parsed from text alone).
+    #[serde(default)]
+    pub cpu_s: f64,
 }
 
 impl WrkRun {
@@ -924,6 +972,7 @@ impl WrkRun {
             p50_ms: self.p50_ms,
             p99_ms: self.p99_ms,
             errors: self.socket_errors.iter().sum::<u64>() + self.non_2xx_3xx,
+            cpu_us_per_request: per_request_us(self.cpu_s, self.requests),
         }
     }
 }
@@ -953,6 +1002,7 @@ pub fn parse_wrk(output: &str) -> Result<WrkRun, InstrumentError> {
         bytes_read: 0.0,
         socket_errors: [0; 4],
         non_2xx_3xx: 0,
+        cpu_s: 0.0,
     };
     let mut saw_requests = false;
     for line in output.lines() {
