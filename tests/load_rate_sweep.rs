@@ -92,3 +92,68 @@ fn a_sweep_stops_at_the_first_rate_the_server_cannot_sustain() {
     let open = driven.report.open_loop.expect("open-loop figures");
     assert_eq!(open.requested_rate, 50.0);
 }
+
+/// `faceoff run --profile rate-sweep` end to end on the local-process runtime (fastify on the
+/// host's node, dependencies from its lockfile, installs cached under target/ as in
+/// tests/local_e2e.rs): each step is in results.json and the summary names the max
+/// sustainable rate. Asserts the shape, not the rate: that depends on the host.
+#[test]
+fn run_with_the_rate_sweep_profile_records_every_step_and_the_max_sustainable_rate() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_faceoff"))
+        .current_dir(root)
+        .env(
+            "XDG_CACHE_HOME",
+            root.join("target").join("faceoff-test-cache"),
+        )
+        .args(["--runtime", "local", "run", "--profile", "rate-sweep"])
+        .args(["--targets", "fastify", "--duration", "1s", "--warmup", "0s"])
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .unwrap();
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let run_dir = std::fs::read_dir(out.path())
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let results = faceoff::results::read(&run_dir.join("results.json")).unwrap();
+    assert_eq!(results.parameters.profile, "rate-sweep");
+    let trial = &results.targets[0].trials[0];
+    let sweep = trial.sweep.as_ref().expect("a sweep in the trial");
+    assert_eq!(sweep.p99_limit_ms, 50.0);
+    assert!(!sweep.steps.is_empty());
+    let profile_rates = [500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0, 32000.0];
+    for (step, rate) in sweep.steps.iter().zip(profile_rates) {
+        assert_eq!(step.rate, rate);
+        assert_eq!(step.open_loop.requested_rate, rate);
+        assert!(step.latency.p9999_ms >= step.latency.p99_ms, "{step:?}");
+    }
+    // Every step but the last held; the last held too only if the sweep ran out of rates.
+    let (last, held) = sweep.steps.split_last().unwrap();
+    assert!(held.iter().all(|step| step.sustained()), "{sweep:?}");
+    assert!(
+        !last.sustained() || sweep.steps.len() == profile_rates.len(),
+        "{sweep:?}"
+    );
+    let expected = sweep
+        .steps
+        .iter()
+        .take_while(|step| step.sustained())
+        .last()
+        .map(|step| step.rate);
+    assert_eq!(sweep.max_sustainable_rate, expected);
+    assert!(trial.open_loop.is_some());
+    assert!(!trial.resources.samples.is_empty());
+    assert!(
+        stdout.contains("fastify: max sustainable rate")
+            || stdout.contains("fastify: no sustainable rate"),
+        "{stdout}"
+    );
+}
