@@ -5,7 +5,9 @@
 //! generator CPU runs, interleaved round by round, faceoff's closed loop and `wrk -t1` with the
 //! same connections and duration. What it reports ([`Calibration`]):
 //!
-//! * per round and as medians: req/s of both, the ratio faceoff/wrk, p50 and p99 of both;
+//! * per round and as medians: req/s of both, the ratio faceoff/wrk, p50 and p99 of both, and
+//!   the CPU time each generator spent per request (a figure that, unlike req/s, hardly moves
+//!   when other programs on the host take the server's CPU);
 //! * an open-loop check below saturation: wrk2 is not packaged in Debian, so the reference is
 //!   wrk pacing each connection with a Lua `delay()` to about half its closed-loop rate, and
 //!   faceoff's open loop at the rate wrk actually reached, same connections (see
