@@ -114,18 +114,16 @@ fn load_warns_and_reports_a_rate_it_could_not_send() {
     assert!(open["unsent"].as_u64().unwrap() > 500, "{open}");
 }
 
-#[test]
-fn load_says_how_to_raise_an_open_file_limit_too_low_for_the_connections() {
+/// `faceoff` with its open-file limit set to `soft` / `hard` before it starts.
+fn faceoff_with_file_limit(soft: u64, hard: u64) -> std::process::Command {
     let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("faceoff"));
-    command
-        .env("FACEOFF_ROOT", env!("CARGO_MANIFEST_DIR"))
-        .args(["load", "http://127.0.0.1:9/", "-c", "5000", "-d", "1s"]);
+    command.env("FACEOFF_ROOT", env!("CARGO_MANIFEST_DIR"));
     // SAFETY: setrlimit is async-signal-safe and touches only the child being started.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             let limit = libc::rlimit {
-                rlim_cur: 256,
-                rlim_max: 256,
+                rlim_cur: soft,
+                rlim_max: hard,
             };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
                 Ok(())
@@ -134,6 +132,34 @@ fn load_says_how_to_raise_an_open_file_limit_too_low_for_the_connections() {
             }
         });
     }
+    command
+}
+
+#[test]
+fn load_raises_a_soft_open_file_limit_below_the_connections() {
+    let (addr, _server) = start_server(Duration::ZERO);
+
+    let output = faceoff_with_file_limit(256, 4096)
+        .args(["load", &format!("http://{addr}/"), "-c", "1000", "-d", "1s"])
+        .args(["--warmup", "1s", "--json"])
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["connections"], 1000);
+    assert!(
+        json["connections_opened"].as_u64().unwrap() >= 1000,
+        "{json}"
+    );
+    assert_eq!(json["errors"]["connect"], 0, "{json}");
+}
+
+#[test]
+fn load_says_how_to_raise_an_open_file_limit_too_low_for_the_connections() {
+    let mut command = faceoff_with_file_limit(256, 256);
+    command.args(["load", "http://127.0.0.1:9/", "-c", "5000", "-d", "1s"]);
 
     let output = command.output().unwrap();
 
