@@ -457,7 +457,7 @@ mod tests {
     }
 
     #[test]
-    fn the_repository_rate_sweep_profile_is_a_valid_sweep() {
+    fn the_repository_open_and_sweep_profiles_are_valid() {
         let fixtures =
             crate::config::Fixtures::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
         let profile = fixtures.profile("rate-sweep").unwrap();
@@ -465,6 +465,11 @@ mod tests {
             panic!("rate-sweep is not a sweep");
         };
         assert!(sweep.rates.len() >= 3);
+        let open = fixtures.profile("open-1000").unwrap();
+        assert_eq!(
+            LoadPlan::from_profile(open),
+            Ok(LoadPlan::Open { rate: 1000.0 })
+        );
     }
 
     #[test]
