@@ -262,6 +262,12 @@ pub struct OpenLoopCheck {
     /// faceoff's corrected p50 / single-connection wrk's p50, and the same for p99.
     pub p50_ratio_single: f64,
     pub p99_ratio_single: f64,
+    /// faceoff's uncorrected p50 (from the write) / paced wrk's p50, and the same for p99:
+    /// the like-for-like comparison, both tools timing from the write.
+    #[serde(default)]
+    pub p50_ratio_uncorrected: f64,
+    #[serde(default)]
+    pub p99_ratio_uncorrected: f64,
     /// How well faceoff kept its schedule.
     pub lag_mean_ms: f64,
     pub lag_max_ms: f64,
@@ -851,6 +857,8 @@ async fn open_loop_check(
         p99_ratio: ratio(corrected.p99_ms, wrk.p99_ms),
         p50_ratio_single: ratio(corrected.p50_ms, single.p50_ms),
         p99_ratio_single: ratio(corrected.p99_ms, single.p99_ms),
+        p50_ratio_uncorrected: ratio(service_at(0.50), wrk.p50_ms),
+        p99_ratio_uncorrected: ratio(service_at(0.99), wrk.p99_ms),
         lag_mean_ms: open.lag_mean_us / 1000.0,
         lag_max_ms: ms(open.lag_max_us),
         late_sends: open.late_sends,

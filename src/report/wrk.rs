@@ -184,6 +184,11 @@ pub fn calibration_text(calibration: &Calibration) -> String {
             open.p99_ratio_single,
             open.faceoff_requested_rate
         );
+        let _ = writeln!(
+            out,
+            "  open-loop latency ratio, uncorrected  p50 {:.2}, p99 {:.2} vs paced wrk  (both timed from the write)",
+            open.p50_ratio_uncorrected, open.p99_ratio_uncorrected
+        );
     }
     if let Some(memory) = &c.memory {
         let _ = writeln!(
@@ -610,6 +615,8 @@ mod tests {
                 p99_ratio: 0.15,
                 p50_ratio_single: 1.5,
                 p99_ratio_single: 1.55,
+                p50_ratio_uncorrected: 0.15,
+                p99_ratio_uncorrected: 0.145,
                 lag_mean_ms: 0.026,
                 lag_max_ms: 2.9,
                 late_sends: 75,
@@ -624,6 +631,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("(closed loop, 1 connection)"), "{text}");
+        assert!(
+            text.contains("open-loop latency ratio, uncorrected  p50 0.15"),
+            "{text}"
+        );
         assert!(
             text.contains("75 sends > 1 ms late, 0 never sent"),
             "{text}"
