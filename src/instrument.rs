@@ -220,19 +220,20 @@ pub struct RoundMedians {
 /// The open-loop check, below saturation.
 ///
 /// wrk2 is not packaged in Debian, so there is no reference with the same method; two wrk
-/// runs bracket it instead, both timing each request from its write, without correction:
+/// runs stand in for it, both timing each request from its write, without correction:
 ///
 /// * *paced*: wrk with a Lua `delay()` that makes every connection wait `wrk_delay_ms`
 ///   between requests, which lands near `target_rate`. faceoff's open loop runs at the rate
 ///   this reached, with the same connections. wrk's delays fire on millisecond ticks, so its
 ///   connections send in bursts that queue at the server, where faceoff's schedule spreads
-///   the same rate evenly: paced wrk's latencies are an upper reference.
+///   the same rate evenly.
 /// * *single*: wrk closed loop over one connection, never more than one request at the
-///   server: the latency of a lone request, a lower reference.
+///   server: the latency of a lone request.
 ///
 /// faceoff reports its corrected latency (from the intended send time when a request had to
-/// queue) and its uncorrected latency (from the write); below saturation they should agree
-/// with each other, and lie between the two references.
+/// queue) and its uncorrected latency (from the write); the uncorrected one compares like
+/// with like with paced wrk. Below saturation the two agree unless the server or the host
+/// stalled: then the corrected one also counts the requests that waited out the stall.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpenLoopCheck {
     /// The fraction of wrk's median closed-loop rate aimed at.
@@ -409,11 +410,10 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<Calibration, Instrumen
     let open_loop = if opts.open_loop_fraction > 0.0 && median.wrk_requests_per_sec > 0.0 {
         let check = open_loop_check(opts, &url, nginx.dir(), median.wrk_requests_per_sec).await?;
         notes.push(format!(
-            "open loop: Debian has no wrk2, so two wrk runs bracket faceoff's figures instead: \
-             wrk pacing each connection with a Lua delay() of {} ms ({:.0} req/s, sent in \
-             bursts on millisecond ticks: an upper reference) and wrk over one connection (a \
-             lone request at a time: a lower reference); wrk times from the write, without \
-             correction",
+            "open loop: Debian has no wrk2, so two wrk runs stand in for it: wrk pacing each \
+             connection with a Lua delay() of {} ms ({:.0} req/s, sent in bursts on \
+             millisecond ticks) and wrk over one connection (a lone request at a time); wrk \
+             times from the write, without correction, like faceoff's uncorrected figures",
             check.wrk_delay_ms, check.wrk_requests_per_sec
         ));
         Some(check)
