@@ -43,6 +43,13 @@
 //!   connection is dropped and opened again, with a growing pause after repeated failures so
 //!   a dead server does not keep a core busy.
 //!
+//! # Where things are
+//!
+//! `engine` starts the workers and keeps the timeline, `connection` is one connection's loop,
+//! `http1` reads responses, `open_loop` paces the schedule, `record` counts and merges,
+//! `target` checks the URL and serializes the request, `fd_limit` raises the open-file limit,
+//! `error` holds the error types; `tests` drives the whole generator against small servers.
+//!
 //! # Open loop
 //!
 //! [`run_open_loop`] sends requests at a constant rate, whatever the server does: slot `k` of
