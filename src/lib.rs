@@ -26,4 +26,5 @@ pub mod sample;
 pub mod schedule;
 pub mod stats;
 pub mod topology;
+pub mod sweep;
 pub mod verify;

@@ -13,7 +13,7 @@ use faceoff::cli::{
     AuditArgs, BuildArgs, CalibrateArgs, ClaimsArgs, CleanArgs, Cli, Command, CompareArgs,
     ImagesCommand, LoadArgs, MatrixArgs, MergeArgs, RunArgs, UpArgs, VerifyArgs,
 };
-use faceoff::config::{Fixtures, Language, LoadMode};
+use faceoff::config::{Fixtures, Language};
 use faceoff::contract::Contract;
 use faceoff::images::{self, BuildOptions, HOST_CA_BUNDLE};
 use faceoff::manifest::{Manifest, framework_version};
@@ -510,20 +510,7 @@ async fn run_command<R: Runtime>(
     let targets = fixtures.select_targets(&args.targets)?;
     let workload = fixtures.workload(&args.workload)?.clone();
     let profile = fixtures.profile(&args.profile)?.clone();
-    if profile.mode != LoadMode::Closed {
-        bail!(
-            "profile `{}` is {:?}-loop, which `run` cannot drive yet: use a closed-loop profile ({})",
-            profile.name,
-            profile.mode,
-            fixtures
-                .profiles
-                .iter()
-                .filter(|p| p.mode == LoadMode::Closed)
-                .map(|p| p.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    let load = faceoff::sweep::LoadPlan::from_profile(&profile)?;
     let limits = Limits {
         cpuset: args.limits.cpuset.clone(),
         memory_bytes: args.limits.memory,
@@ -582,6 +569,7 @@ async fn run_command<R: Runtime>(
         duration: args.duration.unwrap_or(profile.duration),
         warmup: args.warmup.unwrap_or(profile.warmup),
         max_requests: args.max_requests.or(profile.max_requests),
+        load,
         profile: profile.name.clone(),
         request_timeout: args.request_timeout,
         ready_timeout: args.limits.ready_timeout,
@@ -689,6 +677,9 @@ async fn run_command<R: Runtime>(
     } else {
         println!("{}", report::summary_table(&results));
         println!("{}", report::conditions_line(&results));
+        for line in report::sweep::summary_lines(&results) {
+            println!("{line}");
+        }
         if results.parameters.trials > 1 {
             for line in
                 report::throughput_comparisons(&results, &faceoff::stats::Bootstrap::default())
@@ -884,6 +875,9 @@ async fn load_command(args: &LoadArgs) -> Result<ExitCode> {
         report = run => report.context("the load generator thread failed")??,
         _ = shutdown_signal() => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
     };
+    if let Some(open) = report.open_loop.as_ref().filter(|open| !open.kept_rate()) {
+        eprintln!("warning: {}", report::sweep::rate_shortfall(open));
+    }
     if args.json {
         let summary = serde_json::json!({
             "url": args.url,
@@ -896,8 +890,13 @@ async fn load_command(args: &LoadArgs) -> Result<ExitCode> {
             "status_counts": report.status_counts,
             "errors": report.errors,
             "bytes_received": report.bytes_received,
+            "response_bytes": report.response_bytes,
             "per_second": report.per_second,
+            "connections_opened": report.connections_opened,
+            "warmup_requests": report.warmup_requests,
+            "warmup_errors": report.warmup_errors,
             "open_loop": report.open_loop,
+            "service_latency": report.service_latency_us.as_ref().map(faceoff::stats::latency_summary),
         });
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -1062,6 +1061,9 @@ async fn doctor(fixtures: &Fixtures, kind: RuntimeKind) -> Result<ExitCode> {
             Some(path) => line(true, program, version_of(&path)),
             None => line(false, program, format!("not on PATH: {fix}")),
         }
+    }
+    for (ok, what, detail) in faceoff::instrument::tool_checks() {
+        line(ok, what, detail);
     }
     if kind == RuntimeKind::Docker {
         match docker::connect().await {

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::{Fixtures, Target, Workload};
 use crate::contract::Contract;
-use crate::load::{LiveCounters, LoadReport, LoadSpec, run_closed_loop};
+use crate::load::{LiveCounters, LoadReport, LoadSpec};
 use crate::manifest::framework_version;
 use crate::results::{
     self, RunResults, RunStatus, TargetResult, TargetStatus, TrialResult, VerifyStatus,
@@ -20,6 +20,7 @@ use crate::runtime::{self, Instance, LaunchSpec, Limits, Prepared, Runtime};
 use crate::sample;
 use crate::stats::latency_summary;
 use crate::topology::{Launcher, PreparedService, Service, TopologyError};
+use crate::sweep::LoadPlan;
 
 /// Everything a run needs, validated.
 #[derive(Debug, Clone)]
@@ -35,6 +36,8 @@ pub struct RunPlan {
     pub connections: usize,
     /// Stop each trial after this many measured requests.
     pub max_requests: Option<u64>,
+    /// Closed loop, open loop at a rate, or a rate sweep (from the profile).
+    pub load: LoadPlan,
     pub duration: Duration,
     pub warmup: Duration,
     pub request_timeout: Duration,
@@ -171,6 +174,12 @@ pub async fn execute<R: Runtime>(
                         trial_result.errors.total(),
                         trial_result.resources.peak_memory_bytes as f64 / 1048576.0
                     ));
+                    if let Some(sweep) = &trial_result.sweep {
+                        for line in crate::report::sweep::step_lines(sweep) {
+                            ui.step(&format!("    {line}"));
+                        }
+                        ui.step(&format!("  {}", crate::report::sweep::max_rate_text(sweep)));
+                    }
                     if entry.runtime_version.is_none() {
                         entry.runtime_version = version;
                     }
@@ -531,11 +540,12 @@ async fn measure<I: Instance>(
         request_timeout: plan.request_timeout,
     };
     let live = Arc::new(LiveCounters::default());
-    let bar = progress_bar(ui, plan.warmup + plan.duration);
+    let bar = progress_bar(ui, plan.load.max_duration(plan.warmup, plan.duration));
     let ticker = tokio::spawn(update_bar(bar.clone(), live.clone()));
     let load = {
         let live = live.clone();
-        tokio::task::spawn_blocking(move || run_closed_loop(&spec, live))
+        let load = plan.load.clone();
+        tokio::task::spawn_blocking(move || crate::sweep::drive(&spec, &load, live))
     };
     let started_at = now_rfc3339();
     let own_pid = std::process::id() as i32;
@@ -562,7 +572,8 @@ async fn measure<I: Instance>(
     let finished_at = now_rfc3339();
     ticker.abort();
     bar.finish_and_clear();
-    let report = report.map_err(|e| TrialError::Join(e.to_string()))??;
+    let driven = report.map_err(|e| TrialError::Join(e.to_string()))??;
+    let report = &driven.report;
     // A server that died mid-run makes every figure above meaningless: say why it died.
     if let Some(exited) = instance.exited().await? {
         return Err(TrialError::DiedUnderLoad {
@@ -582,11 +593,20 @@ async fn measure<I: Instance>(
             "{name}: the load generator kept its CPUs {generator_cpu_percent:.0}% busy; it may have set the pace, not the server (give it more CPUs with --generator-cpus, or fewer --connections)"
         ));
     }
-    let mut result = trial_result(trial, &report, resources);
+    if let (Some(open), None) = (&report.open_loop, &driven.sweep) {
+        if !open.kept_rate() {
+            ui.warn(&format!(
+                "{name}: {}",
+                crate::report::sweep::rate_shortfall(open)
+            ));
+        }
+    }
+    let mut result = trial_result(trial, report, resources);
     result.generator_cpu_percent = generator_cpu_percent;
     result.started_at = Some(started_at);
     result.finished_at = Some(finished_at);
     result.services = service_resources;
+    result.sweep = driven.sweep;
     Ok((result, version))
 }
 
@@ -608,6 +628,10 @@ fn trial_result(
         warmup_requests: report.warmup_requests,
         warmup_errors: report.warmup_errors,
         connections_opened: report.connections_opened,
+        response_bytes: report.response_bytes,
+        service_latency: report.service_latency_us.as_ref().map(latency_summary),
+        open_loop: report.open_loop.clone(),
+        sweep: None,
         resources,
         generator_cpu_percent: 0.0,
         started_at: None,

@@ -112,6 +112,7 @@ pub fn conditions_line(results: &RunResults) -> String {
 }
 
 pub mod junit;
+pub mod sweep;
 pub mod wrk;
 
 /// The verification table: one row per case, one column per target, `pass` or `FAIL`.
