@@ -29,7 +29,7 @@ impl Percentile {
 }
 
 /// Every percentile a trial records, lowest first.
-pub const PERCENTILES: [Percentile; 6] = [
+pub const PERCENTILES: [Percentile; 7] = [
     Percentile {
         label: "p50",
         quantile: 0.5,
@@ -56,6 +56,11 @@ pub const PERCENTILES: [Percentile; 6] = [
         of: |l| l.p999_ms,
     },
     Percentile {
+        label: "p99.99",
+        quantile: 0.9999,
+        of: |l| l.p9999_ms,
+    },
+    Percentile {
         label: "max",
         quantile: 1.0,
         of: |l| l.max_ms,
@@ -79,7 +84,8 @@ pub struct TargetFigures<'a> {
     pub trial_requests_per_sec: Vec<f64>,
     /// `None` when no trial was measured.
     pub requests_per_sec: Option<Estimate>,
-    /// One estimate per entry of [`PERCENTILES`]; empty when no trial was measured.
+    /// One estimate per entry of [`PERCENTILES`] the trials recorded (files from before a
+    /// percentile was recorded hold 0 for it: left out); empty when no trial was measured.
     pub latency_ms: Vec<(Percentile, Estimate)>,
     pub mean_latency_ms: Option<Estimate>,
     pub peak_memory_mib: Option<Estimate>,
@@ -202,8 +208,14 @@ fn target_figures<'a>(result: &'a TargetResult, bootstrap: &Bootstrap) -> Target
         let values: Vec<f64> = trials.iter().map(f).collect();
         stats::median_ci(&values, bootstrap)
     };
+    let recorded = |p: &Percentile| {
+        trials
+            .iter()
+            .any(|t| p.of(&t.latency) > 0.0 || t.latency.max_ms == 0.0)
+    };
     let latency_ms = PERCENTILES
         .iter()
+        .filter(|p| recorded(p))
         .filter_map(|p| estimate(&|t| p.of(&t.latency)).map(|e| (*p, e)))
         .collect();
     TargetFigures {
@@ -307,4 +319,39 @@ fn warnings(results: &RunResults) -> Vec<String> {
         );
     }
     warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::report::test_support::{analysis_of, fixture_results};
+
+    #[test]
+    fn a_percentile_older_files_did_not_record_is_left_out() {
+        let mut results = fixture_results();
+        for trial in results.targets.iter_mut().flat_map(|t| t.trials.iter_mut()) {
+            trial.latency.p9999_ms = 0.0;
+        }
+        analysis_of(&results, |analysis| {
+            let target = &analysis.targets[0];
+            assert!(target.latency("p99.99").is_none());
+            assert!(target.latency("p99.9").is_some_and(|e| e.median > 0.0));
+        });
+    }
+
+    #[test]
+    fn medians_and_intervals_come_from_the_trials() {
+        let results = fixture_results();
+        analysis_of(&results, |analysis| {
+            let target = &analysis.targets[0];
+            let rps: Vec<f64> = results.targets[0]
+                .trials
+                .iter()
+                .map(|t| t.requests_per_sec)
+                .collect();
+            let estimate = target.requests_per_sec.expect("measured");
+            assert_eq!(Some(estimate.median), crate::stats::median(&rps));
+            assert!(estimate.ci.low <= estimate.median && estimate.median <= estimate.ci.high);
+            assert_eq!(target.trial_requests_per_sec, rps);
+        });
+    }
 }

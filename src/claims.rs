@@ -1108,8 +1108,8 @@ mod tests {
 
     const GOOD: &str = r#"
 [[planned]]
-name = "db"
-needs = "PostgreSQL"
+name = "numeric"
+needs = "NumPy"
 
 [[claim]]
 id = "json"
@@ -1142,7 +1142,7 @@ ratio = 2.89
         let claims = parse(GOOD).unwrap();
         assert_eq!(claims.claims.len(), 1);
         assert_eq!(claims.get("json").unwrap().metric, Metric::RequestsPerSec);
-        assert!(claims.planned("db").is_some());
+        assert!(claims.planned("numeric").is_some());
     }
 
     #[test]

@@ -192,6 +192,17 @@ pub struct LimitArgs {
     pub ready_timeout: Duration,
 }
 
+/// Limits of the auxiliary services (the db workload's PostgreSQL).
+#[derive(Debug, Args, Clone)]
+pub struct ServiceLimitArgs {
+    /// CPUs the database container may use [default: every CPU not in --cpuset]
+    #[arg(long, value_name = "CPUS")]
+    pub db_cpuset: Option<String>,
+    /// Memory limit of the database container
+    #[arg(long, default_value = "1g", value_parser = parse_bytes, value_name = "SIZE")]
+    pub db_memory: u64,
+}
+
 #[derive(Debug, Args)]
 pub struct UpArgs {
     /// The target to run
@@ -257,6 +268,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
+    pub services: ServiceLimitArgs,
+    #[command(flatten)]
     pub build: BuildArgs,
 }
 
@@ -273,6 +286,8 @@ pub struct VerifyArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub services: ServiceLimitArgs,
     #[command(flatten)]
     pub build: BuildArgs,
 }

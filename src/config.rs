@@ -61,6 +61,10 @@ pub struct Target {
     pub app_dir: PathBuf,
     pub server: String,
     pub command: Vec<String>,
+    /// Auxiliary services (fixtures/services.toml) this target runs with, after the
+    /// workload's: the hybrid pair's Node realtime service.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
 }
 
 impl Target {
@@ -98,6 +102,9 @@ pub struct Workload {
     pub setup: Option<SetupRequest>,
     /// The contract workload whose cases gate this one [default: the name].
     pub verify: Option<String>,
+    /// Auxiliary services (fixtures/services.toml) started before the target, in order.
+    #[serde(default)]
+    pub services: Vec<String>,
 }
 
 impl Workload {
@@ -473,6 +480,7 @@ mod tests {
                 "--port={port}".into(),
                 "{host}:{port}".into(),
             ],
+            services: Vec::new(),
         }
     }
 
@@ -515,12 +523,19 @@ mod tests {
     }
 
     #[test]
-    fn repository_fixtures_load_and_name_five_targets() {
+    fn repository_fixtures_load_and_name_the_targets() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let fixtures = Fixtures::load(root).expect("fixtures load");
         assert_eq!(
             fixtures.target_names(),
-            ["express", "fastify", "fastapi", "django", "django-wsgi"]
+            [
+                "express",
+                "fastify",
+                "fastapi",
+                "django",
+                "django-wsgi",
+                "fastapi-hybrid"
+            ]
         );
         fixtures.workload("status").expect("status workload");
         let three = fixtures.profile("three-slow").expect("three-slow profile");

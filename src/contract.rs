@@ -94,6 +94,13 @@ pub struct Expect {
     /// JSON pointer -> [value, tolerance].
     #[serde(default)]
     pub close: BTreeMap<String, [f64; 2]>,
+    /// JSON pointer -> the length of the array there ("" is the whole body).
+    #[serde(default)]
+    pub lengths: BTreeMap<String, usize>,
+    /// JSON pointer -> [low, high]: an integer within these bounds, inclusive. A pointer
+    /// ending in `/*` applies to every element of the array before it.
+    #[serde(default)]
+    pub ranges: BTreeMap<String, [i64; 2]>,
     /// Fewest milliseconds to the full response.
     pub min_ms: Option<u64>,
     /// Most milliseconds to the full response.
@@ -120,12 +127,29 @@ pub struct Case {
     pub expect: Expect,
 }
 
+/// The db rows-read check: a short concurrent load of both db endpoints, after which the
+/// database's own counters must show every row read by a statement of its own, and every
+/// answered row must match the table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DbReads {
+    /// Requests of `GET /db/single`.
+    pub single_requests: usize,
+    /// Requests of `GET /db/multiple?count={multiple_count}`.
+    pub multiple_requests: usize,
+    pub multiple_count: usize,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+}
+
 /// The whole contract.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Contract {
     pub defaults: Defaults,
     pub concurrency: Concurrency,
+    /// The db workload's rows-read check.
+    pub db_reads: Option<DbReads>,
     #[serde(rename = "case")]
     pub cases: Vec<Case>,
 }
@@ -193,7 +217,9 @@ mod tests {
         let contract = Contract::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
         assert_eq!(
             contract.workloads(),
-            ["status", "sleep", "orders", "compute", "offload"]
+            [
+                "status", "sleep", "orders", "compute", "offload", "db", "hybrid"
+            ]
         );
         assert!(contract.cases.len() > 40);
         assert!(

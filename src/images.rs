@@ -151,7 +151,7 @@ pub async fn image_id(docker: &Docker, image: &str) -> Result<Option<String>, Im
     }
 }
 
-async fn ensure_debian(
+pub(crate) async fn ensure_debian(
     docker: &Docker,
     fixtures: &Fixtures,
     options: &BuildOptions,
@@ -385,7 +385,7 @@ fn read_ca_bundle(path: Option<&Path>) -> Result<Vec<u8>, ImageError> {
 }
 
 /// Runs a legacy-builder build of the tarred context and returns the image id.
-async fn build(
+pub(crate) async fn build(
     docker: &Docker,
     tag: &str,
     context_tar: Vec<u8>,
@@ -528,6 +528,23 @@ fn tar_dir(dir: &Path, extra: Option<(&str, &[u8])>) -> Result<Vec<u8>, ImageErr
             .map_err(io_err(context.clone()))?;
     }
     builder.into_inner().map_err(io_err(context))
+}
+
+/// Tars in-memory files (name, contents) as a build context.
+pub(crate) fn tar_files(files: &[(&str, &[u8])]) -> Result<Vec<u8>, ImageError> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, bytes) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, name, *bytes)
+            .map_err(io_err("packing a build context"))?;
+    }
+    builder
+        .into_inner()
+        .map_err(io_err("packing a build context"))
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), ImageError> {

@@ -5,7 +5,9 @@
 //! generator CPU runs, interleaved round by round, faceoff's closed loop and `wrk -t1` with the
 //! same connections and duration. What it reports ([`Calibration`]):
 //!
-//! * per round and as medians: req/s of both, the ratio faceoff/wrk, p50 and p99 of both;
+//! * per round and as medians: req/s of both, the ratio faceoff/wrk, p50 and p99 of both, and
+//!   the CPU time each generator spent per request (a figure that, unlike req/s, hardly moves
+//!   when other programs on the host take the server's CPU);
 //! * an open-loop check below saturation: wrk2 is not packaged in Debian, so the reference is
 //!   wrk pacing each connection with a Lua `delay()` to about half its closed-loop rate, and
 //!   faceoff's open loop at the rate wrk actually reached, same connections (see
@@ -58,6 +60,48 @@ const RSS_SAMPLE: Duration = Duration::from_millis(100);
 /// The body nginx answers with.
 const BODY: &str = r#"{"ok":true}"#;
 
+/// Where Debian puts nginx: in /usr/sbin, which is not on every user's PATH.
+const DEBIAN_NGINX: &str = "/usr/sbin/nginx";
+
+/// The nginx to start: `nginx` on the PATH, else Debian's /usr/sbin/nginx, else plain
+/// `nginx` (so the error names what to install).
+#[must_use]
+pub fn nginx_binary() -> PathBuf {
+    crate::images::find_on_path("nginx")
+        .or_else(|| Some(PathBuf::from(DEBIAN_NGINX)).filter(|p| p.is_file()))
+        .unwrap_or_else(|| PathBuf::from("nginx"))
+}
+
+/// What `faceoff doctor` says about the tools of the benchmark of the instrument: for nginx
+/// and wrk, whether they are installed (with the path) or how to install them.
+#[must_use]
+pub fn tool_checks() -> Vec<(bool, &'static str, String)> {
+    let nginx = nginx_binary();
+    let wrk = crate::images::find_on_path("wrk");
+    let missing = |package: &str| {
+        format!("not installed: apt-get install -y {package} (only `faceoff calibrate` needs it)")
+    };
+    vec![
+        if nginx.is_file() {
+            (
+                true,
+                "nginx",
+                format!("{} (for faceoff calibrate)", nginx.display()),
+            )
+        } else {
+            (false, "nginx", missing("nginx-light"))
+        },
+        match wrk {
+            Some(path) => (
+                true,
+                "wrk",
+                format!("{} (for faceoff calibrate)", path.display()),
+            ),
+            None => (false, "wrk", missing("wrk")),
+        },
+    ]
+}
+
 /// Settings of [`calibrate`]; [`Default`] gives the documented defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CalibrateOptions {
@@ -76,7 +120,7 @@ pub struct CalibrateOptions {
     pub open_loop_fraction: f64,
     /// Connections held open for the memory figure (default 10,000); 0 skips it.
     pub memory_connections: usize,
-    /// The nginx binary (default `nginx`, from Debian's `nginx-light`).
+    /// The nginx binary (default [`nginx_binary`]: from Debian's `nginx-light`).
     pub nginx: PathBuf,
     /// The wrk binary (default `wrk`, from Debian's `wrk`).
     pub wrk: PathBuf,
@@ -92,7 +136,7 @@ impl Default for CalibrateOptions {
             server_cpu: 1,
             open_loop_fraction: 0.5,
             memory_connections: 10_000,
-            nginx: PathBuf::from("nginx"),
+            nginx: nginx_binary(),
             wrk: PathBuf::from("wrk"),
         }
     }
@@ -145,6 +189,11 @@ pub struct RunFigures {
     pub p99_ms: f64,
     /// Errors of every kind (connect, read/write, timeout, status >= 400).
     pub errors: u64,
+    /// CPU time (user + system) the generator used per completed request, microseconds:
+    /// for faceoff its whole process, for wrk the child process. Unlike req/s, this hardly
+    /// moves when other programs compete for the server's CPU.
+    #[serde(default)]
+    pub cpu_us_per_request: f64,
 }
 
 /// Medians over the closed-loop rounds.
@@ -158,24 +207,33 @@ pub struct RoundMedians {
     pub wrk_p50_ms: f64,
     pub faceoff_p99_ms: f64,
     pub wrk_p99_ms: f64,
+    /// Median of the per-round ratios of CPU time per request, faceoff/wrk: below 1 means
+    /// faceoff spends less of its core on each request.
+    #[serde(default)]
+    pub cpu_ratio: f64,
+    #[serde(default)]
+    pub faceoff_cpu_us_per_request: f64,
+    #[serde(default)]
+    pub wrk_cpu_us_per_request: f64,
 }
 
 /// The open-loop check, below saturation.
 ///
 /// wrk2 is not packaged in Debian, so there is no reference with the same method; two wrk
-/// runs bracket it instead, both timing each request from its write, without correction:
+/// runs stand in for it, both timing each request from its write, without correction:
 ///
 /// * *paced*: wrk with a Lua `delay()` that makes every connection wait `wrk_delay_ms`
 ///   between requests, which lands near `target_rate`. faceoff's open loop runs at the rate
 ///   this reached, with the same connections. wrk's delays fire on millisecond ticks, so its
 ///   connections send in bursts that queue at the server, where faceoff's schedule spreads
-///   the same rate evenly: paced wrk's latencies are an upper reference.
+///   the same rate evenly.
 /// * *single*: wrk closed loop over one connection, never more than one request at the
-///   server: the latency of a lone request, a lower reference.
+///   server: the latency of a lone request.
 ///
 /// faceoff reports its corrected latency (from the intended send time when a request had to
-/// queue) and its uncorrected latency (from the write); below saturation they should agree
-/// with each other, and lie between the two references.
+/// queue) and its uncorrected latency (from the write); the uncorrected one compares like
+/// with like with paced wrk. Below saturation the two agree unless the server or the host
+/// stalled: then the corrected one also counts the requests that waited out the stall.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpenLoopCheck {
     /// The fraction of wrk's median closed-loop rate aimed at.
@@ -205,6 +263,12 @@ pub struct OpenLoopCheck {
     /// faceoff's corrected p50 / single-connection wrk's p50, and the same for p99.
     pub p50_ratio_single: f64,
     pub p99_ratio_single: f64,
+    /// faceoff's uncorrected p50 (from the write) / paced wrk's p50, and the same for p99:
+    /// the like-for-like comparison, both tools timing from the write.
+    #[serde(default)]
+    pub p50_ratio_uncorrected: f64,
+    #[serde(default)]
+    pub p99_ratio_uncorrected: f64,
     /// How well faceoff kept its schedule.
     pub lag_mean_ms: f64,
     pub lag_max_ms: f64,
@@ -312,9 +376,12 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<Calibration, Instrumen
 
     let mut rounds = Vec::with_capacity(opts.rounds as usize);
     for round in 1..=opts.rounds {
+        let cpu_before = crate::sample::process_cpu_ns(std::process::id() as i32);
         let report =
             faceoff_closed(&url, opts.connections, opts.generator_cpu, opts.duration).await?;
-        let faceoff = figures(&report);
+        let cpu = crate::sample::process_cpu_ns(std::process::id() as i32) - cpu_before;
+        let mut faceoff = figures(&report);
+        faceoff.cpu_us_per_request = per_request_us(cpu as f64 / 1e9, report.requests);
         let wrk = run_wrk(opts, &url, nginx.dir(), opts.connections, None).await?;
         let wrk = wrk.figures();
         rounds.push(CalibrationRound {
@@ -335,16 +402,18 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<Calibration, Instrumen
         wrk_p50_ms: med(|r| r.wrk.p50_ms),
         faceoff_p99_ms: med(|r| r.faceoff.p99_ms),
         wrk_p99_ms: med(|r| r.wrk.p99_ms),
+        cpu_ratio: med(|r| ratio(r.faceoff.cpu_us_per_request, r.wrk.cpu_us_per_request)),
+        faceoff_cpu_us_per_request: med(|r| r.faceoff.cpu_us_per_request),
+        wrk_cpu_us_per_request: med(|r| r.wrk.cpu_us_per_request),
     };
 
     let open_loop = if opts.open_loop_fraction > 0.0 && median.wrk_requests_per_sec > 0.0 {
         let check = open_loop_check(opts, &url, nginx.dir(), median.wrk_requests_per_sec).await?;
         notes.push(format!(
-            "open loop: Debian has no wrk2, so two wrk runs bracket faceoff's figures instead: \
-             wrk pacing each connection with a Lua delay() of {} ms ({:.0} req/s, sent in \
-             bursts on millisecond ticks: an upper reference) and wrk over one connection (a \
-             lone request at a time: a lower reference); wrk times from the write, without \
-             correction",
+            "open loop: Debian has no wrk2, so two wrk runs stand in for it: wrk pacing each \
+             connection with a Lua delay() of {} ms ({:.0} req/s, sent in bursts on \
+             millisecond ticks) and wrk over one connection (a lone request at a time); wrk \
+             times from the write, without correction, like faceoff's uncorrected figures",
             check.wrk_delay_ms, check.wrk_requests_per_sec
         ));
         Some(check)
@@ -405,7 +474,29 @@ fn figures(report: &LoadReport) -> RunFigures {
         p50_ms: ms(report.latency_us.value_at_quantile(0.50)),
         p99_ms: ms(report.latency_us.value_at_quantile(0.99)),
         errors: report.errors.total(),
+        cpu_us_per_request: 0.0,
     }
+}
+
+/// `cpu_s` seconds of CPU spread over `requests`, in microseconds each; 0 without requests.
+fn per_request_us(cpu_s: f64, requests: u64) -> f64 {
+    if requests == 0 {
+        0.0
+    } else {
+        cpu_s * 1e6 / requests as f64
+    }
+}
+
+/// CPU time (user + system) of this process's children that have been waited for, seconds.
+fn children_cpu_s() -> f64 {
+    // SAFETY: an all-zero rusage is a valid value of the plain C struct getrusage fills in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage only writes the struct we pass, which lives for the call.
+    if unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &raw mut usage) } != 0 {
+        return 0.0;
+    }
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 /// Runs `binary flag` and returns the first line that names the tool; a missing binary is
@@ -688,6 +779,7 @@ async fn run_wrk(
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     let limit = opts.duration + WRK_SLACK;
+    let cpu_before = children_cpu_s();
     let output = match tokio::time::timeout(limit, command.output()).await {
         Ok(Ok(output)) => output,
         Ok(Err(error)) => return Err(io_error("cannot run taskset/wrk")(error)),
@@ -707,7 +799,9 @@ async fn run_wrk(
             String::from_utf8_lossy(&output.stderr).trim()
         )));
     }
-    parse_wrk(&stdout)
+    let mut run = parse_wrk(&stdout)?;
+    run.cpu_s = (children_cpu_s() - cpu_before).max(0.0);
+    Ok(run)
 }
 
 async fn open_loop_check(
@@ -763,6 +857,8 @@ async fn open_loop_check(
         p99_ratio: ratio(corrected.p99_ms, wrk.p99_ms),
         p50_ratio_single: ratio(corrected.p50_ms, single.p50_ms),
         p99_ratio_single: ratio(corrected.p99_ms, single.p99_ms),
+        p50_ratio_uncorrected: ratio(service_at(0.50), wrk.p50_ms),
+        p99_ratio_uncorrected: ratio(service_at(0.99), wrk.p99_ms),
         lag_mean_ms: open.lag_mean_us / 1000.0,
         lag_max_ms: ms(open.lag_max_us),
         late_sends: open.late_sends,
@@ -873,6 +969,10 @@ pub struct WrkRun {
     pub socket_errors: [u64; 4],
     /// `Non-2xx or 3xx responses:`.
     pub non_2xx_3xx: u64,
+    /// CPU time (user + system) wrk used, seconds, from the kernel's accounting of waited-for
+    /// children (0 when parsed from text alone).
+    #[serde(default)]
+    pub cpu_s: f64,
 }
 
 impl WrkRun {
@@ -882,6 +982,7 @@ impl WrkRun {
             p50_ms: self.p50_ms,
             p99_ms: self.p99_ms,
             errors: self.socket_errors.iter().sum::<u64>() + self.non_2xx_3xx,
+            cpu_us_per_request: per_request_us(self.cpu_s, self.requests),
         }
     }
 }
@@ -911,6 +1012,7 @@ pub fn parse_wrk(output: &str) -> Result<WrkRun, InstrumentError> {
         bytes_read: 0.0,
         socket_errors: [0; 4],
         non_2xx_3xx: 0,
+        cpu_s: 0.0,
     };
     let mut saw_requests = false;
     for line in output.lines() {

@@ -13,7 +13,7 @@ use faceoff::cli::{
     AuditArgs, BuildArgs, CalibrateArgs, ClaimsArgs, CleanArgs, Cli, Command, CompareArgs,
     ImagesCommand, LoadArgs, MatrixArgs, MergeArgs, ReportArgs, RunArgs, UpArgs, VerifyArgs,
 };
-use faceoff::config::{Fixtures, Language, LoadMode};
+use faceoff::config::{Fixtures, Language};
 use faceoff::contract::Contract;
 use faceoff::images::{self, BuildOptions, HOST_CA_BUNDLE};
 use faceoff::manifest::{Manifest, framework_version};
@@ -23,6 +23,7 @@ use faceoff::run::{self, RunPlan, Ui};
 use faceoff::runtime::docker::{self, DockerRuntime};
 use faceoff::runtime::local::{LocalRuntime, cache_dir};
 use faceoff::runtime::{self as rt, Instance, LaunchSpec, Limits, Runtime, RuntimeKind};
+use faceoff::topology;
 use faceoff::verify::{self, VerifyReport};
 
 /// Exit code for a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
@@ -423,6 +424,13 @@ async fn up<R: Runtime>(
     ui: Ui,
 ) -> Result<ExitCode> {
     let target = fixtures.target(&args.target)?.clone();
+    if !target.services.is_empty() {
+        bail!(
+            "{} runs with {}, which `up` does not start: use `faceoff run` or `faceoff verify`, or `faceoff up` a target without services",
+            target.name,
+            target.services.join(", ")
+        );
+    }
     let port = match args.port {
         Some(port) => {
             rt::ensure_port_free(port)?;
@@ -445,6 +453,7 @@ async fn up<R: Runtime>(
         run_id: &run_id,
         port,
         limits: &limits,
+        env: &[],
     };
     let instance = runtime.start(&prepared, &spec).await?;
     let ready = tokio::select! {
@@ -502,20 +511,7 @@ async fn run_command<R: Runtime>(
     let targets = fixtures.select_targets(&args.targets)?;
     let workload = fixtures.workload(&args.workload)?.clone();
     let profile = fixtures.profile(&args.profile)?.clone();
-    if profile.mode != LoadMode::Closed {
-        bail!(
-            "profile `{}` is {:?}-loop, which `run` cannot drive yet: use a closed-loop profile ({})",
-            profile.name,
-            profile.mode,
-            fixtures
-                .profiles
-                .iter()
-                .filter(|p| p.mode == LoadMode::Closed)
-                .map(|p| p.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-    }
+    let load = faceoff::sweep::LoadPlan::from_profile(&profile)?;
     let limits = Limits {
         cpuset: args.limits.cpuset.clone(),
         memory_bytes: args.limits.memory,
@@ -542,6 +538,25 @@ async fn run_command<R: Runtime>(
             "warning: the load generator shares CPUs with the server; figures will be lower and noisier"
         );
     }
+    let catalog = topology::Catalog::load(&fixtures.root)?;
+    let (targets, notes) =
+        catalog.targets_for_runtime(runtime.kind(), targets, !args.targets.is_empty())?;
+    notes.iter().for_each(|note| eprintln!("note: {note}"));
+    let services = catalog.with_target_services(catalog.for_workload(&workload)?, &targets)?;
+    let launcher = topology::launcher_for(
+        &services,
+        runtime.kind(),
+        &workload.name,
+        fixtures,
+        build_options(&args.build)?,
+        topology::database_limits(
+            args.services.db_cpuset.as_deref(),
+            args.services.db_memory,
+            &limits,
+        )?,
+        limits.clone(),
+    )
+    .await?;
     let run_id = run::new_run_id();
     let run_dir = args.out.join(&run_id);
     let results_path = run_dir.join("results.json");
@@ -555,6 +570,7 @@ async fn run_command<R: Runtime>(
         duration: args.duration.unwrap_or(profile.duration),
         warmup: args.warmup.unwrap_or(profile.warmup),
         max_requests: args.max_requests.or(profile.max_requests),
+        load,
         profile: profile.name.clone(),
         request_timeout: args.request_timeout,
         ready_timeout: args.limits.ready_timeout,
@@ -567,6 +583,8 @@ async fn run_command<R: Runtime>(
         } else {
             Some(Contract::load(&fixtures.root)?)
         },
+        services,
+        launcher,
     };
     let mut manifest = Manifest::collect(&fixtures.root);
     manifest.engine = engine;
@@ -617,6 +635,7 @@ async fn run_command<R: Runtime>(
         manifest,
         targets: Vec::new(),
         merge: None,
+        services: Vec::new(),
     };
     results::write(&results_path, &results)?;
     ui.step(&format!(
@@ -661,6 +680,9 @@ async fn run_command<R: Runtime>(
     } else {
         println!("{}", report::summary_table(&results));
         println!("{}", report::conditions_line(&results));
+        for line in report::sweep::summary_lines(&results) {
+            println!("{line}");
+        }
         if results.parameters.trials > 1 {
             for line in
                 report::throughput_comparisons(&results, &faceoff::stats::Bootstrap::default())
@@ -703,6 +725,39 @@ async fn verify_command<R: Runtime>(
         memory_bytes: args.limits.memory,
     };
     rt::parse_cpuset(&limits.cpuset)?;
+    let catalog = topology::Catalog::load(&fixtures.root)?;
+    let checked = catalog.verify_workloads(runtime.kind(), fixtures, &known, &args.workload)?;
+    let (targets, notes) =
+        catalog.targets_for_runtime(runtime.kind(), targets, !args.targets.is_empty())?;
+    checked
+        .notes
+        .iter()
+        .chain(&notes)
+        .for_each(|note| eprintln!("note: {note}"));
+    let (workloads, workload_services) = (checked.workloads, checked.services);
+    let services = catalog.with_target_services(workload_services.clone(), &targets)?;
+    let workload_services: Vec<String> = workload_services.into_iter().map(|s| s.name).collect();
+    let launcher = topology::launcher_for(
+        &services,
+        runtime.kind(),
+        "verify",
+        fixtures,
+        build_options(&args.build)?,
+        topology::database_limits(
+            args.services.db_cpuset.as_deref(),
+            args.services.db_memory,
+            &limits,
+        )?,
+        limits.clone(),
+    )
+    .await?;
+    let prepared_services = match &launcher {
+        Some(launcher) => {
+            let progress = |line: &str| ui.step(&format!("  {line}"));
+            launcher.prepare(&services, &progress).await?
+        }
+        None => Vec::new(),
+    };
     let run_id = run::new_run_id();
     let dir = args.out.join(&run_id);
     let mut report = VerifyReport {
@@ -720,7 +775,19 @@ async fn verify_command<R: Runtime>(
     };
     let progress = |line: &str| ui.step(line);
     let interrupted = tokio::select! {
-        verified = verify::verify_all(runtime, &targets, &contract, &args.workload, &launch, &progress) => {
+        verified = verify::verify_all(
+            runtime,
+            &targets,
+            &contract,
+            &workloads,
+            &launch,
+            launcher.as_ref().map(|launcher| verify::VerifyServices {
+                launcher,
+                prepared: &prepared_services,
+                workload_services: &workload_services,
+            }),
+            &progress,
+        ) => {
             report.targets = verified;
             false
         }
@@ -814,6 +881,9 @@ async fn load_command(args: &LoadArgs) -> Result<ExitCode> {
         report = run => report.context("the load generator thread failed")??,
         _ = shutdown_signal() => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
     };
+    if let Some(open) = report.open_loop.as_ref().filter(|open| !open.kept_rate()) {
+        eprintln!("warning: {}", report::sweep::rate_shortfall(open));
+    }
     if args.json {
         let summary = serde_json::json!({
             "url": args.url,
@@ -826,8 +896,13 @@ async fn load_command(args: &LoadArgs) -> Result<ExitCode> {
             "status_counts": report.status_counts,
             "errors": report.errors,
             "bytes_received": report.bytes_received,
+            "response_bytes": report.response_bytes,
             "per_second": report.per_second,
+            "connections_opened": report.connections_opened,
+            "warmup_requests": report.warmup_requests,
+            "warmup_errors": report.warmup_errors,
             "open_loop": report.open_loop,
+            "service_latency": report.service_latency_us.as_ref().map(faceoff::stats::latency_summary),
         });
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -1056,6 +1131,9 @@ async fn doctor(fixtures: &Fixtures, kind: RuntimeKind) -> Result<ExitCode> {
             Some(path) => line(true, program, version_of(&path)),
             None => line(false, program, format!("not on PATH: {fix}")),
         }
+    }
+    for (ok, what, detail) in faceoff::instrument::tool_checks() {
+        line(ok, what, detail);
     }
     if kind == RuntimeKind::Docker {
         match docker::connect().await {

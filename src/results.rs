@@ -96,6 +96,22 @@ pub struct TrialResult {
     /// Connections opened; more than `connections` means the server closed some or errors
     /// forced reconnects.
     pub connections_opened: u64,
+    /// Bytes of the measured responses as they came over the wire, headers included (what
+    /// wrk reports as "read"); `bytes_received` counts bodies only.
+    #[serde(default)]
+    pub response_bytes: u64,
+    /// Open loop and sweep: the latency of the same responses from the actual write, without
+    /// the coordinated-omission correction `latency` carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_latency: Option<LatencySummary>,
+    /// Open loop and sweep: requested and achieved rate, schedule lag (of the headline step
+    /// for a sweep).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub open_loop: Option<crate::load::OpenLoopStats>,
+    /// Rate sweep: every step and the max sustainable rate. The trial's headline figures
+    /// above are those of the step at that rate (or of the first step when none held).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<crate::sweep::SweepResult>,
     pub resources: ResourceSummary,
     /// How busy faceoff kept the generator CPUs during the trial, in percent of their
     /// capacity. Near 100 the generator, not the server, may have set the pace.
@@ -105,6 +121,10 @@ pub struct TrialResult {
     pub started_at: Option<String>,
     #[serde(default)]
     pub finished_at: Option<String>,
+    /// The auxiliary services' resources during the same window, by service name (the
+    /// database near 100% CPU set the pace, not the target).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, ResourceSummary>,
 }
 
 /// Whether a target passed the contract before it was timed.
@@ -165,6 +185,10 @@ pub struct RunResults {
     /// hosts or parameters were let through (`--allow-mixed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge: Option<crate::merge::MergeRecord>,
+    /// The auxiliary services every trial ran beside its target (a PostgreSQL for `db`):
+    /// image, limits and the variables the targets got.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<crate::topology::ServiceRecord>,
 }
 
 impl RunResults {

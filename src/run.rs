@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::{Fixtures, Target, Workload};
 use crate::contract::Contract;
-use crate::load::{LiveCounters, LoadReport, LoadSpec, run_closed_loop};
+use crate::load::{LiveCounters, LoadReport, LoadSpec};
 use crate::manifest::framework_version;
 use crate::results::{
     self, RunResults, RunStatus, TargetResult, TargetStatus, TrialResult, VerifyStatus,
@@ -19,6 +19,8 @@ use crate::results::{
 use crate::runtime::{self, Instance, LaunchSpec, Limits, Prepared, Runtime};
 use crate::sample;
 use crate::stats::latency_summary;
+use crate::sweep::LoadPlan;
+use crate::topology::{Launcher, PreparedService, Service, TopologyError};
 
 /// Everything a run needs, validated.
 #[derive(Debug, Clone)]
@@ -34,6 +36,8 @@ pub struct RunPlan {
     pub connections: usize,
     /// Stop each trial after this many measured requests.
     pub max_requests: Option<u64>,
+    /// Closed loop, open loop at a rate, or a rate sweep (from the profile).
+    pub load: LoadPlan,
     pub duration: Duration,
     pub warmup: Duration,
     pub request_timeout: Duration,
@@ -45,6 +49,11 @@ pub struct RunPlan {
     /// The contract to verify each target against before timing it; `None` with
     /// `--skip-verify`.
     pub contract: Option<Contract>,
+    /// The services the workload needs (a PostgreSQL for `db`), started before the target
+    /// in every trial and torn down with it.
+    pub services: Vec<Service>,
+    /// Starts those services; `Some` whenever `services` is not empty.
+    pub launcher: Option<Launcher>,
 }
 
 /// Where progress goes: step lines on stderr and a live bar during load (hidden when stderr
@@ -80,6 +89,25 @@ pub async fn execute<R: Runtime>(
     results: &mut RunResults,
     ui: Ui,
 ) -> Result<(), results::WriteError> {
+    let services = match prepare_services(plan, ui).await {
+        Ok(services) => {
+            if let Some(launcher) = &plan.launcher {
+                results.services = launcher.records(&services);
+            }
+            services
+        }
+        Err(err) => {
+            // Without its services no target can be measured: each says why.
+            for target in &plan.targets {
+                let entry = results.target_mut(&empty_result(target, fixtures));
+                entry.status = TargetStatus::Failed;
+                entry.error = Some(err.to_string());
+            }
+            results.status = RunStatus::Failed;
+            results.finished_at = Some(now_rfc3339());
+            return results::write(&plan.results_path, results);
+        }
+    };
     let mut prepared: Vec<Prepared> = Vec::new();
     for target in &plan.targets {
         let entry = results.target_mut(&empty_result(target, fixtures));
@@ -100,7 +128,8 @@ pub async fn execute<R: Runtime>(
         results::write(&plan.results_path, results)?;
     }
 
-    for trial in 1..=plan.trials {
+    let mut ended_early: Option<String> = None;
+    'trials: for trial in 1..=plan.trials {
         // Shuffled from the seed, rotated each trial (ABC, BCA, CAB…): no target always
         // goes first, and the order is recorded and replayable.
         for index in crate::schedule::trial_order(plan.targets.len(), plan.seed, trial) {
@@ -117,7 +146,7 @@ pub async fn execute<R: Runtime>(
                 continue;
             }
             ui.step(&format!("[trial {trial}/{}] {name}", plan.trials));
-            let outcome = run_trial(runtime, ready, plan, trial, ui).await;
+            let outcome = run_trial(runtime, ready, &services, plan, trial, ui).await;
             let entry = results.target_mut(&empty_result(&ready.target, fixtures));
             if let Some(checked) = &outcome.verification {
                 entry.verify = if checked.passed {
@@ -132,13 +161,26 @@ pub async fn execute<R: Runtime>(
             }
             match outcome.measured {
                 Ok((trial_result, version)) => {
+                    let services: String = trial_result
+                        .services
+                        .iter()
+                        .map(|(service, used)| {
+                            format!(", {service} mean CPU {:.0}%", used.mean_cpu_percent)
+                        })
+                        .collect();
                     ui.step(&format!(
-                        "  {:.0} req/s, p99 {:.2} ms, {} errors, peak {:.1} MiB",
+                        "  {:.0} req/s, p99 {:.2} ms, {} errors, peak {:.1} MiB{services}",
                         trial_result.requests_per_sec,
                         trial_result.latency.p99_ms,
                         trial_result.errors.total(),
                         trial_result.resources.peak_memory_bytes as f64 / 1048576.0
                     ));
+                    if let Some(sweep) = &trial_result.sweep {
+                        for line in crate::report::sweep::step_lines(sweep) {
+                            ui.step(&format!("    {line}"));
+                        }
+                        ui.step(&format!("  {}", crate::report::sweep::max_rate_text(sweep)));
+                    }
                     if entry.runtime_version.is_none() {
                         entry.runtime_version = version;
                     }
@@ -150,7 +192,31 @@ pub async fn execute<R: Runtime>(
                     entry.error = Some(err.to_string());
                 }
             }
+            // A service that stopped mid-trial (the database killed) fails this target, its
+            // trial kept with the errors it counted, and ends the run.
+            if let Some(died) = outcome.service_died {
+                ui.step(&format!("  {name} failed: {died}"));
+                entry.status = TargetStatus::Failed;
+                entry.error = Some(match entry.error.take() {
+                    Some(own) => format!("{died}; the target's own error: {own}"),
+                    None => died.to_string(),
+                });
+                ended_early = Some(format!(
+                    "not measured: the run ended when a service of {name}'s trial {trial} stopped"
+                ));
+                results::write(&plan.results_path, results)?;
+                break 'trials;
+            }
             results::write(&plan.results_path, results)?;
+        }
+    }
+    if let Some(reason) = ended_early {
+        for target in &plan.targets {
+            let entry = results.target_mut(&empty_result(target, fixtures));
+            if entry.status == TargetStatus::Ok && entry.trials.len() < plan.trials as usize {
+                entry.status = TargetStatus::Failed;
+                entry.error = Some(reason.clone());
+            }
         }
     }
     results.status = if results
@@ -213,6 +279,8 @@ pub enum TrialError {
     },
     #[error("setup request {request} failed: {message}")]
     Setup { request: String, message: String },
+    #[error(transparent)]
+    Topology(#[from] TopologyError),
 }
 
 /// What one trial produced: the measurement (or why not) and, on the first trial, the
@@ -220,11 +288,28 @@ pub enum TrialError {
 struct TrialOutcome {
     measured: Result<(TrialResult, Option<String>), TrialError>,
     verification: Option<crate::verify::TargetVerification>,
+    /// A service that was no longer running when the load ended.
+    service_died: Option<TopologyError>,
+}
+
+/// Builds the images of the workload's services.
+async fn prepare_services(plan: &RunPlan, ui: Ui) -> Result<Vec<PreparedService>, TopologyError> {
+    let Some(launcher) = &plan.launcher else {
+        return Ok(Vec::new());
+    };
+    if plan.services.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<&str> = plan.services.iter().map(|s| s.name.as_str()).collect();
+    ui.step(&format!("[prepare] {}", names.join(", ")));
+    let progress = |line: &str| ui.step(&format!("  {line}"));
+    launcher.prepare(&plan.services, &progress).await
 }
 
 async fn run_trial<R: Runtime>(
     runtime: &R,
     prepared: &Prepared,
+    services: &[PreparedService],
     plan: &RunPlan,
     trial: u32,
     ui: Ui,
@@ -232,35 +317,79 @@ async fn run_trial<R: Runtime>(
     let failed = |err: TrialError| TrialOutcome {
         measured: Err(err),
         verification: None,
+        service_died: None,
     };
-    let port = match runtime::pick_free_port() {
-        Ok(port) => port,
-        Err(err) => return failed(err.into()),
+    // The services first, each ready before the next, then the target with their URLs.
+    let services =
+        crate::topology::select(services, &plan.workload.services, &prepared.target.services);
+    let running = match (&plan.launcher, services.is_empty()) {
+        (Some(launcher), false) => {
+            match launcher
+                .start(&services, &plan.run_id, plan.ready_timeout)
+                .await
+            {
+                Ok(running) => Some(running),
+                Err(err) => return failed(err.into()),
+            }
+        }
+        _ => None,
     };
-    let spec = LaunchSpec {
-        run_id: &plan.run_id,
-        port,
-        limits: &plan.limits,
+    let env = running.as_ref().map(|r| r.env()).unwrap_or_default();
+    let database_url = running
+        .as_ref()
+        .and_then(|r| r.database_url())
+        .map(str::to_string);
+    let started = match runtime::pick_free_port() {
+        Ok(port) => {
+            let spec = LaunchSpec {
+                run_id: &plan.run_id,
+                port,
+                limits: &plan.limits,
+                env: &env,
+            };
+            runtime.start(prepared, &spec).await
+        }
+        Err(err) => Err(err),
     };
-    let instance = match runtime.start(prepared, &spec).await {
+    let instance = match started {
         Ok(instance) => instance,
-        Err(err) => return failed(err.into()),
+        Err(err) => {
+            if let Some(running) = running {
+                let _ = running.stop().await;
+            }
+            return failed(err.into());
+        }
     };
     let mut outcome = TrialOutcome {
         measured: Err(TrialError::Join("not measured".into())),
         verification: None,
+        service_died: None,
     };
+    let service_instances = running.as_ref().map(|r| r.instances()).unwrap_or_default();
     outcome.measured = measure(
         &instance,
         prepared,
         plan,
         trial,
+        TrialServices {
+            database_url: database_url.as_deref(),
+            instances: service_instances,
+        },
         ui,
         &mut outcome.verification,
     )
     .await;
+    if let Some(running) = &running {
+        outcome.service_died = running.first_stopped().await;
+    }
     // Stop on every path; a measurement error is the more useful one to report.
     if let Err(err) = instance.stop().await
+        && outcome.measured.is_ok()
+    {
+        outcome.measured = Err(err.into());
+    }
+    if let Some(running) = running
+        && let Err(err) = running.stop().await
         && outcome.measured.is_ok()
     {
         outcome.measured = Err(err.into());
@@ -274,6 +403,7 @@ async fn verify_before_timing(
     target: &str,
     plan: &RunPlan,
     trial: u32,
+    database_url: Option<&str>,
     verification: &mut Option<crate::verify::TargetVerification>,
 ) -> Result<(), TrialError> {
     let Some(contract) = &plan.contract else {
@@ -283,7 +413,13 @@ async fn verify_before_timing(
         return Ok(());
     }
     let workload = plan.workload.contract_workload().to_string();
-    let cases = crate::verify::verify_target(port, contract, std::slice::from_ref(&workload)).await;
+    let cases = crate::verify::verify_target(
+        port,
+        contract,
+        std::slice::from_ref(&workload),
+        database_url,
+    )
+    .await;
     let checked = crate::verify::TargetVerification::from_cases(target, cases);
     let failures = checked.failure_lines();
     let total = checked.cases.len();
@@ -326,18 +462,60 @@ async fn send_setup(port: u16, workload: &Workload) -> Result<(), TrialError> {
     Ok(())
 }
 
+/// The services running beside a trial's target.
+struct TrialServices<'a> {
+    database_url: Option<&'a str>,
+    instances: Vec<(String, crate::runtime::docker::DockerInstance)>,
+}
+
+/// Samples each service every `interval` until `stop` is set; returns the readings by name.
+fn sample_services(
+    instances: Vec<(String, crate::runtime::docker::DockerInstance)>,
+    interval: Duration,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<(String, Vec<runtime::ResourceReading>)>> {
+    instances
+        .into_iter()
+        .map(|(name, instance)| {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut readings = Vec::new();
+                loop {
+                    if let Ok(reading) = instance.read_resources().await {
+                        readings.push(reading);
+                    }
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    tokio::time::sleep(interval).await;
+                }
+                (name, readings)
+            })
+        })
+        .collect()
+}
+
 async fn measure<I: Instance>(
     instance: &I,
     prepared: &Prepared,
     plan: &RunPlan,
     trial: u32,
+    services: TrialServices<'_>,
     ui: Ui,
     verification: &mut Option<crate::verify::TargetVerification>,
 ) -> Result<(TrialResult, Option<String>), TrialError> {
     let name = &prepared.target.name;
     runtime::wait_ready(instance, name, &plan.limits, plan.ready_timeout).await?;
     let version = instance.runtime_version().await;
-    verify_before_timing(instance.port(), name, plan, trial, verification).await?;
+    verify_before_timing(
+        instance.port(),
+        name,
+        plan,
+        trial,
+        services.database_url,
+        verification,
+    )
+    .await?;
     send_setup(instance.port(), &plan.workload).await?;
     let url = format!(
         "http://{}:{}{}",
@@ -364,16 +542,30 @@ async fn measure<I: Instance>(
         request_timeout: plan.request_timeout,
     };
     let live = Arc::new(LiveCounters::default());
-    let bar = progress_bar(ui, plan.warmup + plan.duration);
+    let bar = progress_bar(ui, plan.load.max_duration(plan.warmup, plan.duration));
     let ticker = tokio::spawn(update_bar(bar.clone(), live.clone()));
     let load = {
         let live = live.clone();
-        tokio::task::spawn_blocking(move || run_closed_loop(&spec, live))
+        let load = plan.load.clone();
+        tokio::task::spawn_blocking(move || crate::sweep::drive(&spec, &load, live))
     };
     let started_at = now_rfc3339();
     let own_pid = std::process::id() as i32;
     let (cpu_before, wall_before) = (sample::process_cpu_ns(own_pid), std::time::Instant::now());
+    let stop_services = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let service_samplers = sample_services(
+        services.instances,
+        plan.sample_interval,
+        stop_services.clone(),
+    );
     let (report, readings) = sample::sample_while(instance, plan.sample_interval, load).await;
+    stop_services.store(true, Ordering::Relaxed);
+    let mut service_resources = std::collections::BTreeMap::new();
+    for sampler in service_samplers {
+        if let Ok((service, readings)) = sampler.await {
+            service_resources.insert(service, sample::summarize(sample::series(&readings)));
+        }
+    }
     let generator_cpu_percent = sample::generator_busy_percent(
         sample::process_cpu_ns(own_pid).saturating_sub(cpu_before),
         wall_before.elapsed(),
@@ -382,7 +574,8 @@ async fn measure<I: Instance>(
     let finished_at = now_rfc3339();
     ticker.abort();
     bar.finish_and_clear();
-    let report = report.map_err(|e| TrialError::Join(e.to_string()))??;
+    let driven = report.map_err(|e| TrialError::Join(e.to_string()))??;
+    let report = &driven.report;
     // A server that died mid-run makes every figure above meaningless: say why it died.
     if let Some(exited) = instance.exited().await? {
         return Err(TrialError::DiedUnderLoad {
@@ -402,10 +595,20 @@ async fn measure<I: Instance>(
             "{name}: the load generator kept its CPUs {generator_cpu_percent:.0}% busy; it may have set the pace, not the server (give it more CPUs with --generator-cpus, or fewer --connections)"
         ));
     }
-    let mut result = trial_result(trial, &report, resources);
+    if let (Some(open), None) = (&report.open_loop, &driven.sweep) {
+        if !open.kept_rate() {
+            ui.warn(&format!(
+                "{name}: {}",
+                crate::report::sweep::rate_shortfall(open)
+            ));
+        }
+    }
+    let mut result = trial_result(trial, report, resources);
     result.generator_cpu_percent = generator_cpu_percent;
     result.started_at = Some(started_at);
     result.finished_at = Some(finished_at);
+    result.services = service_resources;
+    result.sweep = driven.sweep;
     Ok((result, version))
 }
 
@@ -427,10 +630,15 @@ fn trial_result(
         warmup_requests: report.warmup_requests,
         warmup_errors: report.warmup_errors,
         connections_opened: report.connections_opened,
+        response_bytes: report.response_bytes,
+        service_latency: report.service_latency_us.as_ref().map(latency_summary),
+        open_loop: report.open_loop.clone(),
+        sweep: None,
         resources,
         generator_cpu_percent: 0.0,
         started_at: None,
         finished_at: None,
+        services: Default::default(),
     }
 }
 

@@ -13,6 +13,9 @@ pub struct LatencySummary {
     pub p90_ms: f64,
     pub p99_ms: f64,
     pub p999_ms: f64,
+    /// 99.99th percentile; 0 in files written before it was recorded.
+    #[serde(default)]
+    pub p9999_ms: f64,
     pub max_ms: f64,
     pub mean_ms: f64,
     pub stdev_ms: f64,
@@ -30,6 +33,7 @@ pub fn latency_summary(histogram: &Histogram<u64>) -> LatencySummary {
         p90_ms: ms(histogram.value_at_quantile(0.90)),
         p99_ms: ms(histogram.value_at_quantile(0.99)),
         p999_ms: ms(histogram.value_at_quantile(0.999)),
+        p9999_ms: ms(histogram.value_at_quantile(0.9999)),
         max_ms: ms(histogram.max()),
         mean_ms: histogram.mean() / 1000.0,
         stdev_ms: histogram.stdev() / 1000.0,

@@ -5,6 +5,8 @@
 //! [`check_case`] is pure (observed response in, differences out), so the rules are tested
 //! without a server; [`verify_target`] does the HTTP.
 
+mod db;
+
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
@@ -183,7 +185,50 @@ pub fn check_case(case: &Case, defaults: &Defaults, observed: &Observed) -> Vec<
             None => failures.push(format!("body has no number at {pointer}")),
         }
     }
+    for (pointer, expected) in &expect.lengths {
+        let shown = if pointer.is_empty() { "/" } else { pointer };
+        match body.pointer(pointer).and_then(Value::as_array) {
+            Some(array) if array.len() == *expected => {}
+            Some(array) => failures.push(format!(
+                "body at {shown}: expected {expected} elements, got {}",
+                array.len()
+            )),
+            None => failures.push(format!("body has no array at {shown}")),
+        }
+    }
+    for (pattern, [low, high]) in &expect.ranges {
+        for (pointer, value) in expand_pointer(&body, pattern) {
+            match value.and_then(Value::as_i64) {
+                Some(got) if (*low..=*high).contains(&got) => {}
+                Some(got) => failures.push(format!(
+                    "body at {pointer}: {got} is not within {low}..={high}"
+                )),
+                None => failures.push(format!("body has no integer at {pointer}")),
+            }
+        }
+    }
     failures
+}
+
+/// The values a pointer pattern names: `/a/*/b` is `/a/0/b`, `/a/1/b`… for each element of
+/// the array at `/a`; a pattern without `*` is the one pointer.
+fn expand_pointer<'a>(body: &'a Value, pattern: &str) -> Vec<(String, Option<&'a Value>)> {
+    match pattern.split_once("/*") {
+        None => vec![(pattern.to_string(), body.pointer(pattern))],
+        Some((prefix, rest)) => match body.pointer(prefix).and_then(Value::as_array) {
+            Some(array) => (0..array.len())
+                .flat_map(|i| {
+                    let pointer = format!("{prefix}/{i}{rest}");
+                    let value = body.pointer(&pointer);
+                    std::iter::once((pointer, value))
+                })
+                .collect(),
+            None => vec![(
+                if prefix.is_empty() { "/" } else { prefix }.to_string(),
+                None,
+            )],
+        },
+    }
 }
 
 /// The first place where `actual` differs from `expected`, or `None`. With `exact`, keys
@@ -376,11 +421,13 @@ async fn run_case(
 }
 
 /// Runs the contract's cases for `workloads` (all when empty) against the target on `port`,
-/// then the orders concurrency check when orders are included, then the Date check.
+/// then the orders concurrency check when orders are included, the db rows-read check
+/// (against `database_url`) when db is, then the Date check.
 pub async fn verify_target(
     port: u16,
     contract: &Contract,
     workloads: &[String],
+    database_url: Option<&str>,
 ) -> Vec<CaseOutcome> {
     let client = match client() {
         Ok(client) => client,
@@ -402,6 +449,10 @@ pub async fn verify_target(
     let orders_included = workloads.is_empty() || workloads.iter().any(|w| w == "orders");
     if orders_included {
         outcomes.push(concurrency_check(&client, port, contract).await);
+    }
+    let db_included = workloads.is_empty() || workloads.iter().any(|w| w == "db");
+    if db_included && let Some(spec) = &contract.db_reads {
+        outcomes.push(db::rows_read_check(&client, port, spec, database_url).await);
     }
     outcomes.push(date_check(&client, port, first, started).await);
     outcomes
@@ -569,13 +620,24 @@ async fn date_check(
     }
 }
 
-/// Prepares, starts and verifies each target in turn, stopping each afterwards.
+/// The services (built) every verified target runs beside, and what starts them.
+pub struct VerifyServices<'a> {
+    pub launcher: &'a crate::topology::Launcher,
+    /// Every service any target needs, built.
+    pub prepared: &'a [crate::topology::PreparedService],
+    /// The names the verified workloads need; each target's own follow.
+    pub workload_services: &'a [String],
+}
+
+/// Prepares, starts and verifies each target in turn, stopping each afterwards. With
+/// `services`, each target gets its own fresh set, started before it and stopped after it.
 pub async fn verify_all<R: crate::runtime::Runtime>(
     runtime: &R,
     targets: &[crate::config::Target],
     contract: &Contract,
     workloads: &[String],
     launch: &crate::runtime::LaunchSettings<'_>,
+    services: Option<VerifyServices<'_>>,
     progress: crate::images::Progress<'_>,
 ) -> Vec<TargetVerification> {
     use crate::runtime::Instance;
@@ -583,17 +645,44 @@ pub async fn verify_all<R: crate::runtime::Runtime>(
     for target in targets {
         progress(&format!("[verify] {}", target.name));
         let indented = |line: &str| progress(&format!("  {line}"));
-        let instance = match crate::runtime::start_ready(runtime, target, launch, &indented).await {
-            Ok(instance) => instance,
-            Err(err) => {
-                verified.push(TargetVerification::failed_to_start(
-                    &target.name,
-                    err.to_string(),
-                ));
-                continue;
-            }
+        let mine = services
+            .as_ref()
+            .map(|s| crate::topology::select(s.prepared, s.workload_services, &target.services))
+            .unwrap_or_default();
+        let running = match &services {
+            Some(services) if !mine.is_empty() => match services
+                .launcher
+                .start(&mine, launch.run_id, launch.ready_timeout)
+                .await
+            {
+                Ok(running) => Some(running),
+                Err(err) => {
+                    verified.push(TargetVerification::failed_to_start(
+                        &target.name,
+                        err.to_string(),
+                    ));
+                    continue;
+                }
+            },
+            _ => None,
         };
-        let cases = verify_target(instance.port(), contract, workloads).await;
+        let env = running.as_ref().map(|r| r.env()).unwrap_or_default();
+        let instance =
+            match crate::runtime::start_ready(runtime, target, launch, &env, &indented).await {
+                Ok(instance) => instance,
+                Err(err) => {
+                    if let Some(running) = running {
+                        let _ = running.stop().await;
+                    }
+                    verified.push(TargetVerification::failed_to_start(
+                        &target.name,
+                        err.to_string(),
+                    ));
+                    continue;
+                }
+            };
+        let database_url = running.as_ref().and_then(|r| r.database_url());
+        let cases = verify_target(instance.port(), contract, workloads, database_url).await;
         let result = TargetVerification::from_cases(&target.name, cases);
         progress(&format!(
             "  {}/{} cases passed",
@@ -602,6 +691,11 @@ pub async fn verify_all<R: crate::runtime::Runtime>(
         ));
         if let Err(err) = instance.stop().await {
             progress(&format!("  stopping {} failed: {err}", target.name));
+        }
+        if let Some(running) = running
+            && let Err(err) = running.stop().await
+        {
+            progress(&format!("  stopping the services failed: {err}"));
         }
         verified.push(result);
     }
@@ -646,6 +740,8 @@ mod tests {
             subset: None,
             types: Default::default(),
             close: Default::default(),
+            lengths: Default::default(),
+            ranges: Default::default(),
             min_ms: None,
             max_ms: None,
         }
@@ -747,6 +843,25 @@ mod tests {
         assert!(failures[0].contains("at least 100 ms"));
         assert!(failures[1].contains("/id"));
         assert!(failures[2].contains("/pi"));
+    }
+
+    #[test]
+    fn array_lengths_and_ranges_of_every_element_are_checked() {
+        let mut e = expect(200);
+        e.lengths.insert(String::new(), 2);
+        e.ranges.insert("/*/id".into(), [1, 10000]);
+        let good = observed(200, r#"[{"id":1},{"id":10000}]"#);
+        assert!(check_case(&case(e.clone()), &defaults(), &good).is_empty());
+        let bad = observed(200, r#"[{"id":0},{"id":5},{"x":1}]"#);
+        let failures = check_case(&case(e), &defaults(), &bad);
+        assert_eq!(
+            failures,
+            [
+                "body at /: expected 2 elements, got 3",
+                "body at /0/id: 0 is not within 1..=10000",
+                "body has no integer at /2/id",
+            ]
+        );
     }
 
     #[test]

@@ -443,7 +443,14 @@ async fn verify_passes_every_target_in_containers_and_writes_junit() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    for target in ["express", "fastify", "fastapi", "django", "django-wsgi"] {
+    for target in [
+        "express",
+        "fastify",
+        "fastapi",
+        "django",
+        "django-wsgi",
+        "fastapi-hybrid",
+    ] {
         assert!(stdout.contains(target), "{stdout}");
     }
     assert!(!stdout.contains("FAIL"), "{stdout}");
@@ -454,7 +461,7 @@ async fn verify_passes_every_target_in_containers_and_writes_junit() {
         .unwrap()
         .path();
     let junit = std::fs::read_to_string(run_dir.join("verify.junit.xml")).unwrap();
-    assert_eq!(junit.matches("<testsuite ").count(), 5, "{junit}");
+    assert_eq!(junit.matches("<testsuite ").count(), 6, "{junit}");
     assert!(junit.contains("orders.concurrency"), "{junit}");
     let report: faceoff::verify::VerifyReport =
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("verify.json")).unwrap())

@@ -8,6 +8,8 @@ const express = require('express');
 const { processor, validateOrder, validateReset } = require('./orders');
 const { leibniz } = require('./leibniz');
 const { runLeibnizJob, stopAllJobs } = require('./jobs');
+const db = require('./db');
+const hybrid = require('./hybrid');
 
 const HOST = process.env.HOST || '127.0.0.1';
 const PORT = Number(process.env.PORT || 3000);
@@ -159,6 +161,25 @@ app.route('/jobs/leibniz')
   })
   .all(methodNotAllowed('POST'));
 
+// Seed 003's database test (TechEmpower's single and multiple queries), in db.js.
+app.route('/db/single')
+  .get(async (req, res) => {
+    res.json(await db.singleRow());
+  })
+  .all(methodNotAllowed('GET', 'HEAD'));
+app.route('/db/multiple')
+  .get(async (req, res) => {
+    res.json(await db.multipleRows(db.queryCount(req.query.count)));
+  })
+  .all(methodNotAllowed('GET', 'HEAD'));
+
+// Seed 001's hybrid notifications, served by Node alone (hybrid.js).
+app.route('/hybrid/notifications')
+  .get((req, res) => {
+    res.json(hybrid.notifications(req.query.user_id));
+  })
+  .all(methodNotAllowed('GET', 'HEAD'));
+
 // Nothing matched: 404 with a JSON body.
 app.use((req, res) => {
   res.status(404).json({ error: 'not found' });
@@ -198,7 +219,7 @@ function shutdown() {
   // Kill the offload workers (their requests get a 503), stop accepting, drop idle
   // keep-alive connections, let in-flight requests finish.
   stopAllJobs();
-  server.close(() => process.exit(0));
+  server.close(() => db.close().finally(() => process.exit(0)));
   server.closeIdleConnections();
   setTimeout(() => {
     server.closeAllConnections();

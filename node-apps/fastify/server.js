@@ -10,6 +10,8 @@ const {
 } = require('./orders');
 const { leibniz } = require('./leibniz');
 const { runLeibnizJob, stopAllJobs } = require('./jobs');
+const db = require('./db');
+const hybrid = require('./hybrid');
 
 const HOST = process.env.HOST || '127.0.0.1';
 const PORT = Number(process.env.PORT || 3000);
@@ -203,10 +205,48 @@ app.post('/jobs/leibniz', {
   },
 }, async (request) => runLeibnizJob(request.body.n, request.body.timeout_ms));
 
+// Seed 003's database test (TechEmpower's single and multiple queries), in db.js.
+const worldRowSchema = {
+  type: 'object',
+  required: ['id', 'randomNumber'],
+  properties: { id: { type: 'integer' }, randomNumber: { type: 'integer' } },
+};
+app.get('/db/single', {
+  schema: { response: { 200: worldRowSchema } },
+}, async () => db.singleRow());
+app.get('/db/multiple', {
+  schema: { response: { 200: { type: 'array', items: worldRowSchema } } },
+}, async (request) => db.multipleRows(db.queryCount(request.query.count)));
+
+// Seed 001's hybrid notifications, served by Node alone (hybrid.js).
+const notificationSchema = {
+  type: 'object',
+  required: ['id', 'message', 'read'],
+  properties: { id: { type: 'integer' }, message: { type: 'string' }, read: { type: 'boolean' } },
+};
+app.get('/hybrid/notifications', {
+  schema: {
+    response: {
+      200: {
+        type: 'object',
+        required: ['realtime', 'historical', 'server'],
+        properties: {
+          realtime: { type: 'array', items: notificationSchema },
+          historical: { type: 'array', items: notificationSchema },
+          server: { type: 'string' },
+        },
+      },
+    },
+  },
+}, async (request) => hybrid.notifications(request.query.user_id));
+
 // Shutdown: kill the offload workers first (their requests get a 503) so that in-flight
 // job requests end now rather than at their timeout.
 app.addHook('preClose', async () => {
   stopAllJobs();
+});
+app.addHook('onClose', async () => {
+  await db.close();
 });
 
 // Errors: client errors (ours, and Fastify's: schema validation, malformed JSON, 413, 415)

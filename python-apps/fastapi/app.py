@@ -13,11 +13,17 @@ true are not integers (strict types), a non-JSON body is 415, a body over 64 KiB
 import asyncio
 import itertools
 import math
+import os
+import random
+import re
 import threading
 import time
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from typing import Annotated
 
+import asyncpg
+import httpx
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -91,6 +97,109 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
+class Database:
+    """Seed 003's database test (TechEmpower's rules): rows of the `world` table from the
+    PostgreSQL named by DATABASE_URL, through an asyncpg pool of DB_POOL_SIZE connections
+    (opened as requests need them, like node-postgres's). Without DATABASE_URL the app
+    still starts; the db routes then answer 503 with a JSON error, as when the database
+    is down."""
+
+    WORLD_ROWS = 10_000
+    QUERY = "SELECT id, randomnumber FROM world WHERE id = $1"
+
+    def __init__(self):
+        self.pool = None
+
+    async def open(self):
+        url = os.environ.get("DATABASE_URL")
+        if url:
+            size = int(os.environ.get("DB_POOL_SIZE", "10"))
+            # A database that is down fails requests in seconds instead of hanging them.
+            self.pool = await asyncpg.create_pool(url, min_size=0, max_size=size, timeout=3)
+
+    async def close(self):
+        if self.pool is not None:
+            try:
+                await asyncio.wait_for(self.pool.close(), 2)
+            except (asyncio.TimeoutError, OSError):
+                self.pool.terminate()
+
+    async def rows(self, count):
+        """`count` random rows, one query each (asyncpg prepares it once per connection),
+        in turn on one pooled connection."""
+        if self.pool is None:
+            raise HTTPException(503, "no database configured: set DATABASE_URL")
+        try:
+            async with self.pool.acquire(timeout=3) as connection:
+                rows = []
+                for _ in range(count):
+                    row = await connection.fetchrow(self.QUERY, random.randint(1, self.WORLD_ROWS))
+                    rows.append({"id": row[0], "randomNumber": row[1]})
+                return rows
+        except Exception as error:  # any failure of the database or the connection to it
+            raise HTTPException(503, f"database unavailable: {error}") from None
+
+
+database = Database()
+
+
+class Realtime:
+    """Seed 001's hybrid architecture: the Node.js realtime service at REALTIME_URL (target
+    fastapi-hybrid), called with httpx, the article's client: one shared AsyncClient
+    (pooled keep-alive connections, not the article's client per request), waiting at most
+    REALTIME_TIMEOUT_MS. Without REALTIME_URL this app makes the realtime
+    list itself (target fastapi: FastAPI alone)."""
+
+    def __init__(self):
+        self.url = None
+        self.client = None
+        self.timeout_ms = 2000
+
+    def open(self):
+        self.url = os.environ.get("REALTIME_URL") or None
+        if self.url:
+            self.timeout_ms = int(os.environ.get("REALTIME_TIMEOUT_MS", "2000"))
+            # Every pooled connection kept alive: httpx keeps 20 by default, so under more
+            # concurrent requests the others would be closed and reopened after each answer.
+            limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+            self.client = httpx.AsyncClient(timeout=self.timeout_ms / 1000, limits=limits, trust_env=False)
+
+    async def close(self):
+        if self.client is not None:
+            await self.client.aclose()
+
+    async def notifications(self, user_id):
+        if self.client is None:
+            return [
+                {"id": 101, "message": f"Realtime 1 for {user_id}", "read": False},
+                {"id": 102, "message": f"Realtime 2 for {user_id}", "read": False},
+            ]
+        try:
+            response = await self.client.get(f"{self.url}/notifications/{user_id}")
+        except httpx.TimeoutException:
+            raise HTTPException(504, f"the realtime service did not answer within {self.timeout_ms} ms") from None
+        except httpx.HTTPError as error:
+            raise HTTPException(502, f"the realtime service is unavailable: {error}") from None
+        if response.status_code != 200:
+            raise HTTPException(502, f"the realtime service answered {response.status_code}")
+        try:
+            return response.json()
+        except ValueError:
+            raise HTTPException(502, "the realtime service answered with something other than JSON") from None
+
+
+realtime = Realtime()
+
+
+@asynccontextmanager
+async def lifespan(app):
+    await database.open()
+    realtime.open()
+    yield
+    await realtime.close()
+    await database.close()
+
+
 # The interactive docs and the OpenAPI schema are not part of the contract: without them
 # every path outside the contract is an unknown route (404). No slash redirects either:
 # `/status/` is an unknown route (a 307 redirect would have no JSON body).
@@ -100,6 +209,7 @@ app = FastAPI(
     redoc_url=None,
     openapi_url=None,
     redirect_slashes=False,
+    lifespan=lifespan,
 )
 app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
 
@@ -354,3 +464,43 @@ async def leibniz_job(job: LeibnizJob):
     except leibniz.JobFailed as failed:
         raise HTTPException(500, str(failed)) from None
     return {"n": job.n, "pi": pi}
+
+
+# ---------------------------------------------------------------- db (seed 003)
+
+MAX_QUERIES = 500
+
+
+def query_count(raw):
+    """TechEmpower's clamping: missing, empty, not an integer, or below 1 -> 1; above 500 -> 500."""
+    if raw is None or not re.fullmatch(r"-?[0-9]+", raw):
+        return 1
+    return max(1, min(int(raw), MAX_QUERIES))
+
+
+@app.get("/db/single")
+async def db_single():
+    return (await database.rows(1))[0]
+
+
+@app.get("/db/multiple")
+async def db_multiple(count: str | None = None):
+    return await database.rows(query_count(count))
+
+
+# ---------------------------------------------------------------- hybrid (seed 001)
+
+
+async def get_historical_notifications(user_id: str):
+    """The article's historical list, kept in the Python service."""
+    return [{"id": 1, "message": "Historical 1", "read": True}, {"id": 2, "message": "Historical 2", "read": True}]
+
+
+@app.get("/hybrid/notifications")
+async def hybrid_notifications(user_id: Annotated[str, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$")]):
+    """Seed 001's get_notifications: the realtime list from the Node service (or made here
+    when there is none), merged with the historical one."""
+    live = await realtime.notifications(user_id)
+    historical = await get_historical_notifications(user_id)
+    server = "Python-Node hybrid" if realtime.url else "Python"
+    return {"realtime": live, "historical": historical, "server": server}

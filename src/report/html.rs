@@ -509,6 +509,7 @@ mod tests {
     fn percentiles_sit_on_a_nines_scale() {
         assert!((nines(0.9) - 1.0).abs() < 1e-9);
         assert!((nines(0.999) - 3.0).abs() < 1e-9);
-        assert!((nines(1.0) - 4.0).abs() < 1e-9);
+        assert!((nines(0.9999) - 4.0).abs() < 1e-9);
+        assert!((nines(1.0) - 5.0).abs() < 1e-9);
     }
 }

@@ -72,7 +72,7 @@ pub fn summary_table(results: &RunResults) -> Table {
 /// One line under the table naming the conditions, so a pasted table keeps its context.
 pub fn conditions_line(results: &RunResults) -> String {
     let p = &results.parameters;
-    format!(
+    let line = format!(
         "workload {} ({} {}), {} connections, {}s after {}s warm-up, {} trial(s); server cpuset {} / {} MiB{}; generator on CPUs {:?}; runtime {:?}",
         p.workload,
         p.method,
@@ -90,7 +90,25 @@ pub fn conditions_line(results: &RunResults) -> String {
         },
         p.generator_cpus,
         p.runtime,
-    )
+    );
+    // Services (a database, the hybrid pair's realtime service) with their own limits.
+    let services: Vec<String> = results
+        .services
+        .iter()
+        .map(|s| {
+            format!(
+                "{} on cpuset {} / {} MiB",
+                s.name,
+                s.limits.cpuset,
+                s.limits.memory_bytes / (1024 * 1024)
+            )
+        })
+        .collect();
+    if services.is_empty() {
+        line
+    } else {
+        format!("{line}; {}", services.join(", "))
+    }
 }
 
 pub mod export;
@@ -99,6 +117,7 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod svg;
+pub mod sweep;
 #[cfg(test)]
 pub(crate) mod test_support;
 pub mod text;

@@ -167,6 +167,13 @@ pub fn calibration_text(calibration: &Calibration) -> String {
         m.ratio,
         rounds.join(", ")
     );
+    if m.cpu_ratio > 0.0 {
+        let _ = writeln!(
+            out,
+            "  CPU per request ratio faceoff/wrk    {:.2}  (median; {:.1} vs {:.1} us, user + system)",
+            m.cpu_ratio, m.faceoff_cpu_us_per_request, m.wrk_cpu_us_per_request
+        );
+    }
     if let Some(open) = &c.open_loop {
         let _ = writeln!(
             out,
@@ -176,6 +183,11 @@ pub fn calibration_text(calibration: &Calibration) -> String {
             open.p50_ratio_single,
             open.p99_ratio_single,
             open.faceoff_requested_rate
+        );
+        let _ = writeln!(
+            out,
+            "  open-loop latency ratio, uncorrected  p50 {:.2}, p99 {:.2} vs paced wrk  (both timed from the write)",
+            open.p50_ratio_uncorrected, open.p99_ratio_uncorrected
         );
     }
     if let Some(memory) = &c.memory {
@@ -412,6 +424,7 @@ mod tests {
                 connect: 1,
                 timeout: 2,
                 io: 3,
+                reset: 1,
                 non_success: 10,
             },
             bytes_received: 6000 * 11,
@@ -523,6 +536,7 @@ mod tests {
             p50_ms: p50,
             p99_ms: p99,
             errors: 0,
+            cpu_us_per_request: 10.0,
         };
         let calibration = Calibration {
             connections: 50,
@@ -545,6 +559,9 @@ mod tests {
                 wrk_p50_ms: 0.7,
                 faceoff_p99_ms: 2.0,
                 wrk_p99_ms: 2.5,
+                cpu_ratio: 0.9,
+                faceoff_cpu_us_per_request: 9.0,
+                wrk_cpu_us_per_request: 10.0,
             },
             open_loop: None,
             memory: Some(MemoryCheck {
@@ -565,8 +582,12 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
 
         assert!(lines[1].contains("req/s ratio faceoff/wrk  1.02  (median; rounds 1.02)"));
-        assert!(lines[2].contains("memory with 10000 connections"), "{text}");
-        assert!(lines[2].contains("+40.5 MiB"), "{text}");
+        assert!(
+            lines[2].contains("CPU per request ratio faceoff/wrk    0.90  (median; 9.0 vs 10.0 us"),
+            "{text}"
+        );
+        assert!(lines[3].contains("memory with 10000 connections"), "{text}");
+        assert!(lines[3].contains("+40.5 MiB"), "{text}");
         assert!(
             text.contains("  median          61000         60000   1.02"),
             "{text}"
@@ -594,6 +615,8 @@ mod tests {
                 p99_ratio: 0.15,
                 p50_ratio_single: 1.5,
                 p99_ratio_single: 1.55,
+                p50_ratio_uncorrected: 0.15,
+                p99_ratio_uncorrected: 0.145,
                 lag_mean_ms: 0.026,
                 lag_max_ms: 2.9,
                 late_sends: 75,
@@ -604,10 +627,14 @@ mod tests {
         let text = calibration_text(&with_open_loop);
         let lines: Vec<&str> = text.lines().collect();
         assert!(
-            lines[2].contains("p50 0.15, p99 0.15 vs paced wrk; p50 1.50, p99 1.55 vs 1-connection wrk  (at 18000 req/s)"),
+            lines[3].contains("p50 0.15, p99 0.15 vs paced wrk; p50 1.50, p99 1.55 vs 1-connection wrk  (at 18000 req/s)"),
             "{text}"
         );
         assert!(text.contains("(closed loop, 1 connection)"), "{text}");
+        assert!(
+            text.contains("open-loop latency ratio, uncorrected  p50 0.15"),
+            "{text}"
+        );
         assert!(
             text.contains("75 sends > 1 ms late, 0 never sent"),
             "{text}"

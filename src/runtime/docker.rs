@@ -167,14 +167,20 @@ impl Runtime for DockerRuntime {
             (LABEL_TARGET.to_string(), target.name.clone()),
         ]);
         let memory = i64::try_from(spec.limits.memory_bytes).unwrap_or(i64::MAX);
+        let mut env = vec![
+            format!("HOST={}", super::HOST),
+            format!("PORT={}", spec.port),
+            format!("FACEOFF_RUN={}", spec.run_id),
+        ];
+        env.extend(
+            spec.env
+                .iter()
+                .map(|(name, value)| format!("{name}={value}")),
+        );
         let body = ContainerCreateBody {
             image: Some(image.tag.clone()),
             cmd: Some(target.command_for(super::HOST, spec.port)),
-            env: Some(vec![
-                format!("HOST={}", super::HOST),
-                format!("PORT={}", spec.port),
-                format!("FACEOFF_RUN={}", spec.run_id),
-            ]),
+            env: Some(env),
             labels: Some(labels),
             host_config: Some(HostConfig {
                 network_mode: Some("host".into()),
@@ -335,6 +341,17 @@ pub struct DockerInstance {
 }
 
 impl DockerInstance {
+    /// A handle on a container faceoff started itself (an auxiliary service), so it can be
+    /// sampled like a target. `language` only decides what `runtime_version` runs.
+    pub fn attach(docker: Docker, id: String, port: u16, language: Language) -> Self {
+        DockerInstance {
+            docker,
+            id,
+            port,
+            language,
+        }
+    }
+
     async fn remove(&self) -> Result<(), RuntimeError> {
         remove_container(&self.docker, &self.id).await
     }

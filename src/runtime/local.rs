@@ -149,6 +149,7 @@ impl Runtime for LocalRuntime {
             .env("FACEOFF_RUN", spec.run_id)
             .env("NODE_ENV", "production")
             .env("PYTHONDONTWRITEBYTECODE", "1")
+            .envs(spec.env.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log_err);

@@ -141,6 +141,8 @@ pub struct LaunchSpec<'a> {
     pub run_id: &'a str,
     pub port: u16,
     pub limits: &'a Limits,
+    /// Extra environment: the URLs of the services the target talks to (topology).
+    pub env: &'a [(String, String)],
 }
 
 /// A running target.
@@ -196,6 +198,7 @@ pub async fn start_ready<R: Runtime>(
     runtime: &R,
     target: &Target,
     launch: &LaunchSettings<'_>,
+    env: &[(String, String)],
     progress: crate::images::Progress<'_>,
 ) -> Result<R::Instance, RuntimeError> {
     let prepared = runtime.prepare(target, progress).await?;
@@ -203,6 +206,7 @@ pub async fn start_ready<R: Runtime>(
         run_id: launch.run_id,
         port: pick_free_port()?,
         limits: launch.limits,
+        env,
     };
     let instance = runtime.start(&prepared, &spec).await?;
     match wait_ready(&instance, &target.name, launch.limits, launch.ready_timeout).await {

@@ -1,9 +1,12 @@
 """Settings for the faceoff Django targets ("django" over ASGI, "django-wsgi" over WSGI).
 
-Production settings, kept minimal: no database yet, no admin/auth/sessions, one middleware.
+Production settings, kept minimal: no admin/auth/sessions, one middleware. The database
+(the db workload's PostgreSQL) comes from DATABASE_URL; without it there is none, and the
+db views answer 503.
 """
 
 import os
+from urllib.parse import unquote, urlsplit
 
 # Not a secret: the app has no sessions, signing or users. Override with DJANGO_SECRET_KEY.
 SECRET_KEY = os.environ.get(
@@ -24,7 +27,33 @@ ROOT_URLCONF = "project.urls"
 
 WSGI_APPLICATION = "project.wsgi.application"
 
-DATABASES = {}
+def database_from_url(url):
+    """Django's psycopg 3 backend with its connection pool (DB_POOL_SIZE connections, the
+    same size as every target's pool). Under ASGI each request's thread takes a connection
+    from the pool and gives it back at the end; gunicorn's one sync worker serves one
+    request at a time, so it uses one connection."""
+    parts = urlsplit(url)
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": parts.path.lstrip("/"),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "127.0.0.1",
+        "PORT": str(parts.port or 5432),
+        # The pool keeps the connections; Django must not close them itself.
+        "CONN_MAX_AGE": 0,
+        "OPTIONS": {
+            "pool": {
+                "min_size": 0,
+                "max_size": int(os.environ.get("DB_POOL_SIZE", "10")),
+                # A database that is down fails requests in seconds instead of hanging them.
+                "timeout": 3,
+            },
+        },
+    }
+
+
+DATABASES = {"default": database_from_url(os.environ["DATABASE_URL"])} if os.environ.get("DATABASE_URL") else {}
 
 TEMPLATES = []
 

@@ -11,6 +11,9 @@ urlpatterns = [
     path("orders/reset", views.orders_reset),
     path("compute/leibniz", views.compute_leibniz),
     path("jobs/leibniz", views.leibniz_job),
+    path("db/single", views.db_single),
+    path("db/multiple", views.db_multiple),
+    path("hybrid/notifications", views.hybrid_notifications),
 ]
 
 handler400 = "project.views.bad_request"

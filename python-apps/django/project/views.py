@@ -15,6 +15,7 @@ import asyncio
 import itertools
 import json
 import math
+import random
 import re
 import threading
 import time
@@ -24,6 +25,8 @@ from functools import wraps
 from asgiref.sync import iscoroutinefunction
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
+from django.db import Error as DatabaseError
+from django.db import connection
 from django.http import JsonResponse
 
 from . import leibniz
@@ -34,6 +37,7 @@ CONTENT_TYPE = "application/json; charset=utf-8"
 def json_response(data, status=200):
     return JsonResponse(
         data,
+        safe=False,  # the db rows are a list
         status=status,
         content_type=CONTENT_TYPE,
         json_dumps_params={"separators": (",", ":")},
@@ -327,6 +331,72 @@ async def leibniz_job(request):
     except leibniz.JobFailed as failed:
         raise ApiError(500, str(failed)) from None
     return json_response({"n": n, "pi": pi})
+
+
+# ---------------------------------------------------------------- db (seed 003)
+
+WORLD_ROWS = 10_000
+MAX_QUERIES = 500
+WORLD_QUERY = "SELECT id, randomnumber FROM world WHERE id = %s"
+INTEGER = re.compile(r"-?[0-9]+")
+
+
+def query_count(request):
+    """TechEmpower's clamping: missing, empty, not an integer, or below 1 -> 1; above 500 -> 500."""
+    raw = request.GET.get("count")
+    if raw is None or not INTEGER.fullmatch(raw):
+        return 1
+    return max(1, min(int(raw), MAX_QUERIES))
+
+
+def world_rows(count):
+    """`count` random rows of `world`, one query each, on this request's connection (from
+    the psycopg pool of settings.DATABASES; 503 when there is no database or it is down)."""
+    if "default" not in settings.DATABASES:
+        raise ApiError(503, "no database configured: set DATABASE_URL")
+    try:
+        with connection.cursor() as cursor:
+            rows = []
+            for _ in range(count):
+                cursor.execute(WORLD_QUERY, [random.randint(1, WORLD_ROWS)])
+                row_id, number = cursor.fetchone()
+                rows.append({"id": row_id, "randomNumber": number})
+            return rows
+    except DatabaseError as error:
+        raise ApiError(503, f"database unavailable: {error}") from None
+
+
+@api_view("GET", "HEAD")
+def db_single(request):
+    return json_response(world_rows(1)[0])
+
+
+@api_view("GET", "HEAD")
+def db_multiple(request):
+    return json_response(world_rows(query_count(request)))
+
+
+# ---------------------------------------------------------------- hybrid (seed 001)
+
+USER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+HISTORICAL = [
+    {"id": 1, "message": "Historical 1", "read": True},
+    {"id": 2, "message": "Historical 2", "read": True},
+]
+
+
+@api_view("GET", "HEAD")
+def hybrid_notifications(request):
+    """Seed 001's merged notifications, served by Django alone: the realtime list (the
+    hybrid pair's Node service) made here, beside the historical one."""
+    user_id = request.GET.get("user_id")
+    if user_id is None or not USER_ID.fullmatch(user_id):
+        raise ApiError(400, "user_id must be 1 to 64 letters, digits, _ or -")
+    realtime = [
+        {"id": 101, "message": f"Realtime 1 for {user_id}", "read": False},
+        {"id": 102, "message": f"Realtime 2 for {user_id}", "read": False},
+    ]
+    return json_response({"realtime": realtime, "historical": HISTORICAL, "server": "Python"})
 
 
 # Error handlers (urls.py). Django uses them when DEBUG is False.

@@ -1,0 +1,487 @@
+//! How a profile drives load ([`LoadPlan`]: closed loop, open loop at one rate, or a rate
+//! sweep) and the rate sweep itself: open-loop steps at increasing rates until the p99
+//! latency (from the intended send time) or the error rate breaks its limit, or the rate is
+//! not reached. The highest rate that kept within every limit is the *max sustainable rate*.
+//!
+//! Measurement only: [`drive`] runs the generator and judges each step; it never prints.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{LoadMode, Profile};
+use crate::load::{
+    ErrorCounts, LiveCounters, LoadError, LoadReport, LoadSpec, OpenLoopStats, run_closed_loop,
+    run_open_loop,
+};
+use crate::stats::{LatencySummary, latency_summary};
+
+/// How a run drives load, from its profile.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LoadPlan {
+    /// Fixed connections, as fast as the server answers.
+    Closed,
+    /// A constant arrival rate, requests per second.
+    Open { rate: f64 },
+    /// Open loop at increasing rates until a limit breaks.
+    Sweep(SweepPlan),
+}
+
+/// The rates a sweep tries and the limits a step must keep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepPlan {
+    /// Requests per second, tried in this order (increasing).
+    pub rates: Vec<f64>,
+    /// A step whose p99 latency (from the intended send time) is above this breaks.
+    pub p99_limit_ms: f64,
+    /// A step whose errors (connect, timeout, I/O, status >= 400) are more than this share
+    /// of its requests breaks, e.g. 0.01 for 1%.
+    pub error_limit: f64,
+}
+
+/// Why a profile cannot drive a run.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum PlanError {
+    #[error(
+        "profile `{profile}` is open-loop but has no `rate`: add `rate = N` (requests per second) to it in fixtures/profiles.toml"
+    )]
+    NoRate { profile: String },
+    #[error(
+        "profile `{profile}` is a sweep but {what}: fix it in fixtures/profiles.toml (see the comment at its top)"
+    )]
+    BadSweep { profile: String, what: String },
+}
+
+impl LoadPlan {
+    /// The plan a profile describes, checked.
+    ///
+    /// # Errors
+    ///
+    /// [`PlanError`] when an open-loop profile has no positive rate, or a sweep has no rates,
+    /// rates that are not positive and increasing, or a missing or non-positive limit.
+    pub fn from_profile(profile: &Profile) -> Result<Self, PlanError> {
+        let positive = |rate: f64| rate.is_finite() && rate > 0.0;
+        match profile.mode {
+            LoadMode::Closed => Ok(LoadPlan::Closed),
+            LoadMode::Open => match profile.rate {
+                Some(rate) if positive(rate) => Ok(LoadPlan::Open { rate }),
+                _ => Err(PlanError::NoRate {
+                    profile: profile.name.clone(),
+                }),
+            },
+            LoadMode::Sweep => {
+                let bad = |what: &str| PlanError::BadSweep {
+                    profile: profile.name.clone(),
+                    what: what.to_owned(),
+                };
+                if profile.rates.is_empty() {
+                    return Err(bad("has no `rates`"));
+                }
+                if !profile.rates.iter().all(|&r| positive(r)) {
+                    return Err(bad("has a rate that is not a number above 0"));
+                }
+                if profile.rates.windows(2).any(|pair| pair[1] <= pair[0]) {
+                    return Err(bad("its `rates` do not increase"));
+                }
+                let p99_limit_ms = profile
+                    .p99_limit_ms
+                    .filter(|&l| positive(l))
+                    .ok_or_else(|| bad("has no `p99_limit_ms` above 0"))?;
+                let error_limit = profile
+                    .error_limit
+                    .filter(|&l| l.is_finite() && (0.0..1.0).contains(&l))
+                    .ok_or_else(|| bad("has no `error_limit` between 0 and 1"))?;
+                Ok(LoadPlan::Sweep(SweepPlan {
+                    rates: profile.rates.clone(),
+                    p99_limit_ms,
+                    error_limit,
+                }))
+            }
+        }
+    }
+
+    /// Longest time the load of one trial takes: one window, or one per sweep step.
+    #[must_use]
+    pub fn max_duration(&self, warmup: Duration, duration: Duration) -> Duration {
+        let steps = match self {
+            LoadPlan::Sweep(sweep) => u32::try_from(sweep.rates.len()).unwrap_or(u32::MAX),
+            _ => 1,
+        };
+        (warmup + duration).saturating_mul(steps)
+    }
+}
+
+/// A limit a sweep step broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Limit {
+    /// p99 latency above [`SweepPlan::p99_limit_ms`].
+    P99,
+    /// Error share above [`SweepPlan::error_limit`].
+    Errors,
+    /// The generator sent less than the requested rate (see [`OpenLoopStats::kept_rate`]):
+    /// the server, or the generator itself, could not keep up.
+    Rate,
+}
+
+impl Limit {
+    /// Short text for summaries.
+    #[must_use]
+    pub fn label(self) -> &'static str {
+        match self {
+            Limit::P99 => "p99 over the limit",
+            Limit::Errors => "errors over the limit",
+            Limit::Rate => "rate not reached",
+        }
+    }
+}
+
+/// One step of a sweep: an open-loop window at one rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SweepStep {
+    /// Requested rate, requests per second.
+    pub rate: f64,
+    /// Responses completed in the step's measured window.
+    pub requests: u64,
+    pub duration_s: f64,
+    /// Responses per second of the window.
+    pub requests_per_sec: f64,
+    /// From the intended send time for requests that queued (see `crate::load`).
+    pub latency: LatencySummary,
+    /// From the actual write, without the correction.
+    pub service_latency: LatencySummary,
+    pub status_counts: std::collections::BTreeMap<u16, u64>,
+    pub errors: ErrorCounts,
+    /// `errors.total()` over the requests answered or lost.
+    pub error_rate: f64,
+    /// Completed requests in each second of the window.
+    pub per_second: Vec<u64>,
+    /// Requested and achieved rate, schedule lag.
+    pub open_loop: OpenLoopStats,
+    /// The limits this step broke; empty when it kept within all of them.
+    pub broke: Vec<Limit>,
+}
+
+impl SweepStep {
+    /// Whether the step kept within every limit.
+    #[must_use]
+    pub fn sustained(&self) -> bool {
+        self.broke.is_empty()
+    }
+}
+
+/// What a sweep found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct SweepResult {
+    pub p99_limit_ms: f64,
+    pub error_limit: f64,
+    /// The steps run, in order; the sweep stops after the first that broke a limit.
+    pub steps: Vec<SweepStep>,
+    /// The highest requested rate whose step, and every step before it, kept within every
+    /// limit; `None` when the first step already broke one.
+    pub max_sustainable_rate: Option<f64>,
+}
+
+/// What [`drive`] measured: the report the trial's headline figures come from and, for a
+/// sweep, every step.
+#[derive(Debug, Clone)]
+pub struct Driven {
+    /// Closed or open loop: the run. Sweep: the step at the max sustainable rate, or the
+    /// first step when none was sustained.
+    pub report: LoadReport,
+    pub sweep: Option<SweepResult>,
+}
+
+/// Runs `plan` with `spec` (connections, warm-up and window apply to every sweep step).
+/// Blocking, like the generator.
+///
+/// # Errors
+///
+/// A [`LoadError`] from the generator (refused URL, nothing listening…); a sweep step that
+/// fails after earlier steps ran ends the sweep with the steps so far instead.
+pub fn drive(
+    spec: &LoadSpec,
+    plan: &LoadPlan,
+    live: Arc<LiveCounters>,
+) -> Result<Driven, LoadError> {
+    match plan {
+        LoadPlan::Closed => Ok(Driven {
+            report: run_closed_loop(spec, live)?,
+            sweep: None,
+        }),
+        LoadPlan::Open { rate } => Ok(Driven {
+            report: run_open_loop(spec, *rate, live)?,
+            sweep: None,
+        }),
+        LoadPlan::Sweep(sweep) => run_sweep(spec, sweep, live),
+    }
+}
+
+fn run_sweep(
+    spec: &LoadSpec,
+    plan: &SweepPlan,
+    live: Arc<LiveCounters>,
+) -> Result<Driven, LoadError> {
+    let mut steps = Vec::new();
+    let mut headline: Option<LoadReport> = None;
+    let mut first: Option<LoadReport> = None;
+    for &rate in &plan.rates {
+        let report = match run_open_loop(spec, rate, Arc::clone(&live)) {
+            Ok(report) => report,
+            // The server went away after some steps: keep what they measured.
+            Err(LoadError::NoConnection { .. }) if !steps.is_empty() => break,
+            Err(error) => return Err(error),
+        };
+        let step = judge(rate, &report, plan);
+        let sustained = step.sustained();
+        steps.push(step);
+        if first.is_none() {
+            first = Some(report.clone());
+        }
+        if !sustained {
+            break;
+        }
+        headline = Some(report);
+    }
+    let max_sustainable_rate = steps
+        .iter()
+        .take_while(|step| step.sustained())
+        .last()
+        .map(|step| step.rate);
+    let report = match (headline, first) {
+        (Some(report), _) | (None, Some(report)) => report,
+        (None, None) => {
+            return Err(LoadError::InvalidSpec(
+                "a rate sweep needs at least one rate".to_owned(),
+            ));
+        }
+    };
+    Ok(Driven {
+        report,
+        sweep: Some(SweepResult {
+            p99_limit_ms: plan.p99_limit_ms,
+            error_limit: plan.error_limit,
+            steps,
+            max_sustainable_rate,
+        }),
+    })
+}
+
+/// The figures of one step and the limits it broke.
+#[must_use]
+pub fn judge(rate: f64, report: &LoadReport, plan: &SweepPlan) -> SweepStep {
+    let latency = latency_summary(&report.latency_us);
+    let service_latency = report
+        .service_latency_us
+        .as_ref()
+        .map(latency_summary)
+        .unwrap_or_default();
+    let attempts = report.requests + report.errors.transport();
+    let error_rate = if attempts > 0 {
+        report.errors.total() as f64 / attempts as f64
+    } else {
+        0.0
+    };
+    let open_loop = report.open_loop.clone().unwrap_or(OpenLoopStats {
+        requested_rate: rate,
+        achieved_rate: report.requests_per_sec(),
+        scheduled: 0,
+        sent: report.requests,
+        unsent: 0,
+        queued: 0,
+        lag_mean_us: 0.0,
+        lag_max_us: 0,
+        late_sends: 0,
+    });
+    let mut broke = Vec::new();
+    // No response at all is no latency within the limit.
+    if latency.p99_ms > plan.p99_limit_ms || report.requests == 0 {
+        broke.push(Limit::P99);
+    }
+    if error_rate > plan.error_limit {
+        broke.push(Limit::Errors);
+    }
+    if !open_loop.kept_rate() {
+        broke.push(Limit::Rate);
+    }
+    SweepStep {
+        rate,
+        requests: report.requests,
+        duration_s: report.elapsed.as_secs_f64(),
+        requests_per_sec: report.requests_per_sec(),
+        latency,
+        service_latency,
+        status_counts: report.status_counts.clone(),
+        errors: report.errors,
+        error_rate,
+        per_second: report.per_second.clone(),
+        open_loop,
+        broke,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use hdrhistogram::Histogram;
+
+    fn profile(mode: LoadMode) -> Profile {
+        Profile {
+            name: "p".into(),
+            description: "d".into(),
+            mode,
+            connections: 10,
+            duration: Duration::from_secs(1),
+            warmup: Duration::ZERO,
+            max_requests: None,
+            rate: None,
+            rates: vec![100.0, 200.0],
+            p99_limit_ms: Some(10.0),
+            error_limit: Some(0.01),
+        }
+    }
+
+    fn plan() -> SweepPlan {
+        SweepPlan {
+            rates: vec![100.0, 200.0],
+            p99_limit_ms: 10.0,
+            error_limit: 0.01,
+        }
+    }
+
+    /// A one-second open-loop report at `rate`: `sent` requests written, all answered in
+    /// `latency_us`, `failed` of them with status 500.
+    fn report(rate: f64, sent: u64, latency_us: u64, failed: u64) -> LoadReport {
+        let mut histogram = Histogram::<u64>::new(3).unwrap();
+        if sent > 0 {
+            histogram.record_n(latency_us, sent).unwrap();
+        }
+        LoadReport {
+            requests: sent,
+            elapsed: Duration::from_secs(1),
+            latency_us: histogram.clone(),
+            service_latency_us: Some(histogram),
+            status_counts: BTreeMap::from([(200, sent - failed), (500, failed)]),
+            errors: ErrorCounts {
+                non_success: failed,
+                ..ErrorCounts::default()
+            },
+            bytes_received: 0,
+            response_bytes: 0,
+            per_second: vec![sent],
+            warmup_requests: 0,
+            warmup_errors: 0,
+            connections_opened: 10,
+            open_loop: Some(OpenLoopStats {
+                requested_rate: rate,
+                achieved_rate: sent as f64,
+                scheduled: rate as u64,
+                sent,
+                unsent: (rate as u64).saturating_sub(sent),
+                queued: 0,
+                lag_mean_us: 0.0,
+                lag_max_us: 0,
+                late_sends: 0,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_step_within_every_limit_is_sustained() {
+        let step = judge(100.0, &report(100.0, 100, 2_000, 1), &plan());
+        assert!(step.sustained(), "{:?}", step.broke);
+        assert_eq!(step.error_rate, 0.01);
+        assert_eq!(step.latency.p99_ms, 2.0);
+    }
+
+    #[test]
+    fn a_step_breaks_on_p99_errors_or_a_rate_not_reached() {
+        let slow = judge(100.0, &report(100.0, 100, 20_000, 0), &plan());
+        assert_eq!(slow.broke, [Limit::P99]);
+        let failing = judge(100.0, &report(100.0, 100, 2_000, 5), &plan());
+        assert_eq!(failing.broke, [Limit::Errors]);
+        let short = judge(100.0, &report(100.0, 80, 2_000, 0), &plan());
+        assert_eq!(short.broke, [Limit::Rate]);
+        let silent = judge(100.0, &report(100.0, 0, 0, 0), &plan());
+        assert!(silent.broke.contains(&Limit::P99), "{:?}", silent.broke);
+    }
+
+    #[test]
+    fn profiles_become_plans_or_say_what_is_missing() {
+        assert_eq!(
+            LoadPlan::from_profile(&profile(LoadMode::Closed)),
+            Ok(LoadPlan::Closed)
+        );
+        assert!(matches!(
+            LoadPlan::from_profile(&profile(LoadMode::Open)),
+            Err(PlanError::NoRate { .. })
+        ));
+        let open = Profile {
+            rate: Some(500.0),
+            ..profile(LoadMode::Open)
+        };
+        assert_eq!(
+            LoadPlan::from_profile(&open),
+            Ok(LoadPlan::Open { rate: 500.0 })
+        );
+        assert_eq!(
+            LoadPlan::from_profile(&profile(LoadMode::Sweep)),
+            Ok(LoadPlan::Sweep(plan()))
+        );
+        for broken in [
+            Profile {
+                rates: vec![],
+                ..profile(LoadMode::Sweep)
+            },
+            Profile {
+                rates: vec![200.0, 100.0],
+                ..profile(LoadMode::Sweep)
+            },
+            Profile {
+                p99_limit_ms: None,
+                ..profile(LoadMode::Sweep)
+            },
+            Profile {
+                error_limit: Some(1.5),
+                ..profile(LoadMode::Sweep)
+            },
+        ] {
+            let error = LoadPlan::from_profile(&broken).unwrap_err();
+            assert!(error.to_string().contains("profiles.toml"), "{error}");
+        }
+    }
+
+    #[test]
+    fn the_repository_open_and_sweep_profiles_are_valid() {
+        let fixtures =
+            crate::config::Fixtures::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let profile = fixtures.profile("rate-sweep").unwrap();
+        let LoadPlan::Sweep(sweep) = LoadPlan::from_profile(profile).unwrap() else {
+            panic!("rate-sweep is not a sweep");
+        };
+        assert!(sweep.rates.len() >= 3);
+        let open = fixtures.profile("open-1000").unwrap();
+        assert_eq!(
+            LoadPlan::from_profile(open),
+            Ok(LoadPlan::Open { rate: 1000.0 })
+        );
+    }
+
+    #[test]
+    fn a_sweep_lasts_one_window_per_step() {
+        let sweep = LoadPlan::Sweep(plan());
+        assert_eq!(
+            sweep.max_duration(Duration::from_secs(1), Duration::from_secs(4)),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            LoadPlan::Closed.max_duration(Duration::ZERO, Duration::from_secs(4)),
+            Duration::from_secs(4)
+        );
+    }
+}
