@@ -78,10 +78,11 @@ fn linear_ticks(min: f64, max: f64) -> Vec<f64> {
     let max = if max > min { max } else { min + 1.0 };
     let step = nice_step(max - min, 5.0);
     let first = (min / step).floor() as i64;
+    // The last tick covers max, give or take 2% of a step (a 4.003 s series ends at 4).
+    let last = ((max - step * 0.02) / step).ceil() as i64;
     // Multiples of the step, rounded so 3 x 0.2 reads 0.6.
-    (first..)
+    (first..=last.max(first + 1))
         .map(|i| (i as f64 * step * 1e9).round() / 1e9)
-        .take_while(|tick| *tick < max + step * 0.999)
         .take(50)
         .collect()
 }
@@ -393,6 +394,7 @@ mod tests {
             vec![0.0, 2000.0, 4000.0, 6000.0, 8000.0, 10_000.0]
         );
         assert_eq!(linear_ticks(0.0, 0.0), vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
+        assert_eq!(linear_ticks(0.0, 4.003), vec![0.0, 1.0, 2.0, 3.0, 4.0]);
     }
 
     #[test]
