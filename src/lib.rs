@@ -5,6 +5,7 @@
 //! The run is visible in the module list: `config → images → runtime → verify → load →
 //! sample → stats → results → report`.
 
+pub mod chat;
 pub mod claims;
 pub mod cli;
 pub mod config;

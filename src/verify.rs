@@ -593,7 +593,11 @@ pub async fn verify_all<R: crate::runtime::Runtime>(
                 continue;
             }
         };
-        let cases = verify_target(instance.port(), contract, workloads).await;
+        let cases = match &target.chat {
+            // A chat server answers the chat cases; the HTTP contract is not its to serve.
+            Some(chat) => crate::chat::verify::verify_chat(instance.port(), chat).await,
+            None => verify_target(instance.port(), contract, workloads).await,
+        };
         let result = TargetVerification::from_cases(&target.name, cases);
         progress(&format!(
             "  {}/{} cases passed",

@@ -93,6 +93,7 @@ pub fn conditions_line(results: &RunResults) -> String {
     )
 }
 
+pub mod chat;
 pub mod junit;
 pub mod wrk;
 
