@@ -120,6 +120,10 @@ pub struct FanoutResult {
     pub join_failures: BTreeMap<String, u64>,
     /// Messages sent in the measured window (one sender per room).
     pub sent: u64,
+    /// The senders' achieved rate, all rooms together: below rooms × rate, the driver or
+    /// the server's back-pressure held them back.
+    #[serde(default)]
+    pub sent_per_sec: f64,
     /// Deliveries those messages owed: each to every joined member of its room.
     pub expected: u64,
     pub delivered: u64,
@@ -140,6 +144,7 @@ impl FanoutResult {
             joined: report.joined,
             join_failures: report.join_failures.clone(),
             sent: report.sent,
+            sent_per_sec: report.sent as f64 / report.duration.as_secs_f64().max(1e-9),
             expected: report.expected,
             delivered: report.delivered,
             lost: report.expected.saturating_sub(report.delivered),
@@ -399,7 +404,8 @@ async fn measure<I: Instance>(
             }
             let fanout = FanoutResult::from_report(&report);
             ui.step(&format!(
-                "  {:.0} deliveries/s, latency p50 {:.2} ms p99 {:.2} ms, {} of {} lost",
+                "  {:.0} messages/s sent, {:.0} deliveries/s, latency p50 {:.2} ms p99 {:.2} ms, {} of {} lost",
+                fanout.sent_per_sec,
                 fanout.delivered_per_sec,
                 fanout.latency.p50_ms,
                 fanout.latency.p99_ms,
