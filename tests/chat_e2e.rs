@@ -251,3 +251,59 @@ async fn fanout_delivers_every_message_to_every_member_of_the_room() {
     assert!(fanout.latency.p50_ms > 0.0 && fanout.latency.p50_ms <= fanout.latency.max_ms);
     assert!(containers_of_run(&results.run_id).await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_mid_ramp_stops_at_once_keeps_the_results_and_removes_the_container() {
+    if skip() {
+        return;
+    }
+    build_images_once();
+    let out = tempfile::tempdir().unwrap();
+    let mut child = faceoff()
+        .args(["run", "--workload", "chat", "--profile", "capacity", "-q"])
+        .args([
+            "--targets",
+            "socketio",
+            "--skip-verify",
+            "--duration",
+            "120s",
+        ])
+        .arg("--out")
+        .arg(out.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("faceoff starts");
+    // Wait until the ramp is under way: the results file names the target.
+    let started = std::time::Instant::now();
+    let path = loop {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no ramp started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let Ok(entry) = std::fs::read_dir(out.path()).map(|mut d| d.next()) else {
+            continue;
+        };
+        let Some(Ok(entry)) = entry else { continue };
+        let path = entry.path().join("results.json");
+        if results::read(&path).is_ok_and(|r| !r.targets.is_empty()) {
+            break path;
+        }
+    };
+    // Past start-up and readiness, into the ramp.
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    let interrupted = std::time::Instant::now();
+    // SAFETY: kill only signals the child we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().expect("faceoff exits");
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        interrupted.elapsed() < std::time::Duration::from_secs(20),
+        "took {:?} to stop",
+        interrupted.elapsed()
+    );
+    let results = results::read(&path).unwrap();
+    assert_eq!(results.status, RunStatus::Interrupted);
+    assert!(containers_of_run(&results.run_id).await.is_empty());
+}

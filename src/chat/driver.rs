@@ -217,14 +217,18 @@ async fn serve(spec: DriverSpec, mut commands: mpsc::UnboundedReceiver<Command>)
         events: Cell::new(0),
     });
     while let Some(command) = commands.recv().await {
+        // The owner waits for each answer, so the only thing that can arrive during a
+        // command is the channel closing (the run was interrupted): stop at once then,
+        // dropping every connection, instead of finishing the step.
         match command {
             Command::Grow {
                 to,
                 deadline,
                 reply,
-            } => {
-                let _ = reply.send(grow(&pool, to, deadline).await);
-            }
+            } => tokio::select! {
+                report = grow(&pool, to, deadline) => { let _ = reply.send(report); }
+                _ = commands.recv() => return,
+            },
             Command::Held { reply } => {
                 let _ = reply.send(Held {
                     alive: pool.alive.get(),
@@ -232,9 +236,10 @@ async fn serve(spec: DriverSpec, mut commands: mpsc::UnboundedReceiver<Command>)
                     events: pool.events.get(),
                 });
             }
-            Command::Fanout { spec, reply } => {
-                let _ = reply.send(fanout(&pool, spec).await);
-            }
+            Command::Fanout { spec, reply } => tokio::select! {
+                report = fanout(&pool, spec) => { let _ = reply.send(report); }
+                _ = commands.recv() => return,
+            },
         }
     }
 }
