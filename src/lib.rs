@@ -6,6 +6,7 @@
 //! sample → stats → results → report`.
 
 pub mod audit;
+pub mod chat;
 pub mod claims;
 pub mod cli;
 pub mod compare;
@@ -25,6 +26,6 @@ pub mod runtime;
 pub mod sample;
 pub mod schedule;
 pub mod stats;
-pub mod topology;
 pub mod sweep;
+pub mod topology;
 pub mod verify;

@@ -381,6 +381,7 @@ pub(crate) mod tests {
             verify_failures: Vec::new(),
             error: None,
             trials: Vec::new(),
+            chat_trials: Vec::new(),
         });
         results
     }

@@ -19,8 +19,8 @@ use crate::results::{
 use crate::runtime::{self, Instance, LaunchSpec, Limits, Prepared, Runtime};
 use crate::sample;
 use crate::stats::latency_summary;
-use crate::topology::{Launcher, PreparedService, Service, TopologyError};
 use crate::sweep::LoadPlan;
+use crate::topology::{Launcher, PreparedService, Service, TopologyError};
 
 /// Everything a run needs, validated.
 #[derive(Debug, Clone)]
@@ -231,7 +231,7 @@ pub async fn execute<R: Runtime>(
     results::write(&plan.results_path, results)
 }
 
-fn empty_result(target: &Target, fixtures: &Fixtures) -> TargetResult {
+pub(crate) fn empty_result(target: &Target, fixtures: &Fixtures) -> TargetResult {
     TargetResult {
         target: target.name.clone(),
         language: target.language.to_string(),
@@ -246,6 +246,7 @@ fn empty_result(target: &Target, fixtures: &Fixtures) -> TargetResult {
         verify_failures: Vec::new(),
         error: None,
         trials: Vec::new(),
+        chat_trials: Vec::new(),
     }
 }
 

@@ -111,6 +111,7 @@ pub fn conditions_line(results: &RunResults) -> String {
     }
 }
 
+pub mod chat;
 pub mod junit;
 pub mod sweep;
 pub mod wrk;
