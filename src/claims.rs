@@ -65,8 +65,11 @@ pub enum Metric {
     /// request across all connections: at equal concurrency its ratio between two targets is
     /// the ratio of the time each needs for the same batch.
     DurationS,
-    /// Concurrent connections a server holds open. Not measured yet.
+    /// Chat connections a server holds open and joined: the capacity ramp's figure at
+    /// its last passing step (`faceoff run --workload chat --profile capacity`).
     ConnectionsHeld,
+    /// Server memory per held chat connection, KiB, at that step (idle memory subtracted).
+    MemoryPerConnectionKib,
 }
 
 impl Metric {
@@ -85,6 +88,7 @@ impl Metric {
             Metric::MeanMemoryMib => "mean_memory_mib",
             Metric::DurationS => "duration_s",
             Metric::ConnectionsHeld => "connections_held",
+            Metric::MemoryPerConnectionKib => "memory_per_connection_kib",
         }
     }
 
@@ -102,6 +106,7 @@ impl Metric {
             Metric::PeakMemoryMib | Metric::MeanMemoryMib => "MiB",
             Metric::DurationS => "s",
             Metric::ConnectionsHeld => "connections",
+            Metric::MemoryPerConnectionKib => "KiB",
         }
     }
 
@@ -113,7 +118,30 @@ impl Metric {
 
     /// Whether any faceoff trial records this figure.
     pub fn is_measured(self) -> bool {
-        self != Metric::ConnectionsHeld
+        true
+    }
+
+    /// Whether only a chat capacity ramp gives this figure.
+    pub fn is_capacity(self) -> bool {
+        matches!(
+            self,
+            Metric::ConnectionsHeld | Metric::MemoryPerConnectionKib
+        )
+    }
+
+    /// This figure in one chat trial; `None` when the trial cannot give it.
+    pub fn of_chat(self, trial: &crate::chat::run::ChatTrial) -> Option<f64> {
+        let ramp = trial.capacity.as_ref();
+        let fanout = trial.fanout.as_ref().map(|f| &f.latency);
+        match self {
+            Metric::ConnectionsHeld => ramp.map(|r| r.connections_held as f64),
+            Metric::MemoryPerConnectionKib => ramp?.memory_per_connection_bytes.map(|b| b / 1024.0),
+            Metric::LatencyP50Ms => fanout.map(|l| l.p50_ms),
+            Metric::LatencyP99Ms => fanout.map(|l| l.p99_ms),
+            Metric::LatencyMaxMs => fanout.map(|l| l.max_ms),
+            Metric::LatencyMeanMs => fanout.map(|l| l.mean_ms),
+            _ => None,
+        }
     }
 
     /// This figure in one trial; `None` when the trial cannot give it (no completed request
@@ -133,7 +161,9 @@ impl Metric {
             Metric::PeakMemoryMib => trial.resources.peak_memory_bytes as f64 / MIB,
             Metric::MeanMemoryMib => trial.resources.mean_memory_bytes as f64 / MIB,
             Metric::DurationS if trial.requests > 0 => trial.duration_s / trial.requests as f64,
-            Metric::DurationS | Metric::ConnectionsHeld => return None,
+            Metric::DurationS | Metric::ConnectionsHeld | Metric::MemoryPerConnectionKib => {
+                return None;
+            }
         })
     }
 }
@@ -738,14 +768,40 @@ impl Claims {
                 claim.workload
             ));
         }
+        let mode_of = |r: &RunResults| self.profile_modes.get(&r.parameters.profile).copied();
+        if claim.metric.is_capacity() {
+            let ramps: Vec<&RunResults> = of_workload
+                .iter()
+                .copied()
+                .filter(|r| mode_of(r) == Some(LoadMode::Capacity))
+                .collect();
+            let Some(last) = ramps.last() else {
+                return Err(format!(
+                    "no capacity run of the `{}` workload ({rerun})",
+                    claim.workload
+                ));
+            };
+            let run = ramps
+                .iter()
+                .rev()
+                .find(|r| targets.iter().all(|t| figures_of(r, claim, t).is_ok()))
+                .unwrap_or(last);
+            let a = figures_of(run, claim, &claim.a)?;
+            let b = match claim.b.as_deref() {
+                Some(b) => figures_of(run, claim, b)?,
+                None => Vec::new(),
+            };
+            host_bound_check(claim, run, &a, &b)?;
+            return Ok(ClaimFigures {
+                run_id: run.run_id.clone(),
+                a,
+                b,
+            });
+        }
         let closed: Vec<&RunResults> = of_workload
             .iter()
             .copied()
-            .filter(|r| {
-                self.profile_modes
-                    .get(&r.parameters.profile)
-                    .is_none_or(|mode| *mode == LoadMode::Closed)
-            })
+            .filter(|r| mode_of(r).is_none_or(|mode| mode == LoadMode::Closed))
             .collect();
         let Some(last_closed) = closed.last() else {
             return Err(format!(
@@ -832,18 +888,27 @@ fn figures_of(run: &RunResults, claim: &Claim, target: &str) -> Result<Vec<f64>,
             run.run_id
         ));
     }
-    if result.status == TargetStatus::Failed && result.trials.is_empty() {
+    if result.status == TargetStatus::Failed
+        && result.trials.is_empty()
+        && result.chat_trials.is_empty()
+    {
         let error = result.error.as_deref().unwrap_or("no reason recorded");
         return Err(format!(
             "{target} failed in the {workload} run {}: {error}",
             run.run_id
         ));
     }
-    let figures: Vec<f64> = result
+    let mut figures: Vec<f64> = result
         .trials
         .iter()
         .filter_map(|trial| claim.metric.of(trial))
         .collect();
+    figures.extend(
+        result
+            .chat_trials
+            .iter()
+            .filter_map(|trial| claim.metric.of_chat(trial)),
+    );
     if figures.is_empty() {
         return Err(format!(
             "{target} has no trial with a {} figure in the {workload} run {}",
@@ -851,6 +916,71 @@ fn figures_of(run: &RunResults, claim: &Claim, target: &str) -> Result<Vec<f64>,
         ));
     }
     Ok(figures)
+}
+
+/// A capacity ramp the host ended (file limits, time budget, the profile's largest step)
+/// only gives a lower bound on connections held. A claim it cannot settle is not judged:
+/// the reason names the bound and the host limit.
+fn host_bound_check(claim: &Claim, run: &RunResults, a: &[f64], b: &[f64]) -> Result<(), String> {
+    if claim.metric != Metric::ConnectionsHeld {
+        return Ok(());
+    }
+    let bound = |target: &str| -> Option<String> {
+        let result = run.targets.iter().find(|t| t.target == target)?;
+        let ramps: Vec<_> = result
+            .chat_trials
+            .iter()
+            .filter_map(|t| t.capacity.as_ref())
+            .collect();
+        let all_bound = !ramps.is_empty() && ramps.iter().all(|r| r.host_bound);
+        all_bound.then(|| {
+            let last = ramps
+                .last()
+                .map(|r| r.stop_reason.clone())
+                .unwrap_or_default();
+            format!(
+                "{target} held {:.0} connections when the host ended the ramp ({last})",
+                stats::median(a_or_b(target, claim, a, b)).unwrap_or(0.0)
+            )
+        })
+    };
+    let median_of = |values: &[f64]| stats::median(values).unwrap_or(0.0);
+    match claim.kind {
+        Kind::Absolute => {
+            let needed = claim
+                .at_least
+                .or(claim.value.map(|v| v.low()))
+                .unwrap_or(0.0);
+            match bound(&claim.a) {
+                Some(why) if median_of(a) < needed => Err(format!(
+                    "{why}: a lower bound below the claimed {needed:.0}, so this host cannot settle it; run where the engine and faceoff may open more files, with --memory large enough"
+                )),
+                _ => Ok(()),
+            }
+        }
+        _ => {
+            let Some(b_name) = claim.b.as_deref() else {
+                return Ok(());
+            };
+            // The target that held fewer must have been stopped by its server, or the
+            // comparison is between two lower bounds.
+            let fewer = if median_of(a) <= median_of(b) {
+                claim.a.as_str()
+            } else {
+                b_name
+            };
+            match bound(fewer) {
+                Some(why) => Err(format!(
+                    "{why}, so its capacity is only a lower bound and the comparison cannot be settled on this host"
+                )),
+                None => Ok(()),
+            }
+        }
+    }
+}
+
+fn a_or_b<'v>(target: &str, claim: &Claim, a: &'v [f64], b: &'v [f64]) -> &'v [f64] {
+    if target == claim.a { a } else { b }
 }
 
 /// The line of `id = "<id>"` in the registry text, for error messages.
@@ -922,7 +1052,17 @@ fn check_claim(
                 format!("`{name}` does not meet the claim: {why}"),
             ));
         }
-        if profile.mode != LoadMode::Closed {
+        if claim.metric.is_capacity() {
+            if profile.mode != LoadMode::Capacity {
+                return Err((
+                    "profile",
+                    format!(
+                        "`{name}` is not a capacity ramp, which {} needs",
+                        claim.metric
+                    ),
+                ));
+            }
+        } else if profile.mode != LoadMode::Closed {
             return Err((
                 "profile",
                 format!("`{name}` is not closed-loop; the articles' figures are"),
@@ -1309,5 +1449,6 @@ ratio = 2.89
         assert!((Metric::DurationS.of(&trial).unwrap() - 1.0 / 3.0).abs() < 1e-12);
         assert_eq!(Metric::PeakMemoryMib.of(&trial), Some(100.0));
         assert_eq!(Metric::ConnectionsHeld.of(&trial), None);
+        assert_eq!(Metric::MemoryPerConnectionKib.of(&trial), None);
     }
 }

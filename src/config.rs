@@ -28,6 +28,12 @@ pub enum ConfigError {
     UnknownWorkload { name: String, known: String },
     #[error("unknown profile `{name}`; known profiles: {known}")]
     UnknownProfile { name: String, known: String },
+    #[error("target `{target}` does not serve workload `{workload}`; targets that do: {serving}")]
+    WorkloadNotServed {
+        target: String,
+        workload: String,
+        serving: String,
+    },
     #[error(
         "no faceoff checkout found from {start} upwards (looked for fixtures/targets.toml): run faceoff inside the repository or pass --root DIR"
     )]
@@ -65,9 +71,25 @@ pub struct Target {
     /// workload's: the hybrid pair's Node realtime service.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<String>,
+    /// The workloads this target serves; empty means every HTTP workload (the shared
+    /// contract's apps). A chat server lists `["chat"]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workloads: Vec<String>,
+    /// Where and how a chat target speaks the chat protocol.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat: Option<crate::chat::protocol::ChatEndpoint>,
 }
 
 impl Target {
+    /// Whether this target serves `workload`: the ones it lists, else every HTTP workload.
+    pub fn serves(&self, workload: &Workload) -> bool {
+        if self.workloads.is_empty() {
+            workload.kind == WorkloadKind::Http
+        } else {
+            self.workloads.contains(&workload.name)
+        }
+    }
+
     /// The start command with `{host}` and `{port}` filled in.
     pub fn command_for(&self, host: &str, port: u16) -> Vec<String> {
         self.command
@@ -88,12 +110,30 @@ impl Target {
     }
 }
 
+/// What drives a workload: HTTP requests, or WebSocket chat connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkloadKind {
+    /// Every connection repeats one HTTP request.
+    #[default]
+    Http,
+    /// Seed 001's chat over WebSockets (`src/chat`); method and path are unused.
+    Chat,
+}
+
 /// One kind of request every connection repeats during a load run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Workload {
     pub name: String,
+    /// HTTP (the default) or chat.
+    #[serde(default)]
+    pub kind: WorkloadKind,
+    /// Required for HTTP workloads.
+    #[serde(default)]
     pub method: String,
+    /// Required for HTTP workloads.
+    #[serde(default)]
     pub path: String,
     pub description: String,
     /// Sent as JSON with every request.
@@ -191,6 +231,10 @@ pub enum LoadMode {
     Open,
     /// Open loop at increasing rates until p99 or errors break a limit.
     Sweep,
+    /// Chat: open WebSocket connections in `steps`, all joined to rooms, until they fail.
+    Capacity,
+    /// Chat: one sender per room, latency from send to every receiver.
+    Fanout,
 }
 
 /// A named load profile from `fixtures/profiles.toml`.
@@ -211,6 +255,39 @@ pub struct Profile {
     pub rates: Vec<f64>,
     pub p99_limit_ms: Option<f64>,
     pub error_limit: Option<f64>,
+    /// capacity: connection counts to reach, in order (bounded by `connections`).
+    #[serde(default)]
+    pub steps: Vec<u32>,
+    /// capacity, fanout: connections per chat room.
+    pub room_size: Option<u32>,
+    /// capacity: how long each step is held before the server's memory is read.
+    #[serde(default, with = "optional_duration_text")]
+    pub hold: Option<Duration>,
+}
+
+/// Optional durations written as text in fixtures.
+mod optional_duration_text {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(value) => super::duration_text::serialize(value, serializer),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        let text = Option::<String>::deserialize(deserializer)?;
+        text.map(|t| super::parse_duration(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
 }
 
 /// Durations written as text (`10s`, `500ms`) in fixtures.
@@ -292,6 +369,7 @@ impl Fixtures {
         let bases: Bases = parse_file(&fixtures.join("bases.toml"))?;
         let profiles: ProfilesFile = parse_file(&fixtures.join("profiles.toml"))?;
         validate_targets(&targets.target, root, &targets_path)?;
+        validate_workloads(&workloads.workload, &fixtures.join("workloads.toml"))?;
         Ok(Fixtures {
             root: root.to_path_buf(),
             targets: targets.target,
@@ -332,6 +410,73 @@ impl Fixtures {
             if seen.insert(name.clone()) {
                 selected.push(target.clone());
             }
+        }
+        Ok(selected)
+    }
+
+    /// The targets named in `names` that serve `workload`; when `names` is empty, every
+    /// target that serves it. A named target that does not serve it is an error naming the
+    /// ones that do.
+    pub fn select_targets_for(
+        &self,
+        names: &[String],
+        workload: &Workload,
+    ) -> Result<Vec<Target>, ConfigError> {
+        let serving: Vec<&str> = self
+            .targets
+            .iter()
+            .filter(|t| t.serves(workload))
+            .map(|t| t.name.as_str())
+            .collect();
+        let selected = self.select_targets(names)?;
+        if names.is_empty() {
+            return Ok(selected
+                .into_iter()
+                .filter(|t| t.serves(workload))
+                .collect());
+        }
+        if let Some(refused) = selected.iter().find(|t| !t.serves(workload)) {
+            return Err(ConfigError::WorkloadNotServed {
+                target: refused.name.clone(),
+                workload: workload.name.clone(),
+                serving: serving.join(", "),
+            });
+        }
+        Ok(selected)
+    }
+
+    /// The targets for checking `workloads` (all when empty): the named ones, or every
+    /// target serving at least one of them. Workloads not in workloads.toml count as HTTP.
+    pub fn select_targets_serving(
+        &self,
+        names: &[String],
+        workloads: &[String],
+    ) -> Result<Vec<Target>, ConfigError> {
+        if workloads.is_empty() {
+            return self.select_targets(names);
+        }
+        let serves_any = |target: &Target| {
+            workloads.iter().any(|name| match self.workload(name) {
+                Ok(workload) => target.serves(workload),
+                Err(_) => target.workloads.is_empty(),
+            })
+        };
+        let selected = self.select_targets(names)?;
+        if names.is_empty() {
+            return Ok(selected.into_iter().filter(|t| serves_any(t)).collect());
+        }
+        if let Some(refused) = selected.iter().find(|t| !serves_any(t)) {
+            return Err(ConfigError::WorkloadNotServed {
+                target: refused.name.clone(),
+                workload: workloads.join(","),
+                serving: self
+                    .targets
+                    .iter()
+                    .filter(|t| serves_any(t))
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
         }
         Ok(selected)
     }
@@ -422,6 +567,23 @@ fn one_line_toml_error(err: &toml::de::Error, text: &str) -> String {
     }
 }
 
+fn validate_workloads(workloads: &[Workload], path: &Path) -> Result<(), ConfigError> {
+    for workload in workloads {
+        if workload.kind == WorkloadKind::Http
+            && (workload.method.is_empty() || !workload.path.starts_with('/'))
+        {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: format!(
+                    "workload `{}`: an HTTP workload needs a method and a path starting with /",
+                    workload.name
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn validate_targets(targets: &[Target], root: &Path, path: &Path) -> Result<(), ConfigError> {
     let invalid = |message: String| ConfigError::Invalid {
         path: path.to_path_buf(),
@@ -449,6 +611,12 @@ fn validate_targets(targets: &[Target], root: &Path, path: &Path) -> Result<(), 
         if target.command.is_empty() {
             return Err(invalid(format!(
                 "target `{}`: command is empty",
+                target.name
+            )));
+        }
+        if target.workloads.iter().any(|w| w == "chat") && target.chat.is_none() {
+            return Err(invalid(format!(
+                "target `{}` serves chat but has no `chat = {{ protocol = \"socketio\" | \"json\", path = \"/…\" }}`",
                 target.name
             )));
         }
@@ -481,6 +649,8 @@ mod tests {
                 "{host}:{port}".into(),
             ],
             services: Vec::new(),
+            workloads: Vec::new(),
+            chat: None,
         }
     }
 
@@ -526,21 +696,43 @@ mod tests {
     fn repository_fixtures_load_and_name_the_targets() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let fixtures = Fixtures::load(root).expect("fixtures load");
+        let status = fixtures.workload("status").expect("status workload");
+        let names = |targets: Vec<Target>| targets.into_iter().map(|t| t.name).collect::<Vec<_>>();
         assert_eq!(
-            fixtures.target_names(),
-            [
-                "express",
-                "fastify",
-                "fastapi",
-                "django",
-                "django-wsgi",
-                "fastapi-hybrid"
-            ]
+            names(fixtures.select_targets_for(&[], status).unwrap()),
+            ["express", "fastify", "fastapi", "django", "django-wsgi"]
         );
-        fixtures.workload("status").expect("status workload");
         let three = fixtures.profile("three-slow").expect("three-slow profile");
         assert_eq!((three.connections, three.max_requests), (3, Some(3)));
         assert_eq!(three.duration, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn chat_workload_picks_the_chat_targets_and_refuses_an_http_one() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let fixtures = Fixtures::load(root).unwrap();
+        let chat = fixtures.workload("chat").expect("chat workload");
+        let picked = fixtures.select_targets_for(&[], chat).unwrap();
+        let names: Vec<&str> = picked.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["socketio", "python-socketio", "channels"]);
+        assert!(picked.iter().all(|t| t.chat.is_some()));
+        let err = fixtures
+            .select_targets_for(&["express".to_string()], chat)
+            .expect_err("express serves no chat");
+        let message = err.to_string();
+        assert!(
+            message.contains("express") && message.contains("socketio"),
+            "{message}"
+        );
+        let status = fixtures.workload("status").unwrap();
+        let err = fixtures
+            .select_targets_for(&["channels".to_string()], status)
+            .expect_err("channels serves only chat");
+        assert!(err.to_string().contains("fastify"), "{err}");
+        let capacity = fixtures.profile("capacity").expect("capacity profile");
+        assert_eq!(capacity.mode, LoadMode::Capacity);
+        assert!(!capacity.steps.is_empty() && capacity.hold.is_some());
+        assert_eq!(fixtures.profile("fanout").unwrap().mode, LoadMode::Fanout);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 pub mod analysis;
 pub mod audit;
+pub mod chat;
 pub mod claims;
 pub mod cli;
 pub mod compare;

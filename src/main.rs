@@ -13,7 +13,7 @@ use faceoff::cli::{
     AuditArgs, BuildArgs, CalibrateArgs, ClaimsArgs, CleanArgs, Cli, Command, CompareArgs,
     ImagesCommand, LoadArgs, MatrixArgs, MergeArgs, ReportArgs, RunArgs, UpArgs, VerifyArgs,
 };
-use faceoff::config::{Fixtures, Language};
+use faceoff::config::{Fixtures, Language, LoadMode, WorkloadKind};
 use faceoff::contract::Contract;
 use faceoff::images::{self, BuildOptions, HOST_CA_BUNDLE};
 use faceoff::manifest::{Manifest, framework_version};
@@ -25,6 +25,8 @@ use faceoff::runtime::local::{LocalRuntime, cache_dir};
 use faceoff::runtime::{self as rt, Instance, LaunchSpec, Limits, Runtime, RuntimeKind};
 use faceoff::topology;
 use faceoff::verify::{self, VerifyReport};
+
+mod chat_command;
 
 /// Exit code for a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
 const EXIT_INTERRUPTED: u8 = 130;
@@ -508,9 +510,27 @@ async fn run_command<R: Runtime>(
     engine: Option<docker::EngineInfo>,
     ui: Ui,
 ) -> Result<ExitCode> {
-    let targets = fixtures.select_targets(&args.targets)?;
     let workload = fixtures.workload(&args.workload)?.clone();
+    if workload.kind == WorkloadKind::Chat {
+        return chat_command::run(
+            runtime,
+            fixtures,
+            args,
+            &workload,
+            engine,
+            ui,
+            shutdown_signal(),
+        )
+        .await;
+    }
+    let targets = fixtures.select_targets_for(&args.targets, &workload)?;
     let profile = fixtures.profile(&args.profile)?.clone();
+    if matches!(profile.mode, LoadMode::Capacity | LoadMode::Fanout) {
+        bail!(
+            "profile `{}` drives the chat workload: use it with --workload chat",
+            profile.name
+        );
+    }
     let load = faceoff::sweep::LoadPlan::from_profile(&profile)?;
     let limits = Limits {
         cpuset: args.limits.cpuset.clone(),
@@ -631,6 +651,7 @@ async fn run_command<R: Runtime>(
                 plan.seed,
                 plan.trials,
             ),
+            chat: None,
         },
         manifest,
         targets: Vec::new(),
@@ -711,15 +732,16 @@ async fn verify_command<R: Runtime>(
     args: &VerifyArgs,
     ui: Ui,
 ) -> Result<ExitCode> {
-    let targets = fixtures.select_targets(&args.targets)?;
     let contract = Contract::load(&fixtures.root)?;
-    let known = contract.workloads();
+    let mut known = contract.workloads();
+    known.push("chat");
     if let Some(unknown) = args.workload.iter().find(|w| !known.contains(&w.as_str())) {
         bail!(
             "unknown workload `{unknown}`; the contract covers: {}",
             known.join(", ")
         );
     }
+    let targets = fixtures.select_targets_serving(&args.targets, &args.workload)?;
     let limits = Limits {
         cpuset: args.limits.cpuset.clone(),
         memory_bytes: args.limits.memory,

@@ -382,6 +382,7 @@ pub(crate) mod tests {
             verify_cases: Vec::new(),
             error: None,
             trials: Vec::new(),
+            chat_trials: Vec::new(),
         });
         results
     }

@@ -65,6 +65,9 @@ pub struct Parameters {
     /// The order the targets ran in, per trial.
     #[serde(default)]
     pub schedule: Vec<Vec<String>>,
+    /// The chat workload's settings (capacity steps or fan-out rooms); absent for HTTP runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat: Option<crate::chat::run::ChatParameters>,
 }
 
 /// Whether a target was measured.
@@ -168,6 +171,9 @@ pub struct TargetResult {
     /// Why the target failed, one line.
     pub error: Option<String>,
     pub trials: Vec<TrialResult>,
+    /// Chat workload trials (capacity ramps or fan-out measurements); `trials` stays empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chat_trials: Vec<crate::chat::run::ChatTrial>,
 }
 
 /// The whole results file.

@@ -232,7 +232,7 @@ pub async fn execute<R: Runtime>(
     results::write(&plan.results_path, results)
 }
 
-fn empty_result(target: &Target, fixtures: &Fixtures) -> TargetResult {
+pub(crate) fn empty_result(target: &Target, fixtures: &Fixtures) -> TargetResult {
     TargetResult {
         target: target.name.clone(),
         language: target.language.to_string(),
@@ -248,6 +248,7 @@ fn empty_result(target: &Target, fixtures: &Fixtures) -> TargetResult {
         verify_cases: Vec::new(),
         error: None,
         trials: Vec::new(),
+        chat_trials: Vec::new(),
     }
 }
 

@@ -51,6 +51,8 @@ pub enum PlanError {
         "profile `{profile}` is a sweep but {what}: fix it in fixtures/profiles.toml (see the comment at its top)"
     )]
     BadSweep { profile: String, what: String },
+    #[error("profile `{profile}` drives the chat workload: use it with --workload chat")]
+    ChatProfile { profile: String },
 }
 
 impl LoadPlan {
@@ -64,6 +66,9 @@ impl LoadPlan {
         let positive = |rate: f64| rate.is_finite() && rate > 0.0;
         match profile.mode {
             LoadMode::Closed => Ok(LoadPlan::Closed),
+            LoadMode::Capacity | LoadMode::Fanout => Err(PlanError::ChatProfile {
+                profile: profile.name.clone(),
+            }),
             LoadMode::Open => match profile.rate {
                 Some(rate) if positive(rate) => Ok(LoadPlan::Open { rate }),
                 _ => Err(PlanError::NoRate {
@@ -343,6 +348,9 @@ mod tests {
             rates: vec![100.0, 200.0],
             p99_limit_ms: Some(10.0),
             error_limit: Some(0.01),
+            steps: Vec::new(),
+            room_size: None,
+            hold: None,
         }
     }
 

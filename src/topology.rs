@@ -96,6 +96,8 @@ impl Service {
             server: self.description.clone(),
             command: self.command.clone(),
             services: Vec::new(),
+            workloads: Vec::new(),
+            chat: None,
         })
     }
 }
@@ -1014,6 +1016,7 @@ mod tests {
             setup: None,
             verify: None,
             services: vec!["redis".into()],
+            kind: Default::default(),
         };
         let err = catalog.for_workload(&workload).unwrap_err().to_string();
         assert!(err.contains("redis") && err.contains("postgres"), "{err}");

@@ -682,7 +682,11 @@ pub async fn verify_all<R: crate::runtime::Runtime>(
                 }
             };
         let database_url = running.as_ref().and_then(|r| r.database_url());
-        let cases = verify_target(instance.port(), contract, workloads, database_url).await;
+        let cases = match &target.chat {
+            // A chat server answers the chat cases; the HTTP contract is not its to serve.
+            Some(chat) => crate::chat::verify::verify_chat(instance.port(), chat).await,
+            None => verify_target(instance.port(), contract, workloads, database_url).await,
+        };
         let result = TargetVerification::from_cases(&target.name, cases);
         progress(&format!(
             "  {}/{} cases passed",

@@ -104,7 +104,10 @@ fn every_seed_figure_in_design_md_is_in_the_registry() {
         .find(|c| c.kind == Kind::Absolute && c.value.is_some_and(|v| v.low() == 80_000.0))
         .expect("80,000-250,000 concurrent connections");
     assert_eq!(connections.value.map(|v| v.high()), Some(250_000.0));
-    assert_eq!(connections.workload, "connections");
+    assert_eq!(
+        (connections.workload.as_str(), connections.a.as_str()),
+        ("chat", "socketio")
+    );
     // 004: Sharkbench.
     let rps = find(
         &claims,
@@ -126,13 +129,14 @@ fn every_seed_figure_in_design_md_is_in_the_registry() {
     assert_eq!(light.connections, Some(100));
     let heavy = with_ratio(&claims, RequestsPerSec, 1.3, 1.4);
     assert_eq!(heavy.min_connections, Some(1000));
-    for metric in [PeakMemoryMib, ConnectionsHeld] {
+    for metric in [MemoryPerConnectionKib, ConnectionsHeld] {
         let websocket = claims
             .claims
             .iter()
-            .find(|c| c.workload == "chat" && c.metric == metric)
+            .find(|c| c.workload == "chat" && c.metric == metric && c.b.is_some())
             .unwrap_or_else(|| panic!("WebSocket claim on {metric}"));
-        assert_eq!(websocket.winner.as_deref(), Some("express"));
+        assert_eq!(websocket.winner.as_deref(), Some("socketio"));
+        assert_eq!(websocket.profile.as_deref(), Some("capacity"));
     }
     let sleeps = find(&claims, "express", "django-wsgi", DurationS, 1.0, 3.0);
     assert_eq!(sleeps.connections, Some(3));

@@ -436,3 +436,104 @@ fn the_not_run_hint_names_the_claims_profile() {
         "{why}"
     );
 }
+
+/// A chat capacity run: per target, connections held, whether the host (not the server)
+/// ended the ramp, and memory per connection in bytes.
+fn capacity_run(targets: &[(&str, u64, bool, f64)]) -> RunResults {
+    let mut results = run("chat", 250_000, &[]);
+    results.parameters.profile = "capacity".into();
+    results.targets = targets
+        .iter()
+        .map(|(name, held, host_bound, per_connection)| {
+            serde_json::from_value(json!({
+                "target": name, "language": "node", "framework": name,
+                "framework_version": null, "server": "s", "runtime_version": null,
+                "lockfile_sha256": null, "image": null, "status": "ok", "verify": "passed",
+                "verify_failures": [], "error": null, "trials": [],
+                "chat_trials": [{
+                    "trial": 1,
+                    "capacity": {
+                        "baseline_memory_bytes": 20_000_000, "steps": [],
+                        "connections_held": held, "peak_held": held,
+                        "memory_per_connection_bytes": per_connection,
+                        "stopped_at": if *host_bound { None } else { Some(held * 2) },
+                        "stop_reason": if *host_bound {
+                            "every step passed up to 19900, where the host stops the ramp: the server may open only 20000 files"
+                        } else {
+                            "the server was killed for memory"
+                        },
+                        "host_bound": host_bound, "server_open_files_limit": 20000
+                    },
+                    "resources": {"peak_memory_bytes": 1, "mean_memory_bytes": 1,
+                        "peak_cpu_percent": 0.0, "mean_cpu_percent": 0.0, "samples": []},
+                    "generator_cpu_percent": 10.0
+                }]
+            }))
+            .expect("valid target result")
+        })
+        .collect();
+    results
+}
+
+#[test]
+fn a_host_bound_ramp_still_settles_a_thousands_of_connections_claim() {
+    let claims = registry();
+    let runs = [capacity_run(&[("socketio", 19_900, true, 18_000.0)])];
+    let (claim, verdict) = claims
+        .verdicts(&runs, &Bootstrap::default())
+        .into_iter()
+        .find(|(c, _)| c.id == "000-node-thousands-of-persistent-connections")
+        .unwrap();
+    assert_eq!(claim.a, "socketio");
+    assert_eq!(verdict.label(), "reproduced", "{verdict:?}");
+}
+
+#[test]
+fn a_host_bound_ramp_below_80000_leaves_the_80k_claim_not_run_naming_the_host_limit() {
+    let claims = registry();
+    let runs = [capacity_run(&[("socketio", 19_900, true, 18_000.0)])];
+    let why = why(&claims, "002-node-process-80000-250000-connections", &runs);
+    assert!(
+        why.contains("lower bound") && why.contains("80000"),
+        "{why}"
+    );
+    assert!(why.contains("20000 files"), "{why}");
+}
+
+#[test]
+fn connections_compare_only_when_the_target_holding_fewer_was_stopped_by_its_server() {
+    let claims = registry();
+    let id = "001-websocket-node-more-connections";
+    let both_bound = [capacity_run(&[
+        ("socketio", 19_900, true, 18_000.0),
+        ("python-socketio", 19_900, true, 48_000.0),
+    ])];
+    assert!(why(&claims, id, &both_bound).contains("lower bound"));
+    let python_ran_out = [capacity_run(&[
+        ("socketio", 19_900, true, 18_000.0),
+        ("python-socketio", 12_000, false, 48_000.0),
+    ])];
+    let figures = claims
+        .figures(claims.get(id).unwrap(), &python_ran_out)
+        .unwrap();
+    assert_eq!((figures.a, figures.b), (vec![19_900.0], vec![12_000.0]));
+}
+
+#[test]
+fn memory_per_connection_comes_from_the_capacity_ramp_in_kib() {
+    let claims = registry();
+    let runs = [capacity_run(&[
+        ("socketio", 19_900, true, 18_432.0),
+        ("python-socketio", 19_900, true, 49_152.0),
+    ])];
+    let claim = claims.get("001-websocket-node-less-memory").unwrap();
+    let figures = claims.figures(claim, &runs).unwrap();
+    assert_eq!((figures.a, figures.b), (vec![18.0], vec![48.0]));
+    // A closed-loop HTTP run of the same targets gives no such figure.
+    let http = [run(
+        "chat",
+        50,
+        &[("socketio", &[1.0]), ("python-socketio", &[1.0])],
+    )];
+    assert!(claims.figures(claim, &http).is_err());
+}

@@ -7,8 +7,8 @@ use super::LoadError;
 pub const FD_MARGIN: u64 = 64;
 
 /// Makes sure this process may open `connections` sockets plus [`FD_MARGIN`] files: when the
-/// soft `RLIMIT_NOFILE` is lower, raises it to the hard limit. Returns the soft limit now in
-/// force.
+/// soft `RLIMIT_NOFILE` is lower, raises it to the hard limit (and the hard limit itself
+/// when the process may, as root may). Returns the soft limit now in force.
 ///
 /// # Errors
 ///
@@ -23,6 +23,22 @@ pub fn ensure_fd_limit(connections: usize) -> Result<u64, LoadError> {
     if soft == libc::RLIM_INFINITY || soft >= needed {
         return Ok(soft);
     }
+    // A privileged process (CAP_SYS_RESOURCE, e.g. root) may raise the hard limit too, up
+    // to the kernel's fs.nr_open; elsewhere this fails and the hard limit stays the bound.
+    let hard = if hard != libc::RLIM_INFINITY && hard < needed {
+        let raised = libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: needed,
+        };
+        // SAFETY: setrlimit only reads the struct we pass, which lives for the call.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raw const raised) } == 0 {
+            needed
+        } else {
+            hard
+        }
+    } else {
+        hard
+    };
     let target = if hard == libc::RLIM_INFINITY {
         needed
     } else {

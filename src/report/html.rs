@@ -190,7 +190,7 @@ fn throughput(analysis: &Analysis<'_>) -> Markup {
                                 (estimate_cell(t.peak_memory_mib.as_ref(), 1))
                                 td class="num" { (text::maybe_median(t.mean_cpu_percent.as_ref(), 0)) }
                             } @else {
-                                td colspan="7" class="fail" { "FAILED: " (t.result.error.as_deref().unwrap_or("not measured")) }
+                                td colspan="7" class=(if t.result.error.is_some() { "fail" } else { "" }) { (text::unmeasured(t)) }
                             }
                         }
                     }

@@ -82,14 +82,13 @@ fn summary(out: &mut String, analysis: &Analysis<'_>) {
         .iter()
         .map(|t| {
             if !t.measured() {
-                let error = t.result.error.as_deref().unwrap_or("not measured");
                 return vec![
                     t.result.target.clone(),
                     text::framework(t),
                     t.result.runtime_version.clone().unwrap_or_default(),
                     text::verify_status(t.result.verify).into(),
                     "0".into(),
-                    format!("FAILED: {error}"),
+                    text::unmeasured(t),
                     String::new(),
                     String::new(),
                     String::new(),

@@ -111,6 +111,7 @@ pub fn conditions_line(results: &RunResults) -> String {
     }
 }
 
+pub mod chat;
 pub mod export;
 pub mod html;
 pub mod json;

@@ -58,6 +58,19 @@ pub fn maybe_median(e: Option<&Estimate>, decimals: usize) -> String {
     e.map_or_else(|| "–".into(), |e| number(e.median, decimals))
 }
 
+/// Why a target has no HTTP figures: it failed, it ran the chat workload (whose capacity and
+/// fan-out figures `faceoff claims` judges), or it was not measured.
+pub fn unmeasured(t: &TargetFigures<'_>) -> String {
+    let r = t.result;
+    match (&r.error, r.chat_trials.len()) {
+        (Some(error), _) => format!("FAILED: {error}"),
+        (None, 0) => "not measured".into(),
+        (None, n) => format!(
+            "chat workload: {n} trial(s) of capacity or fan-out, in results.json (`chat_trials`)"
+        ),
+    }
+}
+
 /// `Express 5.1.0`.
 pub fn framework(t: &TargetFigures<'_>) -> String {
     match &t.result.framework_version {

@@ -6,11 +6,13 @@ use std::time::Instant;
 
 use bollard::Docker;
 use bollard::exec::{CreateExecOptions, StartExecResults};
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::{ContainerCreateBody, HostConfig, ResourcesUlimits};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, LogsOptionsBuilder,
     RemoveContainerOptionsBuilder, StatsOptionsBuilder, StopContainerOptionsBuilder,
 };
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +27,9 @@ use crate::images::{self, BuildOptions, Progress};
 pub const LABEL_RUN: &str = "faceoff.run";
 /// Label carrying the target name.
 pub const LABEL_TARGET: &str = "faceoff.target";
+
+/// Open files every target container may have (Linux's default fs.nr_open).
+pub const CONTAINER_NOFILE: i64 = 1_048_576;
 
 /// What the engine says about itself, for `doctor` and the manifest.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
@@ -102,6 +107,8 @@ pub struct DockerRuntime {
     docker: Docker,
     fixtures: Fixtures,
     build: BuildOptions,
+    /// The engine refused to raise containers' open-file limit; start them without.
+    nofile_refused: AtomicBool,
 }
 
 impl DockerRuntime {
@@ -110,6 +117,7 @@ impl DockerRuntime {
             docker,
             fixtures,
             build,
+            nofile_refused: AtomicBool::new(false),
         }
     }
 
@@ -188,11 +196,61 @@ impl Runtime for DockerRuntime {
                 memory: Some(memory),
                 // Swap equal to memory means no swap: a target over its limit is killed, not slowed.
                 memory_swap: Some(memory),
+                // The same open-file limit for every target, high enough that connection
+                // capacity is decided by the server and its memory, not by the engine's default.
+                ulimits: Some(vec![ResourcesUlimits {
+                    name: Some("nofile".into()),
+                    soft: Some(CONTAINER_NOFILE),
+                    hard: Some(CONTAINER_NOFILE),
+                }]),
                 ..Default::default()
             }),
             ..Default::default()
         };
-        let options = CreateContainerOptionsBuilder::default().name(&name).build();
+        let mut body = body;
+        if self.nofile_refused.load(Ordering::Relaxed)
+            && let Some(host) = body.host_config.as_mut()
+        {
+            host.ulimits = None;
+        }
+        match self
+            .create_and_start(&name, body.clone(), spec, target)
+            .await
+        {
+            // An engine started with a lower open-file limit cannot give its containers more
+            // (runc: "error setting rlimit"): then every target gets the engine's own limit,
+            // still the same for all, and capacity results report it.
+            Err(RuntimeError::Engine(err))
+                if err.to_string().contains("rlimit")
+                    && body
+                        .host_config
+                        .as_ref()
+                        .is_some_and(|h| h.ulimits.is_some()) =>
+            {
+                self.nofile_refused.store(true, Ordering::Relaxed);
+                if let Some(host) = body.host_config.as_mut() {
+                    host.ulimits = None;
+                }
+                self.create_and_start(&name, body, spec, target).await
+            }
+            other => other,
+        }
+    }
+
+    async fn clean(&self, run_id: Option<&str>) -> Result<usize, RuntimeError> {
+        self.clean_run(run_id).await
+    }
+}
+
+impl DockerRuntime {
+    async fn create_and_start(
+        &self,
+        name: &str,
+        body: ContainerCreateBody,
+        spec: &LaunchSpec<'_>,
+        target: &Target,
+    ) -> Result<DockerInstance, RuntimeError> {
+        let options = CreateContainerOptionsBuilder::default().name(name).build();
         let created = self.docker.create_container(Some(options), body).await?;
         let instance = DockerInstance {
             docker: self.docker.clone(),
@@ -207,7 +265,7 @@ impl Runtime for DockerRuntime {
         Ok(instance)
     }
 
-    async fn clean(&self, run_id: Option<&str>) -> Result<usize, RuntimeError> {
+    async fn clean_run(&self, run_id: Option<&str>) -> Result<usize, RuntimeError> {
         let label = match run_id {
             Some(id) => format!("{LABEL_RUN}={id}"),
             None => LABEL_RUN.to_string(),
@@ -470,6 +528,31 @@ impl Instance for DockerInstance {
         }
         let version = text.trim().to_string();
         (!version.is_empty()).then_some(version)
+    }
+
+    async fn open_files_limit(&self) -> Option<u64> {
+        let exec = self
+            .docker
+            .create_exec(
+                &self.id,
+                CreateExecOptions {
+                    cmd: Some(vec!["cat", "/proc/1/limits"]),
+                    attach_stdout: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .ok()?;
+        let StartExecResults::Attached { mut output, .. } =
+            self.docker.start_exec(&exec.id, None).await.ok()?
+        else {
+            return None;
+        };
+        let mut text = String::new();
+        while let Some(Ok(chunk)) = output.next().await {
+            text.push_str(&chunk.to_string());
+        }
+        super::max_open_files(&text)
     }
 
     async fn stop(self) -> Result<(), RuntimeError> {

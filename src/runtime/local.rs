@@ -456,6 +456,11 @@ impl Instance for LocalInstance {
         (!version.is_empty()).then_some(version)
     }
 
+    async fn open_files_limit(&self) -> Option<u64> {
+        let limits = fs::read_to_string(format!("/proc/{}/limits", self.pid()?)).ok()?;
+        super::max_open_files(&limits)
+    }
+
     async fn stop(self) -> Result<(), RuntimeError> {
         let child = self.child.lock().ok().and_then(|mut c| c.take());
         if let Some(mut child) = child {

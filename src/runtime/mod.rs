@@ -159,6 +159,11 @@ pub trait Instance {
     async fn read_resources(&self) -> Result<ResourceReading, RuntimeError>;
     /// The language runtime's own version string (`v24.21.0`, `Python 3.13.5`).
     async fn runtime_version(&self) -> Option<String>;
+    /// How many files the target's process may open (its soft `RLIMIT_NOFILE`), when known:
+    /// it bounds how many connections it can hold.
+    async fn open_files_limit(&self) -> Option<u64> {
+        None
+    }
     /// Stops and removes the target.
     async fn stop(self) -> Result<(), RuntimeError>;
 }
@@ -360,6 +365,16 @@ fn parse_status_line(head: &[u8]) -> Option<u16> {
     rest.get(2..5)?.parse().ok()
 }
 
+/// The soft "Max open files" of a /proc/PID/limits text.
+pub fn max_open_files(limits: &str) -> Option<u64> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 /// The last `lines` non-empty lines of `text`, joined by " | " so an error stays on one line.
 pub fn tail_lines(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text
@@ -392,6 +407,13 @@ mod tests {
         assert!(parse_cpuset("1-0").is_err());
         assert!(parse_cpuset("4096").is_err());
         assert!(parse_cpuset("").is_err());
+    }
+
+    #[test]
+    fn max_open_files_is_read_from_proc_limits() {
+        let text = "Limit                     Soft Limit           Hard Limit           Units\nMax processes             95283                95283                processes\nMax open files            20000                40000                files\n";
+        assert_eq!(max_open_files(text), Some(20000));
+        assert_eq!(max_open_files("garbage"), None);
     }
 
     #[test]

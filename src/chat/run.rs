@@ -1,0 +1,428 @@
+//! `faceoff run --workload chat`: for each trial, each chat target in turn (order rotated per
+//! trial) is started, checked against the chat cases (first trial), then measured with the
+//! profile's mode (a capacity ramp or a fan-out) while its resources are sampled, and
+//! stopped. The results file is rewritten after every step, as for HTTP runs.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::capacity::{self, CapacityResult, CapacitySpec};
+use super::client::Endpoint;
+use super::driver::{Driver, DriverSpec, FanoutReport, FanoutSpec};
+use crate::config::{Fixtures, Target};
+use crate::results::{self, RunResults, RunStatus, TargetStatus, VerifyStatus};
+use crate::run::{Ui, empty_result, now_rfc3339};
+use crate::runtime::{self, Instance, LaunchSpec, Limits, Prepared, Runtime};
+use crate::sample::{self, ResourceSummary};
+use crate::stats::{LatencySummary, latency_summary};
+use crate::verify::TargetVerification;
+
+/// What a chat run measures.
+#[derive(Debug, Clone)]
+pub enum ChatMode {
+    Capacity(CapacitySpec),
+    Fanout(FanoutSpec),
+}
+
+/// Everything a chat run needs, validated.
+#[derive(Debug, Clone)]
+pub struct ChatPlan {
+    pub run_id: String,
+    pub targets: Vec<Target>,
+    pub trials: u32,
+    pub mode: ChatMode,
+    pub room_size: usize,
+    pub handshake_timeout: Duration,
+    pub ready_timeout: Duration,
+    pub sample_interval: Duration,
+    pub limits: Limits,
+    pub generator_cpus: Vec<usize>,
+    pub results_path: PathBuf,
+    /// Check each target against the chat cases before measuring it.
+    pub verify: bool,
+}
+
+/// The chat settings recorded in results.json (`parameters.chat`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ChatParameters {
+    /// `capacity` or `fanout`.
+    pub mode: String,
+    pub room_size: usize,
+    pub handshake_timeout_s: f64,
+    /// Connection handshakes the driver keeps in flight at once.
+    #[serde(default)]
+    pub handshakes_in_flight: usize,
+    /// capacity: the steps, hold, time budget, limits, and the most connections this
+    /// process could open (its open-file limit less a margin).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<u64>,
+    pub hold_s: Option<f64>,
+    pub budget_s: Option<f64>,
+    pub p99_limit_ms: Option<f64>,
+    pub error_limit: Option<f64>,
+    pub generator_connection_limit: Option<u64>,
+    /// fanout: connections, messages per second per sender, warm-up and window.
+    pub connections: Option<usize>,
+    pub rate_per_sender: Option<f64>,
+    pub warmup_s: Option<f64>,
+    pub duration_s: Option<f64>,
+}
+
+impl ChatParameters {
+    pub fn of(plan: &ChatPlan) -> Self {
+        let mut parameters = ChatParameters {
+            mode: String::new(),
+            room_size: plan.room_size,
+            handshake_timeout_s: plan.handshake_timeout.as_secs_f64(),
+            handshakes_in_flight: super::driver::IN_FLIGHT,
+            steps: Vec::new(),
+            hold_s: None,
+            budget_s: None,
+            p99_limit_ms: None,
+            error_limit: None,
+            generator_connection_limit: None,
+            connections: None,
+            rate_per_sender: None,
+            warmup_s: None,
+            duration_s: None,
+        };
+        match &plan.mode {
+            ChatMode::Capacity(spec) => {
+                parameters.mode = "capacity".into();
+                parameters.steps = spec.steps.clone();
+                parameters.hold_s = Some(spec.hold.as_secs_f64());
+                parameters.budget_s = Some(spec.budget.as_secs_f64());
+                parameters.p99_limit_ms = Some(spec.p99_limit_ms);
+                parameters.error_limit = Some(spec.error_limit);
+                parameters.generator_connection_limit = Some(spec.generator_connection_limit);
+            }
+            ChatMode::Fanout(spec) => {
+                parameters.mode = "fanout".into();
+                parameters.connections = Some(spec.connections);
+                parameters.rate_per_sender = Some(spec.rate);
+                parameters.warmup_s = Some(spec.warmup.as_secs_f64());
+                parameters.duration_s = Some(spec.duration.as_secs_f64());
+            }
+        }
+        parameters
+    }
+}
+
+/// A fan-out measurement as recorded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FanoutResult {
+    pub rooms: u64,
+    pub joined: u64,
+    pub join_failures: BTreeMap<String, u64>,
+    /// Messages sent in the measured window (one sender per room).
+    pub sent: u64,
+    /// The senders' achieved rate, all rooms together: below rooms × rate, the driver or
+    /// the server's back-pressure held them back.
+    #[serde(default)]
+    pub sent_per_sec: f64,
+    /// Deliveries those messages owed: each to every joined member of its room.
+    pub expected: u64,
+    pub delivered: u64,
+    /// Owed deliveries that did not arrive within 2 s of the window's end.
+    pub lost: u64,
+    pub delivered_per_sec: f64,
+    /// Send to delivery, over every delivery.
+    pub latency: LatencySummary,
+    pub per_second: Vec<u64>,
+    /// Members whose connection closed during the measurement.
+    pub dropped: u64,
+}
+
+impl FanoutResult {
+    fn from_report(report: &FanoutReport) -> Self {
+        FanoutResult {
+            rooms: report.rooms,
+            joined: report.joined,
+            join_failures: report.join_failures.clone(),
+            sent: report.sent,
+            sent_per_sec: report.sent as f64 / report.duration.as_secs_f64().max(1e-9),
+            expected: report.expected,
+            delivered: report.delivered,
+            lost: report.expected.saturating_sub(report.delivered),
+            delivered_per_sec: report.delivered as f64 / report.duration.as_secs_f64().max(1e-9),
+            latency: latency_summary(&report.latency_us),
+            per_second: report.per_second.clone(),
+            dropped: report.dropped,
+        }
+    }
+}
+
+/// One chat trial of one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ChatTrial {
+    pub trial: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<CapacityResult>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fanout: Option<FanoutResult>,
+    /// The server's CPU and memory over the whole trial.
+    pub resources: ResourceSummary,
+    /// How busy the generator's CPUs were, in percent.
+    pub generator_cpu_percent: f64,
+}
+
+/// Why a chat trial failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChatTrialError {
+    #[error(transparent)]
+    Runtime(#[from] runtime::RuntimeError),
+    #[error("{0}")]
+    Driver(String),
+    #[error("{target} is not a chat target (no `chat` endpoint in fixtures/targets.toml)")]
+    NotChat { target: String },
+    #[error(
+        "{target} failed {failed} of {total} chat cases, so it was not measured (first: {first}); see `faceoff verify --workload chat`, or measure it anyway with --skip-verify"
+    )]
+    VerifyFailed {
+        target: String,
+        failed: usize,
+        total: usize,
+        first: String,
+    },
+    #[error("{target} stopped during the fan-out (exit code {code}); last log lines: {logs}")]
+    DiedUnderLoad {
+        target: String,
+        code: i64,
+        logs: String,
+    },
+}
+
+/// Runs the plan, recording into `results` and rewriting the file after each step. Target
+/// failures are recorded, not returned.
+pub async fn execute<R: Runtime>(
+    runtime: &R,
+    fixtures: &Fixtures,
+    plan: &ChatPlan,
+    results: &mut RunResults,
+    ui: Ui,
+) -> Result<(), results::WriteError> {
+    let mut prepared: Vec<Prepared> = Vec::new();
+    for target in &plan.targets {
+        let entry = results.target_mut(&empty_result(target, fixtures));
+        ui.step(&format!("[prepare] {}", target.name));
+        let progress = |line: &str| ui.step(&format!("  {line}"));
+        match runtime.prepare(target, &progress).await {
+            Ok(ready) => {
+                entry.image = ready.image.clone();
+                entry.lockfile_sha256 = Some(ready.lockfile_sha256.clone());
+                prepared.push(ready);
+            }
+            Err(err) => {
+                ui.step(&format!("  {}: {err}", target.name));
+                entry.status = TargetStatus::Failed;
+                entry.error = Some(err.to_string());
+            }
+        }
+        results::write(&plan.results_path, results)?;
+    }
+    let count = prepared.len();
+    for trial in 1..=plan.trials {
+        for index in 0..count {
+            let ready = &prepared[(index + trial as usize - 1) % count];
+            let name = &ready.target.name;
+            if results
+                .targets
+                .iter()
+                .any(|t| &t.target == name && t.status == TargetStatus::Failed)
+            {
+                continue;
+            }
+            ui.step(&format!("[trial {trial}/{}] {name}", plan.trials));
+            let (measured, verification) = run_trial(runtime, ready, plan, trial, ui).await;
+            let entry = results.target_mut(&empty_result(&ready.target, fixtures));
+            if let Some(checked) = verification {
+                entry.verify = if checked.passed {
+                    VerifyStatus::Passed
+                } else {
+                    VerifyStatus::Failed
+                };
+                entry.verify_failures = checked.failure_lines();
+            } else if !plan.verify {
+                entry.verify = VerifyStatus::Skipped;
+            }
+            match measured {
+                Ok((chat_trial, version)) => {
+                    if entry.runtime_version.is_none() {
+                        entry.runtime_version = version;
+                    }
+                    entry.chat_trials.push(chat_trial);
+                }
+                Err(err) => {
+                    ui.step(&format!("  {name} failed: {err}"));
+                    entry.status = TargetStatus::Failed;
+                    entry.error = Some(err.to_string());
+                }
+            }
+            results::write(&plan.results_path, results)?;
+        }
+    }
+    results.status = if results
+        .targets
+        .iter()
+        .any(|t| t.status == TargetStatus::Failed)
+    {
+        RunStatus::Failed
+    } else {
+        RunStatus::Complete
+    };
+    results.finished_at = Some(now_rfc3339());
+    results::write(&plan.results_path, results)
+}
+
+type Measured = Result<(ChatTrial, Option<String>), ChatTrialError>;
+
+async fn run_trial<R: Runtime>(
+    runtime: &R,
+    prepared: &Prepared,
+    plan: &ChatPlan,
+    trial: u32,
+    ui: Ui,
+) -> (Measured, Option<TargetVerification>) {
+    let port = match runtime::pick_free_port() {
+        Ok(port) => port,
+        Err(err) => return (Err(err.into()), None),
+    };
+    let spec = LaunchSpec {
+        run_id: &plan.run_id,
+        port,
+        limits: &plan.limits,
+        env: &[],
+    };
+    let instance = match runtime.start(prepared, &spec).await {
+        Ok(instance) => instance,
+        Err(err) => return (Err(err.into()), None),
+    };
+    let mut verification = None;
+    let mut measured = measure(&instance, prepared, plan, trial, ui, &mut verification).await;
+    if let Err(err) = instance.stop().await
+        && measured.is_ok()
+    {
+        measured = Err(err.into());
+    }
+    (measured, verification)
+}
+
+async fn measure<I: Instance>(
+    instance: &I,
+    prepared: &Prepared,
+    plan: &ChatPlan,
+    trial: u32,
+    ui: Ui,
+    verification: &mut Option<TargetVerification>,
+) -> Measured {
+    let target = &prepared.target;
+    let name = &target.name;
+    let chat = target
+        .chat
+        .as_ref()
+        .ok_or_else(|| ChatTrialError::NotChat {
+            target: name.clone(),
+        })?;
+    runtime::wait_ready(instance, name, &plan.limits, plan.ready_timeout).await?;
+    let version = instance.runtime_version().await;
+    if plan.verify && trial == 1 {
+        let cases = super::verify::verify_chat(instance.port(), chat).await;
+        let checked = TargetVerification::from_cases(name, cases);
+        let failures = checked.failure_lines();
+        let (passed, total) = (checked.passed, checked.cases.len());
+        *verification = Some(checked);
+        if !passed {
+            return Err(ChatTrialError::VerifyFailed {
+                target: name.clone(),
+                failed: failures.len(),
+                total,
+                first: failures.first().cloned().unwrap_or_default(),
+            });
+        }
+    }
+    let driver = Driver::start(DriverSpec {
+        endpoint: Endpoint {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, instance.port())),
+            path: chat.path.clone(),
+            protocol: chat.protocol,
+        },
+        cpu: plan.generator_cpus.first().copied(),
+        room_size: plan.room_size,
+        handshake_timeout: plan.handshake_timeout,
+    })
+    .map_err(|e| ChatTrialError::Driver(e.to_string()))?;
+    let own_pid = std::process::id() as i32;
+    let (cpu_before, wall_before) = (sample::process_cpu_ns(own_pid), std::time::Instant::now());
+    let progress = |line: &str| ui.step(line);
+    let mut chat_trial = ChatTrial {
+        trial,
+        capacity: None,
+        fanout: None,
+        resources: ResourceSummary::default(),
+        generator_cpu_percent: 0.0,
+    };
+    let readings = match &plan.mode {
+        ChatMode::Capacity(spec) => {
+            let work = capacity::ramp(instance, &driver, spec, &progress);
+            let (ramped, readings) =
+                sample::sample_while(instance, plan.sample_interval, work).await;
+            let ramped = ramped.map_err(|e| ChatTrialError::Driver(e.to_string()))?;
+            ui.step(&format!(
+                "  held {} connections{}; {}",
+                ramped.connections_held,
+                ramped
+                    .memory_per_connection_bytes
+                    .map(|b| format!(" at {:.1} KiB each", b / 1024.0))
+                    .unwrap_or_default(),
+                ramped.stop_reason
+            ));
+            chat_trial.capacity = Some(ramped);
+            readings
+        }
+        ChatMode::Fanout(spec) => {
+            ui.step(&format!(
+                "  {} connections in rooms of {}, {} message(s)/s per sender, {:.0} s after {:.0} s warm-up",
+                spec.connections,
+                plan.room_size,
+                spec.rate,
+                spec.duration.as_secs_f64(),
+                spec.warmup.as_secs_f64()
+            ));
+            let work = driver.fanout(spec.clone());
+            let (report, readings) =
+                sample::sample_while(instance, plan.sample_interval, work).await;
+            let report = report.map_err(|e| ChatTrialError::Driver(e.to_string()))?;
+            if let Some(exited) = instance.exited().await? {
+                return Err(ChatTrialError::DiedUnderLoad {
+                    target: name.clone(),
+                    code: exited.code,
+                    logs: instance.logs_tail(runtime::LOG_TAIL_LINES).await,
+                });
+            }
+            let fanout = FanoutResult::from_report(&report);
+            ui.step(&format!(
+                "  {:.0} messages/s sent, {:.0} deliveries/s, latency p50 {:.2} ms p99 {:.2} ms, {} of {} lost",
+                fanout.sent_per_sec,
+                fanout.delivered_per_sec,
+                fanout.latency.p50_ms,
+                fanout.latency.p99_ms,
+                fanout.lost,
+                fanout.expected
+            ));
+            chat_trial.fanout = Some(fanout);
+            readings
+        }
+    };
+    drop(driver);
+    chat_trial.generator_cpu_percent = sample::generator_busy_percent(
+        sample::process_cpu_ns(own_pid).saturating_sub(cpu_before),
+        wall_before.elapsed(),
+        plan.generator_cpus.len(),
+    );
+    chat_trial.resources = sample::summarize(sample::series(&readings));
+    Ok((chat_trial, version))
+}

@@ -1,0 +1,253 @@
+//! `faceoff run --workload chat`: the command-line edge of the chat workload. Validates the
+//! profile and limits, builds the plan and the results file, runs it (Ctrl-C removes the
+//! run's containers and keeps the results so far), and prints the capacity or fan-out table.
+
+use std::future::Future;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+
+use faceoff::chat::capacity::CapacitySpec;
+use faceoff::chat::driver::FanoutSpec;
+use faceoff::chat::run::{self as chat_run, ChatMode, ChatParameters, ChatPlan};
+use faceoff::cli::RunArgs;
+use faceoff::config::{Fixtures, LoadMode, Workload};
+use faceoff::load::{self, FD_MARGIN, LoadError};
+use faceoff::manifest::Manifest;
+use faceoff::report;
+use faceoff::results::{self, Parameters, RunResults, RunStatus, TargetStatus};
+use faceoff::run::{self, Ui};
+use faceoff::runtime::docker::EngineInfo;
+use faceoff::runtime::{self as rt, Limits, Runtime, RuntimeKind};
+
+/// Exit code for a run stopped by Ctrl-C (128 + SIGINT).
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Runs the chat workload with the profile of `args`.
+pub async fn run<R: Runtime>(
+    runtime: &R,
+    fixtures: &Fixtures,
+    args: &RunArgs,
+    workload: &Workload,
+    engine: Option<EngineInfo>,
+    ui: Ui,
+    shutdown: impl Future<Output = ()>,
+) -> Result<ExitCode> {
+    let targets = fixtures.select_targets_for(&args.targets, workload)?;
+    if targets.is_empty() {
+        bail!(
+            "no target serves the chat workload: add one to fixtures/targets.toml with workloads = [\"chat\"]"
+        );
+    }
+    let profile = fixtures.profile(&args.profile)?.clone();
+    let chat_profiles = || {
+        fixtures
+            .profiles
+            .iter()
+            .filter(|p| matches!(p.mode, LoadMode::Capacity | LoadMode::Fanout))
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !matches!(profile.mode, LoadMode::Capacity | LoadMode::Fanout) {
+        bail!(
+            "profile `{}` drives HTTP load; the chat workload takes a chat profile: --profile {}",
+            profile.name,
+            chat_profiles()
+        );
+    }
+    let limits = Limits {
+        cpuset: args.limits.cpuset.clone(),
+        memory_bytes: args.limits.memory,
+    };
+    let server_cpus = rt::parse_cpuset(&limits.cpuset)?;
+    let generator_cpus = match &args.generator_cpus {
+        Some(cpus) => rt::parse_cpuset(cpus)?,
+        None => {
+            let others: Vec<usize> = (0..rt::host_cpu_count())
+                .filter(|c| !server_cpus.contains(c))
+                .collect();
+            if others.is_empty() {
+                server_cpus.clone()
+            } else {
+                others
+            }
+        }
+    };
+    if generator_cpus.iter().any(|c| server_cpus.contains(c)) {
+        ui.warn("the chat driver shares CPUs with the server; figures will be lower and noisier");
+    }
+    let room_size = profile.room_size.unwrap_or(20).max(1) as usize;
+    let most = args.connections.unwrap_or(profile.connections) as u64;
+    let duration = args.duration.unwrap_or(profile.duration);
+    let mode = match profile.mode {
+        LoadMode::Capacity => {
+            let mut steps: Vec<u64> = profile
+                .steps
+                .iter()
+                .map(|&s| u64::from(s))
+                .filter(|&s| s <= most)
+                .collect();
+            if steps.last() != Some(&most)
+                && !steps.is_empty()
+                && most > *steps.last().unwrap_or(&0)
+            {
+                steps.push(most);
+            }
+            if steps.is_empty() {
+                steps.push(most);
+            }
+            let generator_connection_limit = generator_limit(*steps.last().unwrap_or(&most), ui)?;
+            ChatMode::Capacity(CapacitySpec {
+                steps,
+                hold: profile.hold.unwrap_or(Duration::from_secs(2)),
+                budget: duration,
+                p99_limit_ms: profile.p99_limit_ms.unwrap_or(2000.0),
+                error_limit: profile.error_limit.unwrap_or(0.01),
+                generator_connection_limit,
+            })
+        }
+        _ => {
+            let connections = most as usize;
+            let limit = generator_limit(most, ui)?;
+            if (connections as u64) > limit {
+                bail!(
+                    "--connections {connections} needs more open files than this process may have ({} connections); raise `ulimit -n` or use fewer connections",
+                    limit
+                );
+            }
+            ChatMode::Fanout(FanoutSpec {
+                connections,
+                rate: profile.rate.unwrap_or(10.0),
+                warmup: args.warmup.unwrap_or(profile.warmup),
+                duration,
+            })
+        }
+    };
+    let run_id = run::new_run_id();
+    let results_path = args.out.join(&run_id).join("results.json");
+    let plan = ChatPlan {
+        run_id: run_id.clone(),
+        targets,
+        trials: args.trials,
+        mode,
+        room_size,
+        handshake_timeout: args.request_timeout,
+        ready_timeout: args.limits.ready_timeout,
+        sample_interval: args.sample_interval,
+        limits,
+        generator_cpus,
+        results_path: results_path.clone(),
+        verify: !args.skip_verify,
+    };
+    let mut manifest = Manifest::collect(&fixtures.root);
+    manifest.engine = engine;
+    let (warmup_s, duration_s) = match &plan.mode {
+        ChatMode::Capacity(spec) => (0.0, spec.budget.as_secs_f64()),
+        ChatMode::Fanout(spec) => (spec.warmup.as_secs_f64(), spec.duration.as_secs_f64()),
+    };
+    let mut results = RunResults {
+        schema_version: results::SCHEMA_VERSION,
+        run_id: run_id.clone(),
+        status: RunStatus::Running,
+        started_at: run::now_rfc3339(),
+        finished_at: None,
+        parameters: Parameters {
+            workload: workload.name.clone(),
+            profile: profile.name.clone(),
+            max_requests: None,
+            method: String::new(),
+            path: String::new(),
+            body: None,
+            verified: plan.verify,
+            runtime: runtime.kind(),
+            targets: plan.targets.iter().map(|t| t.name.clone()).collect(),
+            trials: plan.trials,
+            connections: most as usize,
+            duration_s,
+            warmup_s,
+            request_timeout_s: plan.handshake_timeout.as_secs_f64(),
+            ready_timeout_s: plan.ready_timeout.as_secs_f64(),
+            sample_interval_ms: plan.sample_interval.as_millis() as u64,
+            limits: plan.limits.clone(),
+            memory_limit_enforced: runtime.kind() == RuntimeKind::Docker,
+            generator_cpus: plan.generator_cpus.clone(),
+            generator_threads: 1,
+            chat: Some(ChatParameters::of(&plan)),
+            // Chat trials rotate the targets in a fixed order; no seed to record.
+            seed: None,
+            schedule: Vec::new(),
+        },
+        manifest,
+        targets: Vec::new(),
+        merge: None,
+        services: Vec::new(),
+    };
+    results::write(&results_path, &results)?;
+    ui.step(&format!(
+        "run {run_id}: results in {}",
+        results_path.display()
+    ));
+    let interrupted = {
+        let work = chat_run::execute(runtime, fixtures, &plan, &mut results, ui);
+        tokio::select! {
+            outcome = work => { outcome?; false }
+            _ = shutdown => true,
+        }
+    };
+    if interrupted {
+        results.status = RunStatus::Interrupted;
+        results.finished_at = Some(run::now_rfc3339());
+        let removed = runtime.clean(Some(&run_id)).await.unwrap_or(0);
+        results::write(&results_path, &results)?;
+        eprintln!(
+            "interrupted: removed {removed} {}; results so far kept in {}",
+            runtime.kind().unit(),
+            results_path.display()
+        );
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
+    for failed in results
+        .targets
+        .iter()
+        .filter(|t| t.status == TargetStatus::Failed)
+    {
+        eprintln!(
+            "error: {}: {}",
+            failed.target,
+            failed.error.as_deref().unwrap_or("failed")
+        );
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    } else {
+        match plan.mode {
+            ChatMode::Capacity(_) => println!("{}", report::chat::capacity_table(&results)),
+            ChatMode::Fanout(_) => println!("{}", report::chat::fanout_table(&results)),
+        }
+        println!("{}", report::chat::chat_conditions_line(&results));
+        println!("results: {}", results_path.display());
+    }
+    Ok(if results.status == RunStatus::Complete {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// How many connections this process may open: the open-file limit (raised as far as the
+/// host allows) less a margin. A lower figure than asked for is a host limit, said once.
+fn generator_limit(wanted: u64, ui: Ui) -> Result<u64> {
+    match load::ensure_fd_limit(wanted as usize) {
+        Ok(limit) => Ok(limit.saturating_sub(FD_MARGIN).max(wanted.min(limit))),
+        Err(LoadError::FdLimit { limit, .. }) => {
+            let usable = limit.saturating_sub(FD_MARGIN);
+            ui.warn(&format!(
+                "this process may open only {limit} files, so the chat driver stops at {usable} connections: a host limit, not the server's (raise it with `ulimit -n` as root)"
+            ));
+            Ok(usable)
+        }
+        Err(err) => Err(err.into()),
+    }
+}
