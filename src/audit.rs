@@ -890,7 +890,7 @@ mod tests {
         assert_eq!(args.workload, "status");
         assert_eq!(args.profile, "closed-50");
         assert_eq!(args.seed, Some(7));
-        assert_eq!(args.trials, 2);
+        assert_eq!(args.trials, Some(2));
         assert_eq!(args.connections, Some(16));
         assert_eq!(args.duration, Some(std::time::Duration::from_millis(2500)));
         assert_eq!(args.warmup, Some(std::time::Duration::from_secs(1)));

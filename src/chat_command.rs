@@ -130,7 +130,7 @@ pub async fn run<R: Runtime>(
     let plan = ChatPlan {
         run_id: run_id.clone(),
         targets,
-        trials: args.trials,
+        trials: profile.trials_or(args.trials),
         mode,
         room_size,
         handshake_timeout: args.request_timeout,

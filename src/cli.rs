@@ -239,9 +239,9 @@ pub struct RunArgs {
     /// Stop each trial after this many measured requests [default: the profile's, or none]
     #[arg(long)]
     pub max_requests: Option<u64>,
-    /// Trials per target, interleaved across targets
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub trials: u32,
+    /// Trials per target, interleaved across targets [default: the profile's, or 5]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub trials: Option<u32>,
     /// Seed of the trial order (recorded in the results; pass a recorded one to replay the
     /// same order) [default: a fresh one]
     #[arg(long)]

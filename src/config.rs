@@ -263,6 +263,19 @@ pub struct Profile {
     /// capacity: how long each step is held before the server's memory is read.
     #[serde(default, with = "optional_duration_text")]
     pub hold: Option<Duration>,
+    /// Trials per target when `--trials` is not given (long ramps and sweeps set 1).
+    #[serde(default)]
+    pub trials: Option<u32>,
+}
+
+/// Trials per target when neither `--trials` nor the profile says.
+pub const DEFAULT_TRIALS: u32 = 5;
+
+impl Profile {
+    /// The trials to run: `--trials` if given, else the profile's, else [`DEFAULT_TRIALS`].
+    pub fn trials_or(&self, asked: Option<u32>) -> u32 {
+        asked.or(self.trials).unwrap_or(DEFAULT_TRIALS)
+    }
 }
 
 /// Optional durations written as text in fixtures.

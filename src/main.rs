@@ -584,7 +584,7 @@ async fn run_command<R: Runtime>(
         run_id: run_id.clone(),
         targets,
         workload,
-        trials: args.trials,
+        trials: profile.trials_or(args.trials),
         seed: args.seed.unwrap_or_else(faceoff::schedule::fresh_seed),
         connections: args.connections.unwrap_or(profile.connections) as usize,
         duration: args.duration.unwrap_or(profile.duration),

@@ -351,6 +351,7 @@ mod tests {
             steps: Vec::new(),
             room_size: None,
             hold: None,
+            trials: None,
         }
     }
 

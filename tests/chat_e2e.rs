@@ -5,77 +5,12 @@
 //! Needs a Docker engine (`.ci/setup-host` starts one). Without one these tests fail, unless
 //! FACEOFF_SKIP_DOCKER_TESTS=1 says to skip them.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Mutex;
+mod common;
+use common::{build_images_once, containers_of_run, faceoff, run_dir_in, skip};
 
-use bollard::query_parameters::ListContainersOptionsBuilder;
 use faceoff::results::{self, RunStatus, TargetStatus};
 
 const CHAT_TARGETS: [&str; 3] = ["socketio", "python-socketio", "channels"];
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn skip() -> bool {
-    std::env::var("FACEOFF_SKIP_DOCKER_TESTS").is_ok_and(|v| v == "1")
-}
-
-fn faceoff() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faceoff"));
-    cmd.current_dir(root());
-    cmd
-}
-
-/// Builds the chat images once for all tests in this file.
-fn build_images_once() {
-    static BUILT: Mutex<bool> = Mutex::new(false);
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if *built {
-        return;
-    }
-    let output = faceoff()
-        .args(["images", "build", "-q"])
-        .args(CHAT_TARGETS)
-        .output()
-        .expect("faceoff runs");
-    assert!(
-        output.status.success(),
-        "images build failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    *built = true;
-}
-
-async fn containers_of_run(run_id: &str) -> Vec<String> {
-    let docker = faceoff::runtime::docker::connect().await.expect("engine");
-    let filters = std::collections::HashMap::from([(
-        "label".to_string(),
-        vec![format!("faceoff.run={run_id}")],
-    )]);
-    let options = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&filters)
-        .build();
-    docker
-        .list_containers(Some(options))
-        .await
-        .expect("list containers")
-        .into_iter()
-        .filter_map(|c| c.id)
-        .collect()
-}
-
-fn only_run_dir(out: &Path) -> PathBuf {
-    std::fs::read_dir(out)
-        .unwrap()
-        .flatten()
-        .next()
-        .expect("a run directory")
-        .path()
-}
 
 #[test]
 fn an_http_target_is_refused_for_the_chat_workload_with_the_ones_that_serve_it() {
@@ -114,7 +49,7 @@ async fn chat_servers_pass_the_chat_cases_bad_input_included() {
     if skip() {
         return;
     }
-    build_images_once();
+    build_images_once(&CHAT_TARGETS);
     let out = tempfile::tempdir().unwrap();
     let output = faceoff()
         .args(["verify", "-q", "--workload", "chat", "--out"])
@@ -128,7 +63,12 @@ async fn chat_servers_pass_the_chat_cases_bad_input_included() {
         String::from_utf8_lossy(&output.stderr)
     );
     let report: faceoff::verify::VerifyReport = serde_json::from_str(
-        &std::fs::read_to_string(only_run_dir(out.path()).join("verify.json")).unwrap(),
+        &std::fs::read_to_string(
+            run_dir_in(out.path())
+                .expect("a run directory")
+                .join("verify.json"),
+        )
+        .unwrap(),
     )
     .unwrap();
     let names: Vec<&str> = report.targets.iter().map(|t| t.target.as_str()).collect();
@@ -160,7 +100,7 @@ async fn capacity_run_holds_every_connection_and_prices_each_in_memory() {
     if skip() {
         return;
     }
-    build_images_once();
+    build_images_once(&CHAT_TARGETS);
     let out = tempfile::tempdir().unwrap();
     let output = faceoff()
         .args(["run", "--workload", "chat", "--profile", "capacity"])
@@ -176,7 +116,12 @@ async fn capacity_run_holds_every_connection_and_prices_each_in_memory() {
         stdout.contains("KiB/conn") && stdout.contains("socketio"),
         "{stdout}"
     );
-    let results = results::read(&only_run_dir(out.path()).join("results.json")).unwrap();
+    let results = results::read(
+        &run_dir_in(out.path())
+            .expect("a run directory")
+            .join("results.json"),
+    )
+    .unwrap();
     assert_eq!(results.status, RunStatus::Complete);
     let chat = results.parameters.chat.as_ref().expect("chat parameters");
     assert_eq!(chat.mode, "capacity");
@@ -216,7 +161,7 @@ async fn fanout_delivers_every_message_to_every_member_of_the_room() {
     if skip() {
         return;
     }
-    build_images_once();
+    build_images_once(&CHAT_TARGETS);
     let out = tempfile::tempdir().unwrap();
     let output = faceoff()
         .args(["run", "--workload", "chat", "--profile", "fanout"])
@@ -237,7 +182,12 @@ async fn fanout_delivers_every_message_to_every_member_of_the_room() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let results = results::read(&only_run_dir(out.path()).join("results.json")).unwrap();
+    let results = results::read(
+        &run_dir_in(out.path())
+            .expect("a run directory")
+            .join("results.json"),
+    )
+    .unwrap();
     let fanout = results.targets[0].chat_trials[0]
         .fanout
         .as_ref()
@@ -257,7 +207,7 @@ async fn ctrl_c_mid_ramp_stops_at_once_keeps_the_results_and_removes_the_contain
     if skip() {
         return;
     }
-    build_images_once();
+    build_images_once(&CHAT_TARGETS);
     let out = tempfile::tempdir().unwrap();
     let mut child = faceoff()
         .args(["run", "--workload", "chat", "--profile", "capacity", "-q"])

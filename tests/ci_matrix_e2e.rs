@@ -6,6 +6,9 @@
 //! Needs a Docker engine (`.ci/setup-host` starts one). Without one these tests fail, unless
 //! FACEOFF_SKIP_DOCKER_TESTS=1 says to skip them.
 
+mod common;
+use common::{root, skip};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
@@ -13,14 +16,6 @@ use std::sync::Mutex;
 use faceoff::results::{self, RunResults, RunStatus};
 
 const TARGETS: &str = "express,fastapi";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn skip() -> bool {
-    std::env::var("FACEOFF_SKIP_DOCKER_TESTS").is_ok_and(|v| v == "1")
-}
 
 fn faceoff(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_faceoff"))

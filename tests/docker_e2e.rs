@@ -5,12 +5,13 @@
 //! Needs a Docker engine (`.ci/setup-host` starts one). Without one these tests fail, unless
 //! FACEOFF_SKIP_DOCKER_TESTS=1 says to skip them.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::Mutex;
+mod common;
+use common::{build_images_once, containers_of_run, faceoff, root, run_dir_in, skip};
+
+use std::path::Path;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use bollard::query_parameters::ListContainersOptionsBuilder;
 use faceoff::config::Fixtures;
 use faceoff::results::{self, RunStatus, TargetStatus};
 use testcontainers::runners::AsyncRunner;
@@ -18,72 +19,12 @@ use testcontainers::{GenericImage, ImageExt};
 
 const TARGETS: &str = "express,fastapi";
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn skip() -> bool {
-    std::env::var("FACEOFF_SKIP_DOCKER_TESTS").is_ok_and(|v| v == "1")
-}
-
-fn faceoff() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faceoff"));
-    cmd.current_dir(root());
-    cmd
-}
-
-/// Builds the five images once for all tests in this file (tests run on parallel threads).
-fn build_images_once() {
-    static BUILT: Mutex<bool> = Mutex::new(false);
-    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
-    if *built {
-        return;
-    }
-    let started = Instant::now();
-    let output = faceoff()
-        .args(["images", "build"])
-        .output()
-        .expect("faceoff runs");
-    assert!(
-        output.status.success(),
-        "images build failed:\n{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    eprintln!("images built in {:.0?}", started.elapsed());
-    *built = true;
-}
-
-async fn containers_of_run(run_id: &str) -> Vec<String> {
-    let docker = faceoff::runtime::docker::connect().await.expect("engine");
-    let filters = std::collections::HashMap::from([(
-        "label".to_string(),
-        vec![format!("faceoff.run={run_id}")],
-    )]);
-    let options = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&filters)
-        .build();
-    docker
-        .list_containers(Some(options))
-        .await
-        .expect("list containers")
-        .into_iter()
-        .filter_map(|c| c.id)
-        .collect()
-}
-
-fn results_path_in(out: &Path) -> Option<PathBuf> {
-    let entry = std::fs::read_dir(out).ok()?.flatten().next()?;
-    Some(entry.path().join("results.json"))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn run_measures_a_node_and_a_python_target_and_leaves_no_container() {
     if skip() {
         return;
     }
-    build_images_once();
+    build_images_once(&[]);
     let out = tempfile::tempdir().unwrap();
     let output = faceoff()
         .args([
@@ -113,7 +54,9 @@ async fn run_measures_a_node_and_a_python_target_and_leaves_no_container() {
         "{stdout}"
     );
 
-    let path = results_path_in(out.path()).expect("results.json written");
+    let path = run_dir_in(out.path())
+        .map(|dir| dir.join("results.json"))
+        .expect("results.json written");
     let results = results::read(&path).expect("results.json parses");
     assert_eq!(results.schema_version, results::SCHEMA_VERSION);
     assert_eq!(results.status, RunStatus::Complete);
@@ -205,7 +148,7 @@ async fn ctrl_c_mid_run_keeps_finished_targets_and_removes_containers() {
     if skip() {
         return;
     }
-    build_images_once();
+    build_images_once(&[]);
     let out = tempfile::tempdir().unwrap();
     let mut child = faceoff()
         .args([
@@ -230,7 +173,7 @@ async fn ctrl_c_mid_run_keeps_finished_targets_and_removes_containers() {
     let deadline = Instant::now() + Duration::from_secs(180);
     let path = loop {
         assert!(Instant::now() < deadline, "first trial never written");
-        if let Some(path) = results_path_in(out.path())
+        if let Some(path) = run_dir_in(out.path()).map(|dir| dir.join("results.json"))
             && let Ok(results) = results::read(&path)
             && results
                 .targets
@@ -276,7 +219,7 @@ async fn testcontainers_starts_the_built_express_image_and_it_answers_status() {
     if skip() {
         return;
     }
-    build_images_once();
+    build_images_once(&[]);
     let fixtures = Fixtures::load(root()).unwrap();
     let target = fixtures.target("express").unwrap().clone();
     let hash =
@@ -369,7 +312,9 @@ fn run_in(root_dir: &Path, extra: &[&str]) -> (Output, results::RunResults) {
         .arg(out.path())
         .output()
         .expect("faceoff runs");
-    let path = results_path_in(out.path()).expect("results.json written");
+    let path = run_dir_in(out.path())
+        .map(|dir| dir.join("results.json"))
+        .expect("results.json written");
     (output, results::read(&path).expect("results parse"))
 }
 
@@ -378,7 +323,7 @@ async fn container_that_crashes_at_start_is_reported_with_its_logs_and_removed()
     if skip() {
         return;
     }
-    build_images_once();
+    build_images_once(&[]);
     let broken = express_with_command(&[
         "node",
         "-e",
@@ -404,7 +349,7 @@ async fn container_killed_for_memory_is_reported_as_such() {
     if skip() {
         return;
     }
-    build_images_once();
+    build_images_once(&[]);
     // Off-heap buffers, filled so the pages are real: the cgroup, not V8, hits the limit.
     let hog = express_with_command(&[
         "node",
@@ -429,7 +374,7 @@ async fn verify_passes_every_target_in_containers_and_writes_junit() {
     if skip() {
         return;
     }
-    build_images_once();
+    build_images_once(&[]);
     let out = tempfile::tempdir().unwrap();
     let output = faceoff()
         .args(["verify", "-q"])

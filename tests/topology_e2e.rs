@@ -7,53 +7,19 @@
 //! Needs a Docker engine (`.ci/setup-host` starts one). Without one these tests fail, unless
 //! FACEOFF_SKIP_DOCKER_TESTS=1 says to skip them.
 
-use std::collections::HashMap;
+mod common;
+use common::{containers_with, faceoff, root, run_dir_in, skip};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use bollard::query_parameters::{KillContainerOptions, ListContainersOptionsBuilder};
+use bollard::query_parameters::KillContainerOptions;
 use faceoff::config::Fixtures;
 use faceoff::images::{BaseChoice, BuildOptions, HOST_CA_BUNDLE};
 use faceoff::results::{self, RunStatus, TargetStatus};
 use faceoff::runtime::docker::DockerRuntime;
 use faceoff::runtime::{self as rt, Instance, LaunchSpec, Limits, Runtime};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn skip() -> bool {
-    std::env::var("FACEOFF_SKIP_DOCKER_TESTS").is_ok_and(|v| v == "1")
-}
-
-fn faceoff() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faceoff"));
-    cmd.current_dir(root());
-    cmd
-}
-
-/// Containers carrying `label` (`key=value`), running or not.
-async fn containers_with(label: &str) -> Vec<String> {
-    let docker = faceoff::runtime::docker::connect().await.expect("engine");
-    let filters = HashMap::from([("label".to_string(), vec![label.to_string()])]);
-    let options = ListContainersOptionsBuilder::default()
-        .all(true)
-        .filters(&filters)
-        .build();
-    docker
-        .list_containers(Some(options))
-        .await
-        .expect("list containers")
-        .into_iter()
-        .filter_map(|c| c.id)
-        .collect()
-}
-
-/// The one run directory faceoff wrote under `out`.
-fn run_dir_in(out: &Path) -> Option<PathBuf> {
-    Some(std::fs::read_dir(out).ok()?.flatten().next()?.path())
-}
 
 fn run_id_of(dir: &Path) -> String {
     dir.file_name().unwrap().to_string_lossy().to_string()
