@@ -538,8 +538,10 @@ impl fmt::Display for Verdict {
 /// figures and bootstrap settings give the same verdict.
 ///
 /// - ratio: the interval of the winner's advantage spans 1 → inconclusive; lies below 1 →
-///   contradicted; else the median advantage inside the band → reproduced, outside →
-///   direction-only.
+///   contradicted; else its interval reaching the band → reproduced (the claimed ratio is
+///   within our uncertainty), the whole interval outside it → direction-only. Judging the
+///   interval rather than the median keeps a median near the band's edge from flipping the
+///   verdict between two runs of the same command.
 /// - direction: spans 1 → inconclusive; above → reproduced; below → contradicted.
 /// - parity: `a / b` inside `[1 / (1 + tol), 1 + tol]` → reproduced; else spans 1 →
 ///   inconclusive; else contradicted.
@@ -618,7 +620,7 @@ pub fn judge(claim: &Claim, a: &[f64], b: &[f64], bootstrap: &Bootstrap) -> Verd
         _ if spans_one => Verdict::Inconclusive { ours, theirs },
         _ if ours.judged < 1.0 => Verdict::Contradicted { ours, theirs },
         _ => match band {
-            Some(band) if !band.contains(ours.judged) => Verdict::DirectionOnly { ours, theirs },
+            Some(band) if !band.overlaps(ours.judged_ci) => Verdict::DirectionOnly { ours, theirs },
             _ => Verdict::Reproduced { ours, theirs },
         },
     }
