@@ -65,9 +65,7 @@ pub async fn run<R: Runtime>(
     let generator_cpus = match &args.generator_cpus {
         Some(cpus) => rt::parse_cpuset(cpus)?,
         None => {
-            let others: Vec<usize> = (0..rt::host_cpu_count())
-                .filter(|c| !server_cpus.contains(c))
-                .collect();
+            let others = rt::cpus_besides(&server_cpus);
             if others.is_empty() {
                 server_cpus.clone()
             } else {
@@ -89,13 +87,8 @@ pub async fn run<R: Runtime>(
                 .map(|&s| u64::from(s))
                 .filter(|&s| s <= most)
                 .collect();
-            if steps.last() != Some(&most)
-                && !steps.is_empty()
-                && most > *steps.last().unwrap_or(&0)
-            {
-                steps.push(most);
-            }
-            if steps.is_empty() {
+            // The ramp always ends at the most connections asked for (steps are <= most).
+            if steps.last() != Some(&most) {
                 steps.push(most);
             }
             let generator_connection_limit = generator_limit(*steps.last().unwrap_or(&most), ui)?;

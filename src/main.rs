@@ -540,9 +540,7 @@ async fn run_command<R: Runtime>(
     let generator_cpus = match &args.generator_cpus {
         Some(cpus) => rt::parse_cpuset(cpus)?,
         None => {
-            let others: Vec<usize> = (0..rt::host_cpu_count())
-                .filter(|c| !server_cpus.contains(c))
-                .collect();
+            let others = rt::cpus_besides(&server_cpus);
             if others.is_empty() {
                 eprintln!(
                     "warning: no CPU is left for the load generator; it shares CPUs {server_cpus:?} with the server"

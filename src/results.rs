@@ -198,6 +198,13 @@ pub struct RunResults {
 }
 
 impl RunResults {
+    /// Whether `target` has failed in this run (it is not tried again).
+    pub fn has_failed(&self, target: &str) -> bool {
+        self.targets
+            .iter()
+            .any(|t| t.target == target && t.status == TargetStatus::Failed)
+    }
+
     /// The entry of `target`, created (in order of first use) when missing.
     pub fn target_mut(&mut self, template: &TargetResult) -> &mut TargetResult {
         let index = match self

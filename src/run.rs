@@ -2,7 +2,7 @@
 //! shuffled from a recorded seed and rotated per trial), wait until it is ready, drive the load while sampling its resources,
 //! stop it, and write the results file after every step.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -108,25 +108,15 @@ pub async fn execute<R: Runtime>(
             return results::write(&plan.results_path, results);
         }
     };
-    let mut prepared: Vec<Prepared> = Vec::new();
-    for target in &plan.targets {
-        let entry = results.target_mut(&empty_result(target, fixtures));
-        ui.step(&format!("[prepare] {}", target.name));
-        let progress = |line: &str| ui.step(&format!("  {line}"));
-        match runtime.prepare(target, &progress).await {
-            Ok(ready) => {
-                entry.image = ready.image.clone();
-                entry.lockfile_sha256 = Some(ready.lockfile_sha256.clone());
-                prepared.push(ready);
-            }
-            Err(err) => {
-                ui.step(&format!("  {}: {err}", target.name));
-                entry.status = TargetStatus::Failed;
-                entry.error = Some(err.to_string());
-            }
-        }
-        results::write(&plan.results_path, results)?;
-    }
+    let prepared = prepare_all(
+        runtime,
+        fixtures,
+        &plan.targets,
+        results,
+        &plan.results_path,
+        ui,
+    )
+    .await?;
 
     let mut ended_early: Option<String> = None;
     'trials: for trial in 1..=plan.trials {
@@ -138,11 +128,7 @@ pub async fn execute<R: Runtime>(
                 continue;
             };
             let name = &ready.target.name;
-            if results
-                .targets
-                .iter()
-                .any(|t| &t.target == name && t.status == TargetStatus::Failed)
-            {
+            if results.has_failed(name) {
                 continue;
             }
             ui.step(&format!("[trial {trial}/{}] {name}", plan.trials));
@@ -230,6 +216,38 @@ pub async fn execute<R: Runtime>(
     };
     results.finished_at = Some(now_rfc3339());
     results::write(&plan.results_path, results)
+}
+
+/// Prepares every target (finds or builds its image), recording each one's image and
+/// lockfile, or why it failed, and rewriting the results file after each.
+pub(crate) async fn prepare_all<R: Runtime>(
+    runtime: &R,
+    fixtures: &Fixtures,
+    targets: &[Target],
+    results: &mut RunResults,
+    results_path: &Path,
+    ui: Ui,
+) -> Result<Vec<Prepared>, results::WriteError> {
+    let mut prepared: Vec<Prepared> = Vec::new();
+    for target in targets {
+        let entry = results.target_mut(&empty_result(target, fixtures));
+        ui.step(&format!("[prepare] {}", target.name));
+        let progress = |line: &str| ui.step(&format!("  {line}"));
+        match runtime.prepare(target, &progress).await {
+            Ok(ready) => {
+                entry.image = ready.image.clone();
+                entry.lockfile_sha256 = Some(ready.lockfile_sha256.clone());
+                prepared.push(ready);
+            }
+            Err(err) => {
+                ui.step(&format!("  {}: {err}", target.name));
+                entry.status = TargetStatus::Failed;
+                entry.error = Some(err.to_string());
+            }
+        }
+        results::write(results_path, results)?;
+    }
+    Ok(prepared)
 }
 
 pub(crate) fn empty_result(target: &Target, fixtures: &Fixtures) -> TargetResult {

@@ -690,8 +690,8 @@ pub fn database_limits(
         }
         None => {
             let server_cpus = runtime::parse_cpuset(&server.cpuset)?;
-            let others: Vec<String> = (0..runtime::host_cpu_count())
-                .filter(|c| !server_cpus.contains(c))
+            let others: Vec<String> = runtime::cpus_besides(&server_cpus)
+                .iter()
                 .map(|c| c.to_string())
                 .collect();
             if others.is_empty() {

@@ -142,12 +142,19 @@ fn matrix_jobs_merge_into_one_file_that_compares_clean_with_itself() {
     assert_eq!(shown.matches("no change detected").count(), 6, "{shown}");
     assert!(shown.contains("0 regressed"), "{shown}");
 
-    // Half the throughput in a doctored "current" file: the build must fail.
+    // Half the throughput in a doctored "current" file: the build must fail. Every trial
+    // gets half the baseline's median, so two baseline trials far apart on a busy host
+    // cannot stretch the change's interval back over "no change".
     let mut slower: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&merged_path).unwrap()).unwrap();
-    for trial in slower["targets"][0]["trials"].as_array_mut().unwrap() {
-        let rps = trial["requests_per_sec"].as_f64().unwrap();
-        trial["requests_per_sec"] = serde_json::json!(rps / 2.0);
+    let trials = slower["targets"][0]["trials"].as_array_mut().unwrap();
+    let rps: Vec<f64> = trials
+        .iter()
+        .map(|t| t["requests_per_sec"].as_f64().unwrap())
+        .collect();
+    let half = faceoff::stats::median(&rps).unwrap() / 2.0;
+    for trial in trials {
+        trial["requests_per_sec"] = serde_json::json!(half);
     }
     let slower_path = dir.path().join("slower.json");
     write_json(&slower_path, &slower);

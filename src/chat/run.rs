@@ -15,7 +15,7 @@ use super::client::Endpoint;
 use super::driver::{Driver, DriverSpec, FanoutReport, FanoutSpec};
 use crate::config::{Fixtures, Target};
 use crate::results::{self, RunResults, RunStatus, TargetStatus, VerifyStatus};
-use crate::run::{Ui, empty_result, now_rfc3339};
+use crate::run::{Ui, empty_result, now_rfc3339, prepare_all};
 use crate::runtime::{self, Instance, LaunchSpec, Limits, Prepared, Runtime};
 use crate::sample::{self, ResourceSummary};
 use crate::stats::{LatencySummary, latency_summary};
@@ -205,35 +205,21 @@ pub async fn execute<R: Runtime>(
     results: &mut RunResults,
     ui: Ui,
 ) -> Result<(), results::WriteError> {
-    let mut prepared: Vec<Prepared> = Vec::new();
-    for target in &plan.targets {
-        let entry = results.target_mut(&empty_result(target, fixtures));
-        ui.step(&format!("[prepare] {}", target.name));
-        let progress = |line: &str| ui.step(&format!("  {line}"));
-        match runtime.prepare(target, &progress).await {
-            Ok(ready) => {
-                entry.image = ready.image.clone();
-                entry.lockfile_sha256 = Some(ready.lockfile_sha256.clone());
-                prepared.push(ready);
-            }
-            Err(err) => {
-                ui.step(&format!("  {}: {err}", target.name));
-                entry.status = TargetStatus::Failed;
-                entry.error = Some(err.to_string());
-            }
-        }
-        results::write(&plan.results_path, results)?;
-    }
+    let prepared = prepare_all(
+        runtime,
+        fixtures,
+        &plan.targets,
+        results,
+        &plan.results_path,
+        ui,
+    )
+    .await?;
     let count = prepared.len();
     for trial in 1..=plan.trials {
         for index in 0..count {
             let ready = &prepared[(index + trial as usize - 1) % count];
             let name = &ready.target.name;
-            if results
-                .targets
-                .iter()
-                .any(|t| &t.target == name && t.status == TargetStatus::Failed)
-            {
+            if results.has_failed(name) {
                 continue;
             }
             ui.step(&format!("[trial {trial}/{}] {name}", plan.trials));

@@ -280,6 +280,14 @@ pub fn parse_cpuset(cpuset: &str) -> Result<Vec<usize>, RuntimeError> {
     Ok(cpus)
 }
 
+/// The host's CPUs outside `taken` (the server's), for the generator or a service; empty
+/// when the server has them all.
+pub fn cpus_besides(taken: &[usize]) -> Vec<usize> {
+    (0..host_cpu_count())
+        .filter(|c| !taken.contains(c))
+        .collect()
+}
+
 /// CPUs this host has online.
 pub fn host_cpu_count() -> usize {
     // SAFETY: sysconf has no preconditions.
