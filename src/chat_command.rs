@@ -176,6 +176,7 @@ pub async fn run<R: Runtime>(
         targets: Vec::new(),
         merge: None,
         services: Vec::new(),
+        duets: Vec::new(),
     };
     results::write(&results_path, &results)?;
     ui.step(&format!(

@@ -655,6 +655,7 @@ async fn run_command<R: Runtime>(
         targets: Vec::new(),
         merge: None,
         services: Vec::new(),
+        duets: Vec::new(),
     };
     results::write(&results_path, &results)?;
     ui.step(&format!(

@@ -260,6 +260,11 @@ pub fn merge(
         .iter()
         .flat_map(|s| s.results.parameters.targets.iter().cloned())
         .collect();
+    // Each job's duets stay paired within the job; no pair spans two jobs.
+    merged.duets = sources
+        .iter()
+        .flat_map(|s| s.results.duets.iter().cloned())
+        .collect();
     // The jobs ran side by side, not in one interleaved order: there is no one schedule.
     merged.parameters.schedule = Vec::new();
     let seeds: Vec<Option<u64>> = sources.iter().map(|s| s.results.parameters.seed).collect();

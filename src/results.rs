@@ -195,6 +195,62 @@ pub struct RunResults {
     /// image, limits and the variables the targets got.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<crate::topology::ServiceRecord>,
+    /// Duet rounds: pairs of targets measured at the same time on the same CPUs (see
+    /// [`DuetResult`]). Absent in files from before duets, and in runs without them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duets: Vec<DuetResult>,
+}
+
+/// Two targets measured at the same time on the same cpuset, each under its own generator
+/// and connections ("duet benchmarking", Bulej et al. 2020). The host's noise then hits both
+/// alike, so the ratio of their figures round by round is far steadier than the ratio of
+/// trials taken minutes apart. Each server had about half of the cpuset, so the absolute
+/// figures here are not those of a dedicated core: only ratios are read from them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DuetResult {
+    /// The two targets, in the order of each round's `trials`.
+    pub targets: [String; 2],
+    /// The rounds measured, in order.
+    pub rounds: Vec<DuetRound>,
+    /// Why the pair stopped before its last round, one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// One duet round: both targets' trials over the same window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DuetRound {
+    pub round: u32,
+    /// One trial per target, in the order of [`DuetResult::targets`].
+    pub trials: [TrialResult; 2],
+}
+
+impl DuetResult {
+    /// This pair's per-round figures in the order `(a, b)`, whichever order it was run in;
+    /// `None` when this duet is not of `a` and `b`.
+    pub fn paired<'a>(
+        &'a self,
+        a: &str,
+        b: &str,
+    ) -> Option<Vec<(&'a TrialResult, &'a TrialResult)>> {
+        let [first, second] = &self.targets;
+        let swap = if first == a && second == b {
+            false
+        } else if first == b && second == a {
+            true
+        } else {
+            return None;
+        };
+        Some(
+            self.rounds
+                .iter()
+                .map(|round| {
+                    let [x, y] = &round.trials;
+                    if swap { (y, x) } else { (x, y) }
+                })
+                .collect(),
+        )
+    }
 }
 
 impl RunResults {
