@@ -10,13 +10,14 @@ use anyhow::{Result, bail};
 
 use faceoff::chat::capacity::CapacitySpec;
 use faceoff::chat::driver::FanoutSpec;
-use faceoff::chat::run::{self as chat_run, ChatMode, ChatParameters, ChatPlan};
 use faceoff::cli::RunArgs;
 use faceoff::config::{Fixtures, LoadMode, Workload};
 use faceoff::load::{self, FD_MARGIN, LoadError};
 use faceoff::manifest::Manifest;
 use faceoff::report;
+use faceoff::results::ChatParameters;
 use faceoff::results::{self, Parameters, RunResults, RunStatus, TargetStatus};
+use faceoff::run::chat::{self as chat_run, ChatMode, ChatPlan};
 use faceoff::run::{self, Ui};
 use faceoff::runtime::docker::EngineInfo;
 use faceoff::runtime::{self as rt, Limits, Runtime, RuntimeKind};

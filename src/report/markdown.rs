@@ -354,7 +354,7 @@ mod tests {
 
     #[test]
     fn markdown_warns_when_the_file_was_merged_from_mixed_conditions() {
-        use crate::merge::{Difference, MergeRecord, SourceDifference};
+        use crate::results::{Difference, MergeRecord, SourceDifference};
         let mut results = fixture_results();
         results.merge = Some(MergeRecord {
             sources: Vec::new(),

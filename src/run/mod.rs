@@ -2,6 +2,8 @@
 //! shuffled from a recorded seed and rotated per trial), wait until it is ready, drive the load while sampling its resources,
 //! stop it, and write the results file after every step.
 
+pub mod chat;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
