@@ -14,7 +14,6 @@ use faceoff::cli::RunArgs;
 use faceoff::config::{Fixtures, LoadMode, Workload};
 use faceoff::load::{self, FD_MARGIN, LoadError};
 use faceoff::manifest::Manifest;
-use faceoff::report;
 use faceoff::results::ChatParameters;
 use faceoff::results::{self, Parameters, RunResults, RunStatus, TargetStatus};
 use faceoff::run::chat::{self as chat_run, ChatMode, ChatPlan};
@@ -218,10 +217,12 @@ pub async fn run<R: Runtime>(
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {
         match plan.mode {
-            ChatMode::Capacity(_) => println!("{}", report::chat::capacity_table(&results)),
-            ChatMode::Fanout(_) => println!("{}", report::chat::fanout_table(&results)),
+            ChatMode::Capacity(_) => {
+                println!("{}", faceoff::console::chat::capacity_table(&results))
+            }
+            ChatMode::Fanout(_) => println!("{}", faceoff::console::chat::fanout_table(&results)),
         }
-        println!("{}", report::chat::chat_conditions_line(&results));
+        println!("{}", faceoff::console::chat::chat_conditions_line(&results));
         println!("results: {}", results_path.display());
     }
     Ok(if results.status == RunStatus::Complete {

@@ -698,19 +698,24 @@ async fn run_command<R: Runtime>(
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {
-        println!("{}", report::summary_table(&results));
-        println!("{}", report::conditions_line(&results));
-        for line in report::sweep::summary_lines(&results) {
+        println!("{}", faceoff::console::summary_table(&results));
+        println!("{}", faceoff::console::conditions_line(&results));
+        for line in faceoff::console::sweep::summary_lines(&results) {
             println!("{line}");
         }
-        if results.parameters.trials > 1 {
-            for line in
-                report::throughput_comparisons(&results, &faceoff::stats::Bootstrap::default())
-            {
+        if results.parameters.trials > 1
+            && let Ok(claims) = faceoff::claims::Claims::load(&fixtures.root)
+        {
+            let analysis = faceoff::analysis::Analysis::new(
+                &results,
+                &claims,
+                faceoff::stats::Bootstrap::default(),
+            );
+            for line in faceoff::console::throughput_comparisons(&analysis) {
                 println!("{line}");
             }
         }
-        for warning in report::outlier_warnings(&results) {
+        for warning in faceoff::analysis::outlier_warnings(&results) {
             ui.warn(&warning);
         }
         println!("results: {}", results_path.display());
@@ -821,7 +826,7 @@ async fn verify_command<R: Runtime>(
         eprintln!("interrupted: removed {removed} {}", runtime.kind().unit());
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
-    println!("{}", report::verify_table(&report));
+    println!("{}", faceoff::console::verify_table(&report));
     for target in &report.targets {
         for line in target.failure_lines() {
             println!("FAIL {} {line}", target.target);
@@ -903,7 +908,7 @@ async fn load_command(args: &LoadArgs) -> Result<ExitCode> {
         _ = shutdown_signal() => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
     };
     if let Some(open) = report.open_loop.as_ref().filter(|open| !open.kept_rate()) {
-        eprintln!("warning: {}", report::sweep::rate_shortfall(open));
+        eprintln!("warning: {}", faceoff::sweep::rate_shortfall(open));
     }
     if args.json {
         let summary = serde_json::json!({
@@ -929,7 +934,7 @@ async fn load_command(args: &LoadArgs) -> Result<ExitCode> {
     } else {
         print!(
             "{}",
-            report::wrk::wrk_text(
+            faceoff::console::wrk::wrk_text(
                 &report,
                 &args.url,
                 args.connections as usize,
@@ -961,7 +966,7 @@ async fn calibrate_command(args: &CalibrateArgs) -> Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&calibration)?);
     } else {
-        print!("{}", report::wrk::calibration_text(&calibration));
+        print!("{}", faceoff::console::wrk::calibration_text(&calibration));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -1003,7 +1008,7 @@ fn claims(fixtures: &Fixtures, args: &ClaimsArgs) -> Result<ExitCode> {
         });
         println!("{}", serde_json::to_string_pretty(&document)?);
     } else {
-        println!("{}", report::claims_table(&verdicts));
+        println!("{}", faceoff::console::claims_table(&verdicts));
         let mut counts = std::collections::BTreeMap::new();
         for (_, verdict) in &verdicts {
             *counts.entry(verdict.label()).or_insert(0) += 1;

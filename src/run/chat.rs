@@ -257,7 +257,7 @@ async fn measure<I: Instance>(
     })
     .map_err(|e| ChatTrialError::Driver(e.to_string()))?;
     let own_pid = std::process::id() as i32;
-    let (cpu_before, wall_before) = (sample::process_cpu_ns(own_pid), std::time::Instant::now());
+    let (cpu_before, wall_before) = (runtime::process_cpu_ns(own_pid), std::time::Instant::now());
     let progress = |line: &str| ui.step(line);
     let mut chat_trial = ChatTrial {
         trial,
@@ -320,7 +320,7 @@ async fn measure<I: Instance>(
     };
     drop(driver);
     chat_trial.generator_cpu_percent = sample::generator_busy_percent(
-        sample::process_cpu_ns(own_pid).saturating_sub(cpu_before),
+        runtime::process_cpu_ns(own_pid).saturating_sub(cpu_before),
         wall_before.elapsed(),
         plan.generator_cpus.len(),
     );

@@ -9,8 +9,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
-
 use crate::config::{Fixtures, Target, Workload};
 use crate::contract::Contract;
 use crate::load::{LiveCounters, LoadReport, LoadSpec};
@@ -23,6 +21,8 @@ use crate::sample;
 use crate::stats::latency_summary;
 use crate::sweep::LoadPlan;
 use crate::topology::{Launcher, PreparedService, Service, TopologyError};
+pub use crate::ui::Ui;
+use crate::ui::{progress_bar, update_bar};
 
 /// Everything a run needs, validated.
 #[derive(Debug, Clone)]
@@ -57,29 +57,6 @@ pub struct RunPlan {
     /// Starts those services; `Some` whenever `services` is not empty.
     pub launcher: Option<Launcher>,
 }
-
-/// Where progress goes: step lines on stderr and a live bar during load (hidden when stderr
-/// is not a terminal).
-#[derive(Debug, Clone, Copy)]
-pub struct Ui {
-    pub quiet: bool,
-}
-
-impl Ui {
-    pub fn step(&self, message: &str) {
-        if !self.quiet {
-            eprintln!("{message}");
-        }
-    }
-
-    /// A measured fact the user should know about; shown even with --quiet.
-    pub fn warn(&self, message: &str) {
-        eprintln!("warning: {message}");
-    }
-}
-
-/// Generator CPU use (percent of its CPUs) above which a trial is flagged.
-pub const GENERATOR_BUSY_WARNING: f64 = 90.0;
 
 /// Runs the plan, recording into `results` and rewriting the results file after each
 /// target and trial. Target failures are recorded, not returned: the run goes on with the
@@ -164,10 +141,10 @@ pub async fn execute<R: Runtime>(
                         trial_result.resources.peak_memory_bytes as f64 / 1048576.0
                     ));
                     if let Some(sweep) = &trial_result.sweep {
-                        for line in crate::report::sweep::step_lines(sweep) {
+                        for line in crate::sweep::step_lines(sweep) {
                             ui.step(&format!("    {line}"));
                         }
-                        ui.step(&format!("  {}", crate::report::sweep::max_rate_text(sweep)));
+                        ui.step(&format!("  {}", crate::sweep::max_rate_text(sweep)));
                     }
                     if entry.runtime_version.is_none() {
                         entry.runtime_version = version;
@@ -572,7 +549,7 @@ async fn measure<I: Instance>(
     };
     let started_at = now_rfc3339();
     let own_pid = std::process::id() as i32;
-    let (cpu_before, wall_before) = (sample::process_cpu_ns(own_pid), std::time::Instant::now());
+    let (cpu_before, wall_before) = (runtime::process_cpu_ns(own_pid), std::time::Instant::now());
     let stop_services = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let service_samplers = sample_services(
         services.instances,
@@ -588,7 +565,7 @@ async fn measure<I: Instance>(
         }
     }
     let generator_cpu_percent = sample::generator_busy_percent(
-        sample::process_cpu_ns(own_pid).saturating_sub(cpu_before),
+        runtime::process_cpu_ns(own_pid).saturating_sub(cpu_before),
         wall_before.elapsed(),
         plan.generator_cpus.len(),
     );
@@ -611,17 +588,14 @@ async fn measure<I: Instance>(
         });
     }
     let resources = sample::summarize(sample::series(&readings));
-    if generator_cpu_percent > GENERATOR_BUSY_WARNING {
+    if generator_cpu_percent > sample::GENERATOR_BUSY_WARNING {
         ui.warn(&format!(
             "{name}: the load generator kept its CPUs {generator_cpu_percent:.0}% busy; it may have set the pace, not the server (give it more CPUs with --generator-cpus, or fewer --connections)"
         ));
     }
     if let (Some(open), None) = (&report.open_loop, &driven.sweep) {
         if !open.kept_rate() {
-            ui.warn(&format!(
-                "{name}: {}",
-                crate::report::sweep::rate_shortfall(open)
-            ));
+            ui.warn(&format!("{name}: {}", crate::sweep::rate_shortfall(open)));
         }
     }
     let mut result = trial_result(trial, report, resources);
@@ -660,40 +634,6 @@ fn trial_result(
         started_at: None,
         finished_at: None,
         services: Default::default(),
-    }
-}
-
-fn progress_bar(ui: Ui, total: Duration) -> ProgressBar {
-    if ui.quiet {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(total.as_millis() as u64);
-    let style = ProgressStyle::with_template("  {bar:30} {elapsed:>3}/{duration} {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(style);
-    bar
-}
-
-async fn update_bar(bar: ProgressBar, live: Arc<LiveCounters>) {
-    let started = std::time::Instant::now();
-    let mut last = (started, 0u64);
-    let mut interval = tokio::time::interval(Duration::from_millis(250));
-    loop {
-        interval.tick().await;
-        let now = std::time::Instant::now();
-        let requests = live.requests.load(Ordering::Relaxed);
-        let errors = live.errors.load(Ordering::Relaxed);
-        let window = now.duration_since(last.0).as_secs_f64();
-        let rate = if window > 0.0 {
-            (requests.saturating_sub(last.1)) as f64 / window
-        } else {
-            0.0
-        };
-        last = (now, requests);
-        bar.set_position(now.duration_since(started).as_millis() as u64);
-        bar.set_message(format!(
-            "{rate:>8.0} req/s  {requests} requests  {errors} errors"
-        ));
     }
 }
 

@@ -13,13 +13,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::process_cpu_ns;
 use super::{
     Exited, Instance, LaunchSpec, Prepared, ResourceReading, Runtime, RuntimeError, RuntimeKind,
     parse_cpuset, tail_lines,
 };
 use crate::config::{Fixtures, Language, Target};
 use crate::images::{self, Progress};
-use crate::sample::process_cpu_ns;
 
 /// Runs targets as host processes.
 pub struct LocalRuntime {

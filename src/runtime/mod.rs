@@ -5,6 +5,9 @@
 
 pub mod docker;
 pub mod local;
+mod proc;
+
+pub use proc::process_cpu_ns;
 
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 use std::path::PathBuf;
