@@ -29,6 +29,5 @@ pub mod sample;
 pub mod schedule;
 pub mod stats;
 pub mod sweep;
-pub mod topology;
 pub mod ui;
 pub mod verify;

@@ -22,8 +22,8 @@ use faceoff::results::{self, Parameters, RunResults, RunStatus, TargetStatus};
 use faceoff::run::{self, RunPlan, Ui};
 use faceoff::runtime::docker::{self, DockerRuntime};
 use faceoff::runtime::local::{LocalRuntime, cache_dir};
+use faceoff::runtime::services as topology;
 use faceoff::runtime::{self as rt, Instance, LaunchSpec, Limits, Runtime, RuntimeKind};
-use faceoff::topology;
 use faceoff::verify::{self, VerifyReport};
 
 mod chat_command;

@@ -202,7 +202,7 @@ pub struct RunResults {
     /// The auxiliary services every trial ran beside its target (a PostgreSQL for `db`):
     /// image, limits and the variables the targets got.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub services: Vec<crate::topology::ServiceRecord>,
+    pub services: Vec<crate::runtime::services::ServiceRecord>,
     /// Duet rounds: pairs of targets measured at the same time on the same CPUs (see
     /// [`DuetResult`]). Absent in files from before duets, and in runs without them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

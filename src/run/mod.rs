@@ -16,11 +16,13 @@ use crate::manifest::framework_version;
 use crate::results::{
     self, RunResults, RunStatus, TargetResult, TargetStatus, TrialResult, VerifyStatus,
 };
+use crate::runtime::services::{
+    Launcher, PreparedService, Service, ServiceInstance, TopologyError,
+};
 use crate::runtime::{self, Instance, LaunchSpec, Limits, Prepared, Runtime};
 use crate::sample;
 use crate::stats::latency_summary;
 use crate::sweep::LoadPlan;
-use crate::topology::{Launcher, PreparedService, Service, TopologyError};
 pub use crate::ui::Ui;
 use crate::ui::{progress_bar, update_bar};
 
@@ -318,8 +320,11 @@ async fn run_trial<R: Runtime>(
         service_died: None,
     };
     // The services first, each ready before the next, then the target with their URLs.
-    let services =
-        crate::topology::select(services, &plan.workload.services, &prepared.target.services);
+    let services = crate::runtime::services::select(
+        services,
+        &plan.workload.services,
+        &prepared.target.services,
+    );
     let running = match (&plan.launcher, services.is_empty()) {
         (Some(launcher), false) => {
             match launcher
@@ -463,12 +468,12 @@ async fn send_setup(port: u16, workload: &Workload) -> Result<(), TrialError> {
 /// The services running beside a trial's target.
 struct TrialServices<'a> {
     database_url: Option<&'a str>,
-    instances: Vec<(String, crate::runtime::docker::DockerInstance)>,
+    instances: Vec<(String, ServiceInstance)>,
 }
 
 /// Samples each service every `interval` until `stop` is set; returns the readings by name.
 fn sample_services(
-    instances: Vec<(String, crate::runtime::docker::DockerInstance)>,
+    instances: Vec<(String, ServiceInstance)>,
     interval: Duration,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> Vec<tokio::task::JoinHandle<(String, Vec<runtime::ResourceReading>)>> {

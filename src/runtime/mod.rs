@@ -6,6 +6,7 @@
 pub mod docker;
 pub mod local;
 mod proc;
+pub mod services;
 
 pub use proc::process_cpu_ns;
 

@@ -551,9 +551,9 @@ async fn date_check(
 
 /// The services (built) every verified target runs beside, and what starts them.
 pub struct VerifyServices<'a> {
-    pub launcher: &'a crate::topology::Launcher,
+    pub launcher: &'a crate::runtime::services::Launcher,
     /// Every service any target needs, built.
-    pub prepared: &'a [crate::topology::PreparedService],
+    pub prepared: &'a [crate::runtime::services::PreparedService],
     /// The names the verified workloads need; each target's own follow.
     pub workload_services: &'a [String],
 }
@@ -576,7 +576,9 @@ pub async fn verify_all<R: crate::runtime::Runtime>(
         let indented = |line: &str| progress(&format!("  {line}"));
         let mine = services
             .as_ref()
-            .map(|s| crate::topology::select(s.prepared, s.workload_services, &target.services))
+            .map(|s| {
+                crate::runtime::services::select(s.prepared, s.workload_services, &target.services)
+            })
             .unwrap_or_default();
         let running = match &services {
             Some(services) if !mine.is_empty() => match services
