@@ -10,6 +10,7 @@ pub mod audit;
 pub mod chat;
 pub mod claims;
 pub mod cli;
+pub mod commands;
 pub mod compare;
 pub mod config;
 pub mod console;

@@ -8,18 +8,18 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 
-use faceoff::chat::capacity::CapacitySpec;
-use faceoff::chat::driver::FanoutSpec;
-use faceoff::cli::RunArgs;
-use faceoff::config::{Fixtures, LoadMode, Workload};
-use faceoff::load::{self, FD_MARGIN, LoadError};
-use faceoff::manifest::Manifest;
-use faceoff::results::ChatParameters;
-use faceoff::results::{self, Parameters, RunResults, RunStatus, TargetStatus};
-use faceoff::run::chat::{self as chat_run, ChatMode, ChatPlan};
-use faceoff::run::{self, Ui};
-use faceoff::runtime::docker::EngineInfo;
-use faceoff::runtime::{self as rt, Limits, Runtime, RuntimeKind};
+use crate::chat::capacity::CapacitySpec;
+use crate::chat::driver::FanoutSpec;
+use crate::cli::RunArgs;
+use crate::config::{Fixtures, LoadMode, Workload};
+use crate::load::{self, FD_MARGIN, LoadError};
+use crate::manifest::Manifest;
+use crate::results::ChatParameters;
+use crate::results::{self, Parameters, RunResults, RunStatus, TargetStatus};
+use crate::run::chat::{self as chat_run, ChatMode, ChatPlan};
+use crate::run::{self, Ui};
+use crate::runtime::docker::EngineInfo;
+use crate::runtime::{self as rt, Limits, Runtime, RuntimeKind};
 
 /// Exit code for a run stopped by Ctrl-C (128 + SIGINT).
 const EXIT_INTERRUPTED: u8 = 130;
@@ -218,11 +218,11 @@ pub async fn run<R: Runtime>(
     } else {
         match plan.mode {
             ChatMode::Capacity(_) => {
-                println!("{}", faceoff::console::chat::capacity_table(&results))
+                println!("{}", crate::console::chat::capacity_table(&results))
             }
-            ChatMode::Fanout(_) => println!("{}", faceoff::console::chat::fanout_table(&results)),
+            ChatMode::Fanout(_) => println!("{}", crate::console::chat::fanout_table(&results)),
         }
-        println!("{}", faceoff::console::chat::chat_conditions_line(&results));
+        println!("{}", crate::console::chat::chat_conditions_line(&results));
         println!("results: {}", results_path.display());
     }
     Ok(if results.status == RunStatus::Complete {

@@ -1,0 +1,55 @@
+//! `faceoff images build`: builds the offline base images and the app images.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use comfy_table::Table;
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+
+use crate::run::Ui;
+use crate::runtime::Runtime;
+use crate::runtime::docker::DockerRuntime;
+
+use super::*;
+
+pub async fn images_build(
+    runtime: &DockerRuntime,
+    targets: &[crate::config::Target],
+    ui: Ui,
+) -> Result<ExitCode> {
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_header(["target", "image", "id", "base", "built"]);
+    let work = async {
+        for target in targets {
+            ui.step(&format!("[build] {}", target.name));
+            let progress = |line: &str| ui.step(&format!("  {line}"));
+            let prepared = runtime.prepare(target, &progress).await?;
+            if let Some(image) = prepared.image {
+                table.add_row([
+                    image.target,
+                    image.tag,
+                    image
+                        .image_id
+                        .trim_start_matches("sha256:")
+                        .chars()
+                        .take(12)
+                        .collect(),
+                    image.base_image,
+                    if image.built { "built" } else { "up to date" }.to_string(),
+                ]);
+            }
+        }
+        anyhow::Ok(())
+    };
+    tokio::select! {
+        result = work => result?,
+        _ = shutdown_signal() => {
+            eprintln!("interrupted: build stopped");
+            return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        }
+    }
+    println!("{table}");
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,179 @@
+//! The edge: one handler per subcommand, each turning parsed arguments into calls of the
+//! library and its outcome into output and an exit code. [`dispatch`] picks the handler.
+
+pub mod audit;
+pub mod calibrate;
+mod chat_run;
+pub mod claims;
+pub mod clean;
+pub mod compare;
+pub mod doctor;
+pub mod images;
+pub mod list;
+pub mod load;
+pub mod matrix;
+pub mod merge;
+pub mod report;
+pub mod run;
+pub mod up;
+pub mod verify;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+
+use crate::cli::ImagesCommand;
+use crate::cli::{BuildArgs, Cli, Command};
+use crate::config::Fixtures;
+use crate::images::BuildOptions;
+use crate::run::Ui;
+use crate::runtime::RuntimeKind;
+use crate::runtime::docker::{self, DockerRuntime};
+use crate::runtime::local::{LocalRuntime, cache_dir};
+
+use crate::images::HOST_CA_BUNDLE;
+
+/// Exit code for a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Exit code of `compare` and `audit` when they could not do their job at all, so CI can
+/// tell "figures got worse" (1) from "could not tell" (2).
+pub const EXIT_ERROR: u8 = 2;
+
+pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    // Commands on results files alone work anywhere, without a checkout.
+    match &cli.command {
+        Command::Merge(args) => return merge::merge_command(args),
+        Command::Compare(args) => return compare::compare_command(args),
+        _ => {}
+    }
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let root = Fixtures::find_root(cli.root.as_deref(), &cwd)?;
+    let fixtures = Fixtures::load(&root)?;
+    let ui = Ui { quiet: cli.quiet };
+    match cli.command {
+        Command::Doctor => doctor::doctor(&fixtures, cli.runtime).await,
+        Command::List => list::list(&fixtures),
+        Command::Images(ImagesCommand::Build(args)) => {
+            let docker = docker::connect().await?;
+            let options = build_options(&args.build)?;
+            let runtime = DockerRuntime::new(docker, fixtures.clone(), options);
+            let targets = fixtures.select_targets(&args.targets)?;
+            images::images_build(&runtime, &targets, ui).await
+        }
+        Command::Up(args) => match cli.runtime {
+            RuntimeKind::Docker => {
+                up::up(
+                    &docker_runtime(&fixtures, &args.build).await?,
+                    &fixtures,
+                    &args,
+                    ui,
+                )
+                .await
+            }
+            RuntimeKind::Local => {
+                up::up(
+                    &LocalRuntime::new(fixtures.clone(), cache_dir()),
+                    &fixtures,
+                    &args,
+                    ui,
+                )
+                .await
+            }
+        },
+        Command::Run(args) => match cli.runtime {
+            RuntimeKind::Docker => {
+                let runtime = docker_runtime(&fixtures, &args.build).await?;
+                let engine = docker::engine_info(runtime.docker()).await.ok();
+                run::run_command(&runtime, &fixtures, &args, engine, ui).await
+            }
+            RuntimeKind::Local => {
+                let runtime = LocalRuntime::new(fixtures.clone(), cache_dir());
+                run::run_command(&runtime, &fixtures, &args, None, ui).await
+            }
+        },
+        Command::Verify(args) => match cli.runtime {
+            RuntimeKind::Docker => {
+                let runtime = docker_runtime(&fixtures, &args.build).await?;
+                verify::verify_command(&runtime, &fixtures, &args, ui).await
+            }
+            RuntimeKind::Local => {
+                let runtime = LocalRuntime::new(fixtures.clone(), cache_dir());
+                verify::verify_command(&runtime, &fixtures, &args, ui).await
+            }
+        },
+        Command::Claims(args) => claims::claims(&fixtures, &args),
+        Command::Report(args) => report::report_command(&fixtures, &args),
+        Command::Load(args) => load::load_command(&args).await,
+        Command::Calibrate(args) => calibrate::calibrate_command(&args).await,
+        Command::Clean(args) => clean::clean(&fixtures, cli.runtime, &args).await,
+        Command::Matrix(args) => matrix::matrix_command(&fixtures, &args),
+        Command::Audit(args) => audit::audit_command(&fixtures, &args, ui).await,
+        Command::Merge(_) | Command::Compare(_) => unreachable!("dispatched above"),
+    }
+}
+
+/// A results file given as itself or as its run directory.
+pub fn results_file(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        path.join("results.json")
+    } else {
+        path.to_path_buf()
+    }
+}
+
+pub async fn docker_runtime(fixtures: &Fixtures, build: &BuildArgs) -> Result<DockerRuntime> {
+    let docker = docker::connect().await?;
+    Ok(DockerRuntime::new(
+        docker,
+        fixtures.clone(),
+        build_options(build)?,
+    ))
+}
+
+pub fn build_options(args: &BuildArgs) -> Result<BuildOptions> {
+    let ca_bundle = match args.ca_bundle.as_deref() {
+        Some("none") => None,
+        Some(path) => {
+            let path = PathBuf::from(path);
+            if !path.is_file() {
+                bail!(
+                    "--ca-bundle {}: no such file (pass a PEM bundle, or `none`)",
+                    path.display()
+                );
+            }
+            Some(path)
+        }
+        None => Some(PathBuf::from(HOST_CA_BUNDLE)).filter(|p| p.is_file()),
+    };
+    Ok(BuildOptions {
+        ca_bundle,
+        base: args.base,
+        force: args.force,
+        mirror: args.mirror.clone(),
+    })
+}
+
+/// A signal that should stop the work and clean up: Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match term.as_mut() {
+                Some(term) => { term.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}
+
+/// An error and its causes on one line, outermost first. Each error type says its own part
+/// only, so nothing repeats.
+pub fn error_line(err: &anyhow::Error) -> String {
+    err.chain()
+        .map(|cause| cause.to_string())
+        .collect::<Vec<_>>()
+        .join(": ")
+}

@@ -1,0 +1,281 @@
+//! `faceoff run`: plans a run from the arguments, executes it and prints the tables.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+
+use crate::cli::RunArgs;
+use crate::config::{Fixtures, Language, LoadMode, WorkloadKind};
+use crate::contract::Contract;
+use crate::manifest::Manifest;
+use crate::report;
+use crate::results::{self, Parameters, RunResults, RunStatus, TargetStatus};
+use crate::run::{self, RunPlan, Ui};
+use crate::runtime::docker;
+use crate::runtime::services as topology;
+use crate::runtime::{self as rt, Limits, Runtime, RuntimeKind};
+
+use super::*;
+
+pub async fn run_command<R: Runtime>(
+    runtime: &R,
+    fixtures: &Fixtures,
+    args: &RunArgs,
+    engine: Option<docker::EngineInfo>,
+    ui: Ui,
+) -> Result<ExitCode> {
+    let workload = fixtures.workload(&args.workload)?.clone();
+    if workload.kind == WorkloadKind::Chat {
+        return super::chat_run::run(
+            runtime,
+            fixtures,
+            args,
+            &workload,
+            engine,
+            ui,
+            shutdown_signal(),
+        )
+        .await;
+    }
+    let targets = fixtures.select_targets_for(&args.targets, &workload)?;
+    let profile = fixtures.profile(&args.profile)?.clone();
+    if matches!(profile.mode, LoadMode::Capacity | LoadMode::Fanout) {
+        bail!(
+            "profile `{}` drives the chat workload: use it with --workload chat",
+            profile.name
+        );
+    }
+    let load = crate::sweep::LoadPlan::from_profile(&profile)?;
+    let limits = Limits {
+        cpuset: args.limits.cpuset.clone(),
+        memory_bytes: args.limits.memory,
+    };
+    let server_cpus = rt::parse_cpuset(&limits.cpuset)?;
+    let generator_cpus = match &args.generator_cpus {
+        Some(cpus) => rt::parse_cpuset(cpus)?,
+        None => {
+            let others = rt::cpus_besides(&server_cpus);
+            if others.is_empty() {
+                eprintln!(
+                    "warning: no CPU is left for the load generator; it shares CPUs {server_cpus:?} with the server"
+                );
+                server_cpus.clone()
+            } else {
+                others
+            }
+        }
+    };
+    if generator_cpus.iter().any(|c| server_cpus.contains(c)) {
+        eprintln!(
+            "warning: the load generator shares CPUs with the server; figures will be lower and noisier"
+        );
+    }
+    let catalog = topology::Catalog::load(&fixtures.root)?;
+    let (targets, notes) =
+        catalog.targets_for_runtime(runtime.kind(), targets, !args.targets.is_empty())?;
+    notes.iter().for_each(|note| eprintln!("note: {note}"));
+    let services = catalog.with_target_services(catalog.for_workload(&workload)?, &targets)?;
+    let launcher = topology::launcher_for(
+        &services,
+        runtime.kind(),
+        &workload.name,
+        fixtures,
+        build_options(&args.build)?,
+        topology::database_limits(
+            args.services.db_cpuset.as_deref(),
+            args.services.db_memory,
+            &limits,
+        )?,
+        limits.clone(),
+    )
+    .await?;
+    let run_id = run::new_run_id();
+    let run_dir = args.out.join(&run_id);
+    let results_path = run_dir.join("results.json");
+    let plan = RunPlan {
+        run_id: run_id.clone(),
+        targets,
+        workload,
+        trials: profile.trials_or(args.trials),
+        seed: args.seed.unwrap_or_else(crate::schedule::fresh_seed),
+        connections: args.connections.unwrap_or(profile.connections) as usize,
+        duration: args.duration.unwrap_or(profile.duration),
+        warmup: args.warmup.unwrap_or(profile.warmup),
+        max_requests: args.max_requests.or(profile.max_requests),
+        load,
+        profile: profile.name.clone(),
+        request_timeout: args.request_timeout,
+        ready_timeout: args.limits.ready_timeout,
+        sample_interval: args.sample_interval,
+        limits,
+        generator_cpus,
+        results_path: results_path.clone(),
+        contract: if args.skip_verify {
+            None
+        } else {
+            Some(Contract::load(&fixtures.root)?)
+        },
+        services,
+        launcher,
+    };
+    let mut manifest = Manifest::collect(&fixtures.root);
+    manifest.engine = engine;
+    for language in [Language::Node, Language::Python] {
+        let image = fixtures.bases.image_for(language);
+        manifest
+            .base_images
+            .insert(image.to_string(), String::new());
+    }
+    let mut results = RunResults {
+        schema_version: results::SCHEMA_VERSION,
+        run_id: run_id.clone(),
+        status: RunStatus::Running,
+        started_at: run::now_rfc3339(),
+        finished_at: None,
+        parameters: Parameters {
+            workload: plan.workload.name.clone(),
+            profile: plan.profile.clone(),
+            max_requests: plan.max_requests,
+            method: plan.workload.method.clone(),
+            path: plan.workload.path.clone(),
+            body: plan.workload.body.clone(),
+            verified: !args.skip_verify,
+            runtime: runtime.kind(),
+            targets: plan.targets.iter().map(|t| t.name.clone()).collect(),
+            trials: plan.trials,
+            connections: plan.connections,
+            duration_s: plan.duration.as_secs_f64(),
+            warmup_s: plan.warmup.as_secs_f64(),
+            request_timeout_s: plan.request_timeout.as_secs_f64(),
+            ready_timeout_s: plan.ready_timeout.as_secs_f64(),
+            sample_interval_ms: plan.sample_interval.as_millis() as u64,
+            limits: plan.limits.clone(),
+            memory_limit_enforced: runtime.kind() == RuntimeKind::Docker,
+            generator_cpus: plan.generator_cpus.clone(),
+            generator_threads: plan.generator_cpus.len().max(1),
+            seed: Some(plan.seed),
+            schedule: crate::schedule::schedule(
+                &plan
+                    .targets
+                    .iter()
+                    .map(|t| t.name.clone())
+                    .collect::<Vec<_>>(),
+                plan.seed,
+                plan.trials,
+            ),
+            chat: None,
+        },
+        manifest,
+        targets: Vec::new(),
+        merge: None,
+        services: Vec::new(),
+        duets: Vec::new(),
+    };
+    results::write(&results_path, &results)?;
+    ui.step(&format!(
+        "run {run_id} (trial order seed {}): results in {}",
+        plan.seed,
+        results_path.display()
+    ));
+
+    let interrupted = {
+        let work = run::execute(runtime, fixtures, &plan, &mut results, ui);
+        tokio::select! {
+            outcome = work => { outcome?; false }
+            _ = shutdown_signal() => true,
+        }
+    };
+    fill_base_ids(&mut results);
+    if interrupted {
+        results.status = RunStatus::Interrupted;
+        results.finished_at = Some(run::now_rfc3339());
+        let removed = runtime.clean(Some(&run_id)).await.unwrap_or(0);
+        results::write(&results_path, &results)?;
+        write_run_reports(&fixtures.root, &run_dir, &results, ui);
+        eprintln!(
+            "interrupted: removed {removed} {}; results so far kept in {}",
+            runtime.kind().unit(),
+            results_path.display()
+        );
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
+    results::write(&results_path, &results)?;
+    let reports = write_run_reports(&fixtures.root, &run_dir, &results, ui);
+    for failed in results
+        .targets
+        .iter()
+        .filter(|t| t.status == TargetStatus::Failed)
+    {
+        let error = failed.error.as_deref().unwrap_or("failed");
+        eprintln!("error: {}: {error}", failed.target);
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    } else {
+        println!("{}", crate::console::summary_table(&results));
+        println!("{}", crate::console::conditions_line(&results));
+        for line in crate::console::sweep::summary_lines(&results) {
+            println!("{line}");
+        }
+        if results.parameters.trials > 1
+            && let Ok(claims) = crate::claims::Claims::load(&fixtures.root)
+        {
+            let analysis = crate::analysis::Analysis::new(
+                &results,
+                &claims,
+                crate::stats::Bootstrap::default(),
+            );
+            for line in crate::console::throughput_comparisons(&analysis) {
+                println!("{line}");
+            }
+        }
+        for warning in crate::analysis::outlier_warnings(&results) {
+            ui.warn(&warning);
+        }
+        println!("results: {}", results_path.display());
+        for path in reports {
+            println!("report: {}", path.display());
+        }
+    }
+    Ok(if results.status == RunStatus::Complete {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Records the ids of the base images the app images were built on.
+pub fn fill_base_ids(results: &mut RunResults) {
+    let bases: Vec<(String, String)> = results
+        .targets
+        .iter()
+        .filter_map(|t| t.image.as_ref())
+        .map(|image| (image.base_image.clone(), image.base_image_id.clone()))
+        .collect();
+    results.manifest.base_images.clear();
+    results.manifest.base_images.extend(bases);
+}
+
+/// Writes report.md and report.html next to results.json. A report that cannot be written
+/// is a warning, not a failed run: the results file is what counts and is already on disk.
+pub fn write_run_reports(root: &Path, dir: &Path, results: &RunResults, ui: Ui) -> Vec<PathBuf> {
+    let claims = match crate::claims::Claims::load(root) {
+        Ok(claims) => claims,
+        Err(err) => {
+            ui.warn(&format!(
+                "reports not written: {err} (fix it, then `faceoff report`)"
+            ));
+            return Vec::new();
+        }
+    };
+    let analysis =
+        crate::analysis::Analysis::new(results, &claims, crate::stats::Bootstrap::default());
+    match report::export::write_reports(dir, &analysis, &report::export::RUN_REPORTS) {
+        Ok(paths) => paths,
+        Err(err) => {
+            ui.warn(&format!("reports not written: {err}"));
+            Vec::new()
+        }
+    }
+}
