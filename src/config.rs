@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 /// Why the fixtures could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,

@@ -327,7 +327,7 @@ pub enum InstrumentError {
     #[error(transparent)]
     Load(#[from] LoadError),
     /// Something on this machine failed: a temporary directory, a process.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         what: String,
         #[source]

@@ -33,13 +33,7 @@ pub async fn audit_command(fixtures: &Fixtures, args: &AuditArgs, ui: Ui) -> Res
         ui.warn(warning);
     }
     let registry = crate::claims::Claims::load(&fixtures.root)?;
-    // The re-run is `faceoff run` with the recorded parameters, parsed like a user's.
-    let Command::Run(mut run_args) = Cli::try_parse_from(&audit.run_args)
-        .with_context(|| format!("cannot replay `{}`", audit.run_args.join(" ")))?
-        .command
-    else {
-        bail!("cannot replay `{}`: not a run", audit.run_args.join(" "));
-    };
+    let mut run_args = replay_args(&audit.run_args)?;
     run_args.build = args.build.clone();
     ui.step(&format!(
         "audit of {}: {}",
@@ -98,4 +92,55 @@ pub async fn audit_command(fixtures: &Fixtures, args: &AuditArgs, ui: Ui) -> Res
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// The re-run's arguments: the recorded parameters as the `faceoff run` command line the
+/// audit prints, parsed like a user's, so what is shown is exactly what runs.
+fn replay_args(line: &[String]) -> Result<Box<crate::cli::RunArgs>> {
+    let replay = || format!("cannot replay `{}`", line.join(" "));
+    match Cli::try_parse_from(line).with_context(replay)?.command {
+        Command::Run(args) => Ok(args),
+        _ => bail!("{}: not a run", replay()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_recorded_run_replays_as_the_same_run_arguments() {
+        let fixtures = Fixtures::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let mut original = crate::analysis::test_support::fixture_results();
+        original.parameters.duration_s = 2.5;
+        original.parameters.seed = Some(7);
+        let audit = crate::audit::plan(&original, "a.json", &fixtures, Path::new("/tmp/x"), 2)
+            .expect("a finished run plans");
+        let args = replay_args(&audit.run_args).expect("the CLI reads the replay line");
+        let p = &original.parameters;
+        assert_eq!(args.targets, p.targets);
+        assert_eq!(args.workload, p.workload);
+        assert_eq!(args.profile, p.profile);
+        assert_eq!(args.seed, Some(7));
+        assert_eq!(args.trials, Some(p.trials));
+        assert_eq!(args.connections, Some(p.connections as u32));
+        assert_eq!(args.duration, Some(Duration::from_millis(2500)));
+        assert_eq!(args.limits.cpuset, p.limits.cpuset);
+        assert_eq!(args.limits.memory, p.limits.memory_bytes);
+        assert_eq!(args.out, Path::new("/tmp/x"));
+        assert_eq!(args.skip_verify, !p.verified);
+    }
+
+    #[test]
+    fn a_line_that_is_not_a_run_is_refused_with_the_line() {
+        let line: Vec<String> = ["faceoff", "list"].iter().map(|s| s.to_string()).collect();
+        let err = replay_args(&line).unwrap_err().to_string();
+        assert!(
+            err.contains("faceoff list") && err.contains("not a run"),
+            "{err}"
+        );
+    }
 }

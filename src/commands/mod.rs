@@ -172,8 +172,55 @@ pub async fn shutdown_signal() {
 /// An error and its causes on one line, outermost first. Each error type says its own part
 /// only, so nothing repeats.
 pub fn error_line(err: &anyhow::Error) -> String {
-    err.chain()
-        .map(|cause| cause.to_string())
-        .collect::<Vec<_>>()
-        .join(": ")
+    causes_line(err.as_ref())
+}
+
+/// A library error and its sources on one line.
+pub fn causes_line(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        line.push_str(": ");
+        line.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each error type says its own part; the chain adds the cause once. A message that
+    /// also quoted its source would show the cause twice here.
+    #[test]
+    fn every_cause_prints_once() {
+        let io = || std::io::Error::other("disk full");
+        let errors: Vec<anyhow::Error> = vec![
+            crate::results::WriteError {
+                path: "r/results.json".into(),
+                source: io(),
+            }
+            .into(),
+            crate::config::ConfigError::Read {
+                path: "fixtures/x.toml".into(),
+                source: io(),
+            }
+            .into(),
+            crate::runtime::RuntimeError::Io {
+                context: "starting node".into(),
+                cause: io(),
+            }
+            .into(),
+            anyhow::Error::from(crate::runtime::RuntimeError::Io {
+                context: "starting node".into(),
+                cause: io(),
+            })
+            .context("up"),
+        ];
+        for err in &errors {
+            let line = error_line(err);
+            assert_eq!(line.matches("disk full").count(), 1, "{line}");
+        }
+    }
 }

@@ -264,7 +264,8 @@ pub fn write_run_reports(root: &Path, dir: &Path, results: &RunResults, ui: Ui) 
         Ok(claims) => claims,
         Err(err) => {
             ui.warn(&format!(
-                "reports not written: {err} (fix it, then `faceoff report`)"
+                "reports not written: {} (fix it, then `faceoff report`)",
+                super::causes_line(&err)
             ));
             return Vec::new();
         }
@@ -274,7 +275,10 @@ pub fn write_run_reports(root: &Path, dir: &Path, results: &RunResults, ui: Ui) 
     match report::export::write_reports(dir, &analysis, &report::export::RUN_REPORTS) {
         Ok(paths) => paths,
         Err(err) => {
-            ui.warn(&format!("reports not written: {err}"));
+            ui.warn(&format!(
+                "reports not written: {}",
+                super::causes_line(&err)
+            ));
             Vec::new()
         }
     }

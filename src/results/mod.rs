@@ -288,7 +288,7 @@ impl RunResults {
 
 /// Why results could not be written.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write results to {path}: {source} (free disk space or pass --out DIR)")]
+#[error("cannot write results to {path} (free disk space or pass --out DIR)")]
 pub struct WriteError {
     pub path: PathBuf,
     pub source: std::io::Error,

@@ -256,8 +256,9 @@ pub(crate) fn empty_result(target: &Target, fixtures: &Fixtures) -> TargetResult
 pub enum TrialError {
     #[error(transparent)]
     Runtime(#[from] runtime::RuntimeError),
+    /// The generator's message is part of the line targets record, not also a source.
     #[error("load generator: {0}")]
-    Load(#[from] crate::load::LoadError),
+    Load(crate::load::LoadError),
     #[error("load generator thread failed: {0}")]
     Join(String),
     #[error("{target} stopped during the load (exit code {code}{oom}); last log lines: {logs}")]
@@ -281,6 +282,12 @@ pub enum TrialError {
     Setup { request: String, message: String },
     #[error(transparent)]
     Topology(#[from] TopologyError),
+}
+
+impl From<crate::load::LoadError> for TrialError {
+    fn from(err: crate::load::LoadError) -> Self {
+        TrialError::Load(err)
+    }
 }
 
 /// What one trial produced: the measurement (or why not) and, on the first trial, the

@@ -103,12 +103,21 @@ pub enum RuntimeError {
     #[error(transparent)]
     Image(#[from] ImageError),
     #[error("Docker engine: {0}")]
-    Engine(#[from] bollard::errors::Error),
-    #[error("{context}: {source}")]
+    Engine(bollard::errors::Error),
+    /// The cause is in the line, not a source: targets record their errors as one line.
+    #[error("{context}: {cause}")]
     Io {
         context: String,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
+}
+
+// The engine's message is part of this error's own line (targets record errors as one
+// line), so it is not also exposed as a source: each cause prints once.
+impl From<bollard::errors::Error> for RuntimeError {
+    fn from(err: bollard::errors::Error) -> Self {
+        RuntimeError::Engine(err)
+    }
 }
 
 /// How a target ended, when it ended on its own.
@@ -234,7 +243,7 @@ pub fn pick_free_port() -> Result<u16, RuntimeError> {
         TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).map_err(|source| {
             RuntimeError::Io {
                 context: "finding a free port on 127.0.0.1".into(),
-                source,
+                cause: source,
             }
         })?;
     listener
@@ -242,7 +251,7 @@ pub fn pick_free_port() -> Result<u16, RuntimeError> {
         .map(|addr| addr.port())
         .map_err(|source| RuntimeError::Io {
             context: "finding a free port on 127.0.0.1".into(),
-            source,
+            cause: source,
         })
 }
 

@@ -377,7 +377,15 @@ pub enum TopologyError {
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
     #[error("Docker engine: {0}")]
-    Engine(#[from] bollard::errors::Error),
+    Engine(bollard::errors::Error),
+}
+
+// The engine's message is part of this error's own line (targets record errors as one
+// line), so it is not also exposed as a source: each cause prints once.
+impl From<bollard::errors::Error> for TopologyError {
+    fn from(err: bollard::errors::Error) -> Self {
+        TopologyError::Engine(err)
+    }
 }
 
 /// What `results.json` records about a service of the run.
@@ -507,7 +515,7 @@ impl Launcher {
         let seed = std::fs::read(&seed_path).map_err(|source| {
             TopologyError::Runtime(RuntimeError::Io {
                 context: format!("reading {}", seed_path.display()),
-                source,
+                cause: source,
             })
         })?;
         let mut hasher = Sha256::new();
