@@ -27,16 +27,7 @@ pub async fn run_command<R: Runtime>(
 ) -> Result<ExitCode> {
     let workload = fixtures.workload(&args.workload)?.clone();
     if workload.kind == WorkloadKind::Chat {
-        return super::chat_run::run(
-            runtime,
-            fixtures,
-            args,
-            &workload,
-            engine,
-            ui,
-            shutdown_signal(),
-        )
-        .await;
+        return super::chat_run::run(runtime, fixtures, args, &workload, engine, ui).await;
     }
     let targets = fixtures.select_targets_for(&args.targets, &workload)?;
     let profile = fixtures.profile(&args.profile)?.clone();
@@ -52,20 +43,7 @@ pub async fn run_command<R: Runtime>(
         memory_bytes: args.limits.memory,
     };
     let server_cpus = rt::parse_cpuset(&limits.cpuset)?;
-    let generator_cpus = match &args.generator_cpus {
-        Some(cpus) => rt::parse_cpuset(cpus)?,
-        None => {
-            let others = rt::cpus_besides(&server_cpus);
-            if others.is_empty() {
-                eprintln!(
-                    "warning: no CPU is left for the load generator; it shares CPUs {server_cpus:?} with the server"
-                );
-                server_cpus.clone()
-            } else {
-                others
-            }
-        }
-    };
+    let generator_cpus = rt::generator_cpus(args.generator_cpus.as_deref(), &server_cpus)?;
     if generator_cpus.iter().any(|c| server_cpus.contains(c)) {
         eprintln!(
             "warning: the load generator shares CPUs with the server; figures will be lower and noisier"
@@ -127,51 +105,40 @@ pub async fn run_command<R: Runtime>(
             .base_images
             .insert(image.to_string(), String::new());
     }
-    let mut results = RunResults {
-        schema_version: results::SCHEMA_VERSION,
-        run_id: run_id.clone(),
-        status: RunStatus::Running,
-        started_at: run::now_rfc3339(),
-        finished_at: None,
-        parameters: Parameters {
-            workload: plan.workload.name.clone(),
-            profile: plan.profile.clone(),
-            max_requests: plan.max_requests,
-            method: plan.workload.method.clone(),
-            path: plan.workload.path.clone(),
-            body: plan.workload.body.clone(),
-            verified: !args.skip_verify,
-            runtime: runtime.kind(),
-            targets: plan.targets.iter().map(|t| t.name.clone()).collect(),
-            trials: plan.trials,
-            connections: plan.connections,
-            duration_s: plan.duration.as_secs_f64(),
-            warmup_s: plan.warmup.as_secs_f64(),
-            request_timeout_s: plan.request_timeout.as_secs_f64(),
-            ready_timeout_s: plan.ready_timeout.as_secs_f64(),
-            sample_interval_ms: plan.sample_interval.as_millis() as u64,
-            limits: plan.limits.clone(),
-            memory_limit_enforced: runtime.kind() == RuntimeKind::Docker,
-            generator_cpus: plan.generator_cpus.clone(),
-            generator_threads: plan.generator_cpus.len().max(1),
-            seed: Some(plan.seed),
-            schedule: crate::schedule::schedule(
-                &plan
-                    .targets
-                    .iter()
-                    .map(|t| t.name.clone())
-                    .collect::<Vec<_>>(),
-                plan.seed,
-                plan.trials,
-            ),
-            chat: None,
-        },
-        manifest,
-        targets: Vec::new(),
-        merge: None,
-        services: Vec::new(),
-        duets: Vec::new(),
+    let parameters = Parameters {
+        workload: plan.workload.name.clone(),
+        profile: plan.profile.clone(),
+        max_requests: plan.max_requests,
+        method: plan.workload.method.clone(),
+        path: plan.workload.path.clone(),
+        body: plan.workload.body.clone(),
+        verified: !args.skip_verify,
+        runtime: runtime.kind(),
+        targets: plan.targets.iter().map(|t| t.name.clone()).collect(),
+        trials: plan.trials,
+        connections: plan.connections,
+        duration_s: plan.duration.as_secs_f64(),
+        warmup_s: plan.warmup.as_secs_f64(),
+        request_timeout_s: plan.request_timeout.as_secs_f64(),
+        ready_timeout_s: plan.ready_timeout.as_secs_f64(),
+        sample_interval_ms: plan.sample_interval.as_millis() as u64,
+        limits: plan.limits.clone(),
+        memory_limit_enforced: runtime.kind() == RuntimeKind::Docker,
+        generator_cpus: plan.generator_cpus.clone(),
+        generator_threads: plan.generator_cpus.len().max(1),
+        seed: Some(plan.seed),
+        schedule: crate::schedule::schedule(
+            &plan
+                .targets
+                .iter()
+                .map(|t| t.name.clone())
+                .collect::<Vec<_>>(),
+            plan.seed,
+            plan.trials,
+        ),
+        chat: None,
     };
+    let mut results = RunResults::new(run_id.clone(), run::now_rfc3339(), parameters, manifest);
     results::write(&results_path, &results)?;
     ui.step(&format!(
         "run {run_id} (trial order seed {}): results in {}",
@@ -179,37 +146,18 @@ pub async fn run_command<R: Runtime>(
         results_path.display()
     ));
 
-    let interrupted = {
-        let work = run::execute(runtime, fixtures, &plan, &mut results, ui);
-        tokio::select! {
-            outcome = work => { outcome?; false }
-            _ = shutdown_signal() => true,
-        }
-    };
-    fill_base_ids(&mut results);
-    if interrupted {
-        results.status = RunStatus::Interrupted;
-        results.finished_at = Some(run::now_rfc3339());
-        let removed = runtime.clean(Some(&run_id)).await.unwrap_or(0);
-        results::write(&results_path, &results)?;
-        write_run_reports(&fixtures.root, &run_dir, &results, ui);
-        eprintln!(
-            "interrupted: removed {removed} {}; results so far kept in {}",
-            runtime.kind().unit(),
-            results_path.display()
-        );
+    let Some(reports) = execute_session(
+        runtime,
+        fixtures,
+        &run::HttpTrials { plan: &plan },
+        &mut results,
+        &run_dir,
+        ui,
+    )
+    .await?
+    else {
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
-    }
-    results::write(&results_path, &results)?;
-    let reports = write_run_reports(&fixtures.root, &run_dir, &results, ui);
-    for failed in results
-        .targets
-        .iter()
-        .filter(|t| t.status == TargetStatus::Failed)
-    {
-        let error = failed.error.as_deref().unwrap_or("failed");
-        eprintln!("error: {}: {error}", failed.target);
-    }
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {
@@ -238,11 +186,63 @@ pub async fn run_command<R: Runtime>(
             println!("report: {}", path.display());
         }
     }
-    Ok(if results.status == RunStatus::Complete {
+    Ok(exit_code(&results))
+}
+
+/// 0 when every target was measured, 1 otherwise.
+pub fn exit_code(results: &RunResults) -> ExitCode {
+    if results.status == RunStatus::Complete {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    }
+}
+
+/// Runs a session's trials until they end or Ctrl-C. Either way the results file and the
+/// reports are written with everything measured so far, and each failed target is named
+/// on stderr. Returns the reports written, or `None` when interrupted (the run's containers
+/// are then removed).
+pub async fn execute_session<R: Runtime, T: run::session::Trials>(
+    runtime: &R,
+    fixtures: &Fixtures,
+    trials: &T,
+    results: &mut RunResults,
+    run_dir: &Path,
+    ui: Ui,
+) -> Result<Option<Vec<PathBuf>>> {
+    let results_path = run_dir.join("results.json");
+    let interrupted = {
+        let work = run::session::execute(runtime, fixtures, trials, results, ui);
+        tokio::select! {
+            outcome = work => { outcome?; false }
+            _ = shutdown_signal() => true,
+        }
+    };
+    fill_base_ids(results);
+    if interrupted {
+        results.status = RunStatus::Interrupted;
+        results.finished_at = Some(run::now_rfc3339());
+        let removed = runtime.clean(Some(&results.run_id)).await.unwrap_or(0);
+        results::write(&results_path, results)?;
+        write_run_reports(&fixtures.root, run_dir, results, ui);
+        eprintln!(
+            "interrupted: removed {removed} {}; results so far kept in {}",
+            runtime.kind().unit(),
+            results_path.display()
+        );
+        return Ok(None);
+    }
+    results::write(&results_path, results)?;
+    let reports = write_run_reports(&fixtures.root, run_dir, results, ui);
+    for failed in results
+        .targets
+        .iter()
+        .filter(|t| t.status == TargetStatus::Failed)
+    {
+        let error = failed.error.as_deref().unwrap_or("failed");
+        eprintln!("error: {}: {error}", failed.target);
+    }
+    Ok(Some(reports))
 }
 
 /// Records the ids of the base images the app images were built on.

@@ -262,6 +262,28 @@ impl DuetResult {
 }
 
 impl RunResults {
+    /// A run just begun: `running`, no target measured yet.
+    pub fn new(
+        run_id: String,
+        started_at: String,
+        parameters: Parameters,
+        manifest: Manifest,
+    ) -> Self {
+        RunResults {
+            schema_version: SCHEMA_VERSION,
+            run_id,
+            status: RunStatus::Running,
+            started_at,
+            finished_at: None,
+            parameters,
+            manifest,
+            targets: Vec::new(),
+            merge: None,
+            services: Vec::new(),
+            duets: Vec::new(),
+        }
+    }
+
     /// Whether `target` has failed in this run (it is not tried again).
     pub fn has_failed(&self, target: &str) -> bool {
         self.targets

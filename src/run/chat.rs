@@ -7,15 +7,12 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{Ui, empty_result, now_rfc3339, prepare_all};
+use super::{Ui, session};
 use crate::chat::capacity::{self, CapacitySpec};
 use crate::chat::client::Endpoint;
 use crate::chat::driver::{Driver, DriverSpec, FanoutSpec};
 use crate::config::{Fixtures, Target};
-use crate::results::{
-    self, ChatParameters, ChatTrial, FanoutResult, RunResults, RunStatus, TargetStatus,
-    VerifyStatus,
-};
+use crate::results::{self, ChatParameters, ChatTrial, FanoutResult, RunResults};
 use crate::runtime::{self, Instance, LaunchSpec, Limits, Prepared, Runtime};
 use crate::sample::{self, ResourceSummary};
 use crate::verify::TargetVerification;
@@ -33,6 +30,8 @@ pub struct ChatPlan {
     pub run_id: String,
     pub targets: Vec<Target>,
     pub trials: u32,
+    /// Seed of the trial order (see [`crate::schedule`]).
+    pub seed: u64,
     pub mode: ChatMode,
     pub room_size: usize,
     pub handshake_timeout: Duration,
@@ -111,8 +110,50 @@ pub enum ChatTrialError {
     },
 }
 
-/// Runs the plan, recording into `results` and rewriting the file after each step. Target
-/// failures are recorded, not returned.
+/// A chat run's trials: each target started alone, checked against the chat cases on its
+/// first trial, then ramped or fanned out.
+pub struct ChatTrials<'a> {
+    pub plan: &'a ChatPlan,
+}
+
+impl session::Trials for ChatTrials<'_> {
+    /// Chat targets need no services.
+    type Shared = ();
+
+    fn schedule(&self) -> session::Schedule<'_> {
+        session::Schedule {
+            targets: &self.plan.targets,
+            trials: self.plan.trials,
+            seed: self.plan.seed,
+            results_path: &self.plan.results_path,
+            verify: self.plan.verify,
+        }
+    }
+
+    async fn prepare_shared(&self, _results: &mut RunResults, _ui: Ui) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn trial<R: Runtime>(
+        &self,
+        runtime: &R,
+        prepared: &Prepared,
+        _shared: &(),
+        trial: u32,
+        ui: Ui,
+    ) -> session::Outcome {
+        let (measured, verification) = run_trial(runtime, prepared, self.plan, trial, ui).await;
+        session::Outcome {
+            measured: measured
+                .map(|(chat, version)| (session::Measured::Chat(Box::new(chat)), version))
+                .map_err(|err| err.to_string()),
+            verification,
+            service_died: None,
+        }
+    }
+}
+
+/// Runs the plan (see [`session::execute`]).
 pub async fn execute<R: Runtime>(
     runtime: &R,
     fixtures: &Fixtures,
@@ -120,63 +161,7 @@ pub async fn execute<R: Runtime>(
     results: &mut RunResults,
     ui: Ui,
 ) -> Result<(), results::WriteError> {
-    let prepared = prepare_all(
-        runtime,
-        fixtures,
-        &plan.targets,
-        results,
-        &plan.results_path,
-        ui,
-    )
-    .await?;
-    let count = prepared.len();
-    for trial in 1..=plan.trials {
-        for index in 0..count {
-            let ready = &prepared[(index + trial as usize - 1) % count];
-            let name = &ready.target.name;
-            if results.has_failed(name) {
-                continue;
-            }
-            ui.step(&format!("[trial {trial}/{}] {name}", plan.trials));
-            let (measured, verification) = run_trial(runtime, ready, plan, trial, ui).await;
-            let entry = results.target_mut(&empty_result(&ready.target, fixtures));
-            if let Some(checked) = verification {
-                entry.verify = if checked.passed {
-                    VerifyStatus::Passed
-                } else {
-                    VerifyStatus::Failed
-                };
-                entry.verify_failures = checked.failure_lines();
-            } else if !plan.verify {
-                entry.verify = VerifyStatus::Skipped;
-            }
-            match measured {
-                Ok((chat_trial, version)) => {
-                    if entry.runtime_version.is_none() {
-                        entry.runtime_version = version;
-                    }
-                    entry.chat_trials.push(chat_trial);
-                }
-                Err(err) => {
-                    ui.step(&format!("  {name} failed: {err}"));
-                    entry.status = TargetStatus::Failed;
-                    entry.error = Some(err.to_string());
-                }
-            }
-            results::write(&plan.results_path, results)?;
-        }
-    }
-    results.status = if results
-        .targets
-        .iter()
-        .any(|t| t.status == TargetStatus::Failed)
-    {
-        RunStatus::Failed
-    } else {
-        RunStatus::Complete
-    };
-    results.finished_at = Some(now_rfc3339());
-    results::write(&plan.results_path, results)
+    session::execute(runtime, fixtures, &ChatTrials { plan }, results, ui).await
 }
 
 type Measured = Result<(ChatTrial, Option<String>), ChatTrialError>;

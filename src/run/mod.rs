@@ -3,6 +3,7 @@
 //! stop it, and write the results file after every step.
 
 pub mod chat;
+pub mod session;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,9 +14,7 @@ use crate::config::{Fixtures, Target, Workload};
 use crate::contract::Contract;
 use crate::load::{LiveCounters, LoadReport, LoadSpec};
 use crate::manifest::framework_version;
-use crate::results::{
-    self, RunResults, RunStatus, TargetResult, TargetStatus, TrialResult, VerifyStatus,
-};
+use crate::results::{self, RunResults, TargetResult, TargetStatus, TrialResult, VerifyStatus};
 use crate::runtime::services::{
     Launcher, PreparedService, Service, ServiceInstance, TopologyError,
 };
@@ -60,9 +59,90 @@ pub struct RunPlan {
     pub launcher: Option<Launcher>,
 }
 
-/// Runs the plan, recording into `results` and rewriting the results file after each
-/// target and trial. Target failures are recorded, not returned: the run goes on with the
-/// other targets. Returns an error only when results cannot be written.
+/// An HTTP run's trials: each target started with its services, verified on its first
+/// trial, then loaded with the plan's profile.
+pub struct HttpTrials<'a> {
+    pub plan: &'a RunPlan,
+}
+
+impl session::Trials for HttpTrials<'_> {
+    type Shared = Vec<PreparedService>;
+
+    fn schedule(&self) -> session::Schedule<'_> {
+        session::Schedule {
+            targets: &self.plan.targets,
+            trials: self.plan.trials,
+            seed: self.plan.seed,
+            results_path: &self.plan.results_path,
+            verify: self.plan.contract.is_some(),
+        }
+    }
+
+    async fn prepare_shared(
+        &self,
+        results: &mut RunResults,
+        ui: Ui,
+    ) -> Result<Vec<PreparedService>, String> {
+        let services = prepare_services(self.plan, ui)
+            .await
+            .map_err(|err| err.to_string())?;
+        if let Some(launcher) = &self.plan.launcher {
+            results.services = launcher.records(&services);
+        }
+        Ok(services)
+    }
+
+    async fn trial<R: Runtime>(
+        &self,
+        runtime: &R,
+        prepared: &Prepared,
+        services: &Vec<PreparedService>,
+        trial: u32,
+        ui: Ui,
+    ) -> session::Outcome {
+        let outcome = run_trial(runtime, prepared, services, self.plan, trial, ui).await;
+        if let Ok((result, _)) = &outcome.measured {
+            for line in trial_lines(result) {
+                ui.step(&line);
+            }
+        }
+        session::Outcome {
+            measured: outcome
+                .measured
+                .map(|(result, version)| (session::Measured::Http(Box::new(result)), version))
+                .map_err(|err| err.to_string()),
+            verification: outcome.verification,
+            service_died: outcome.service_died.map(|err| err.to_string()),
+        }
+    }
+}
+
+/// The progress lines after an HTTP trial: its headline figures, and a sweep's steps.
+fn trial_lines(trial: &TrialResult) -> Vec<String> {
+    let services: String = trial
+        .services
+        .iter()
+        .map(|(service, used)| format!(", {service} mean CPU {:.0}%", used.mean_cpu_percent))
+        .collect();
+    let mut lines = vec![format!(
+        "  {:.0} req/s, p99 {:.2} ms, {} errors, peak {:.1} MiB{services}",
+        trial.requests_per_sec,
+        trial.latency.p99_ms,
+        trial.errors.total(),
+        trial.resources.peak_memory_bytes as f64 / 1048576.0
+    )];
+    if let Some(sweep) = &trial.sweep {
+        lines.extend(
+            crate::sweep::step_lines(sweep)
+                .iter()
+                .map(|l| format!("    {l}")),
+        );
+        lines.push(format!("  {}", crate::sweep::max_rate_text(sweep)));
+    }
+    lines
+}
+
+/// Runs the plan (see [`session::execute`]).
 pub async fn execute<R: Runtime>(
     runtime: &R,
     fixtures: &Fixtures,
@@ -70,133 +150,7 @@ pub async fn execute<R: Runtime>(
     results: &mut RunResults,
     ui: Ui,
 ) -> Result<(), results::WriteError> {
-    let services = match prepare_services(plan, ui).await {
-        Ok(services) => {
-            if let Some(launcher) = &plan.launcher {
-                results.services = launcher.records(&services);
-            }
-            services
-        }
-        Err(err) => {
-            // Without its services no target can be measured: each says why.
-            for target in &plan.targets {
-                let entry = results.target_mut(&empty_result(target, fixtures));
-                entry.status = TargetStatus::Failed;
-                entry.error = Some(err.to_string());
-            }
-            results.status = RunStatus::Failed;
-            results.finished_at = Some(now_rfc3339());
-            return results::write(&plan.results_path, results);
-        }
-    };
-    let prepared = prepare_all(
-        runtime,
-        fixtures,
-        &plan.targets,
-        results,
-        &plan.results_path,
-        ui,
-    )
-    .await?;
-
-    let mut ended_early: Option<String> = None;
-    'trials: for trial in 1..=plan.trials {
-        // Shuffled from the seed, rotated each trial (ABC, BCA, CAB…): no target always
-        // goes first, and the order is recorded and replayable.
-        for index in crate::schedule::trial_order(plan.targets.len(), plan.seed, trial) {
-            let wanted = &plan.targets[index].name;
-            let Some(ready) = prepared.iter().find(|p| &p.target.name == wanted) else {
-                continue;
-            };
-            let name = &ready.target.name;
-            if results.has_failed(name) {
-                continue;
-            }
-            ui.step(&format!("[trial {trial}/{}] {name}", plan.trials));
-            let outcome = run_trial(runtime, ready, &services, plan, trial, ui).await;
-            let entry = results.target_mut(&empty_result(&ready.target, fixtures));
-            if let Some(checked) = &outcome.verification {
-                entry.verify = if checked.passed {
-                    VerifyStatus::Passed
-                } else {
-                    VerifyStatus::Failed
-                };
-                entry.verify_failures = checked.failure_lines();
-                entry.verify_cases = checked.cases.clone();
-            } else if plan.contract.is_none() {
-                entry.verify = VerifyStatus::Skipped;
-            }
-            match outcome.measured {
-                Ok((trial_result, version)) => {
-                    let services: String = trial_result
-                        .services
-                        .iter()
-                        .map(|(service, used)| {
-                            format!(", {service} mean CPU {:.0}%", used.mean_cpu_percent)
-                        })
-                        .collect();
-                    ui.step(&format!(
-                        "  {:.0} req/s, p99 {:.2} ms, {} errors, peak {:.1} MiB{services}",
-                        trial_result.requests_per_sec,
-                        trial_result.latency.p99_ms,
-                        trial_result.errors.total(),
-                        trial_result.resources.peak_memory_bytes as f64 / 1048576.0
-                    ));
-                    if let Some(sweep) = &trial_result.sweep {
-                        for line in crate::sweep::step_lines(sweep) {
-                            ui.step(&format!("    {line}"));
-                        }
-                        ui.step(&format!("  {}", crate::sweep::max_rate_text(sweep)));
-                    }
-                    if entry.runtime_version.is_none() {
-                        entry.runtime_version = version;
-                    }
-                    entry.trials.push(trial_result);
-                }
-                Err(err) => {
-                    ui.step(&format!("  {name} failed: {err}"));
-                    entry.status = TargetStatus::Failed;
-                    entry.error = Some(err.to_string());
-                }
-            }
-            // A service that stopped mid-trial (the database killed) fails this target, its
-            // trial kept with the errors it counted, and ends the run.
-            if let Some(died) = outcome.service_died {
-                ui.step(&format!("  {name} failed: {died}"));
-                entry.status = TargetStatus::Failed;
-                entry.error = Some(match entry.error.take() {
-                    Some(own) => format!("{died}; the target's own error: {own}"),
-                    None => died.to_string(),
-                });
-                ended_early = Some(format!(
-                    "not measured: the run ended when a service of {name}'s trial {trial} stopped"
-                ));
-                results::write(&plan.results_path, results)?;
-                break 'trials;
-            }
-            results::write(&plan.results_path, results)?;
-        }
-    }
-    if let Some(reason) = ended_early {
-        for target in &plan.targets {
-            let entry = results.target_mut(&empty_result(target, fixtures));
-            if entry.status == TargetStatus::Ok && entry.trials.len() < plan.trials as usize {
-                entry.status = TargetStatus::Failed;
-                entry.error = Some(reason.clone());
-            }
-        }
-    }
-    results.status = if results
-        .targets
-        .iter()
-        .any(|t| t.status == TargetStatus::Failed)
-    {
-        RunStatus::Failed
-    } else {
-        RunStatus::Complete
-    };
-    results.finished_at = Some(now_rfc3339());
-    results::write(&plan.results_path, results)
+    session::execute(runtime, fixtures, &HttpTrials { plan }, results, ui).await
 }
 
 /// Prepares every target (finds or builds its image), recording each one's image and

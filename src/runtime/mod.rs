@@ -301,6 +301,20 @@ pub fn cpus_besides(taken: &[usize]) -> Vec<usize> {
         .collect()
 }
 
+/// The load generator's CPUs: those asked for, else every online CPU outside the server's
+/// set, else (a one-CPU host) the server's own, which the caller must flag as not fair.
+pub fn generator_cpus(asked: Option<&str>, server: &[usize]) -> Result<Vec<usize>, RuntimeError> {
+    if let Some(cpus) = asked {
+        return parse_cpuset(cpus);
+    }
+    let others = cpus_besides(server);
+    Ok(if others.is_empty() {
+        server.to_vec()
+    } else {
+        others
+    })
+}
+
 /// CPUs this host has online.
 pub fn host_cpu_count() -> usize {
     // SAFETY: sysconf has no preconditions.
