@@ -299,7 +299,10 @@ async fn a_chat_run_records_its_seeded_order_and_its_verify_cases_and_writes_the
     }
     for report in ["report.md", "report.html"] {
         let text = std::fs::read_to_string(dir.join(report)).expect(report);
-        assert!(text.contains("python-socketio"), "{report} names the targets");
+        assert!(
+            text.contains("python-socketio"),
+            "{report} names the targets"
+        );
         assert!(stdout.contains(report), "{stdout}");
     }
     assert!(containers_of_run(&results.run_id).await.is_empty());

@@ -9,11 +9,9 @@ use crate::cli::{AuditArgs, Cli, Command};
 use crate::config::Fixtures;
 use crate::results;
 use crate::run::{self, Ui};
-use crate::runtime::docker;
-use crate::runtime::local::{LocalRuntime, cache_dir};
-use crate::runtime::{self as rt, RuntimeKind};
+use crate::runtime::{self as rt};
 
-use super::*;
+use super::{EXIT_INTERRUPTED, Selected, results_file, with_runtime};
 
 pub async fn audit_command(fixtures: &Fixtures, args: &AuditArgs, ui: Ui) -> Result<ExitCode> {
     let file = results_file(&args.results);
@@ -40,17 +38,11 @@ pub async fn audit_command(fixtures: &Fixtures, args: &AuditArgs, ui: Ui) -> Res
         original.run_id,
         audit.run_args.join(" ")
     ));
-    let code = match original.parameters.runtime {
-        RuntimeKind::Docker => {
-            let runtime = docker_runtime(fixtures, &args.build).await?;
-            let engine = docker::engine_info(runtime.docker()).await.ok();
-            super::run::run_command(&runtime, fixtures, &run_args, engine, ui).await?
-        }
-        RuntimeKind::Local => {
-            let runtime = LocalRuntime::new(fixtures.clone(), cache_dir());
-            super::run::run_command(&runtime, fixtures, &run_args, None, ui).await?
-        }
-    };
+    let selected = Selected::new(original.parameters.runtime, fixtures, &args.build).await?;
+    let engine = selected.engine().await;
+    let code = with_runtime!(selected, runtime => {
+        super::run::run_command(&runtime, fixtures, &run_args, engine, ui).await?
+    });
     if code == ExitCode::from(EXIT_INTERRUPTED) {
         return Ok(code);
     }

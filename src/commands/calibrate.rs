@@ -6,7 +6,7 @@ use anyhow::Result;
 
 use crate::cli::CalibrateArgs;
 
-use super::*;
+use super::{EXIT_INTERRUPTED, shutdown_signal};
 
 pub async fn calibrate_command(args: &CalibrateArgs) -> Result<ExitCode> {
     let options = crate::instrument::CalibrateOptions {
@@ -20,7 +20,7 @@ pub async fn calibrate_command(args: &CalibrateArgs) -> Result<ExitCode> {
         "calibrating: {} rounds of faceoff and wrk, {} s each, against nginx (about {} s)",
         options.rounds,
         options.duration.as_secs(),
-        options.rounds as u64 * 2 * options.duration.as_secs() + options.duration.as_secs() + 10
+        estimated_seconds(&options)
     );
     let calibration = tokio::select! {
         calibration = crate::instrument::calibrate(&options) => calibration?,
@@ -32,4 +32,24 @@ pub async fn calibrate_command(args: &CalibrateArgs) -> Result<ExitCode> {
         print!("{}", crate::console::wrk::calibration_text(&calibration));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long a calibration takes: both tools each round, the memory check, and start-up.
+fn estimated_seconds(options: &crate::instrument::CalibrateOptions) -> u64 {
+    options.rounds as u64 * 2 * options.duration.as_secs() + options.duration.as_secs() + 10
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_time_estimate_counts_both_tools_every_round() {
+        let options = crate::instrument::CalibrateOptions {
+            rounds: 3,
+            duration: std::time::Duration::from_secs(5),
+            ..Default::default()
+        };
+        assert_eq!(estimated_seconds(&options), 3 * 2 * 5 + 5 + 10);
+    }
 }

@@ -215,3 +215,14 @@ fn generator_limit(wanted: u64, ui: Ui) -> Result<u64> {
         Err(err) => Err(err.into()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_driver_may_open_what_it_asks_for_when_the_host_allows_it() {
+        let limit = generator_limit(100, Ui { quiet: true }).unwrap();
+        assert!(limit >= 100, "{limit}");
+    }
+}

@@ -4,9 +4,11 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 
+use crate::claims::{Claim, Verdict};
 use crate::cli::ClaimsArgs;
 use crate::config::Fixtures;
 use crate::results;
+use crate::stats::Bootstrap;
 
 pub fn claims(fixtures: &Fixtures, args: &ClaimsArgs) -> Result<ExitCode> {
     let registry = crate::claims::Claims::load(&fixtures.root)?;
@@ -29,20 +31,14 @@ pub fn claims(fixtures: &Fixtures, args: &ClaimsArgs) -> Result<ExitCode> {
     };
     let verdicts = registry.verdicts(&runs, &bootstrap);
     if args.json {
-        let listed: Vec<serde_json::Value> = verdicts
-            .iter()
-            .map(|(claim, verdict)| {
-                serde_json::json!({
-                    "claim": claim,
-                    "verdict": verdict,
-                })
-            })
-            .collect();
-        let document = serde_json::json!({
-            "bootstrap": {"seed": bootstrap.seed, "resamples": bootstrap.resamples, "confidence": bootstrap.confidence},
-            "runs": runs.iter().map(|r| r.run_id.clone()).collect::<Vec<_>>(),
-            "claims": listed,
-        });
+        let document = ClaimsDocument {
+            bootstrap,
+            runs: runs.iter().map(|r| r.run_id.as_str()).collect(),
+            claims: verdicts
+                .iter()
+                .map(|(claim, verdict)| ClaimVerdict { claim, verdict })
+                .collect(),
+        };
         println!("{}", serde_json::to_string_pretty(&document)?);
     } else {
         println!("{}", crate::console::claims_table(&verdicts));
@@ -62,4 +58,54 @@ pub fn claims(fixtures: &Fixtures, args: &ClaimsArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `faceoff claims --json`: the resampling behind the intervals, the runs judged, and every
+/// claim beside its verdict.
+#[derive(Debug, serde::Serialize)]
+pub struct ClaimsDocument<'a> {
+    pub bootstrap: Bootstrap,
+    pub runs: Vec<&'a str>,
+    pub claims: Vec<ClaimVerdict<'a>>,
+}
+
+/// One claim as the registry states it, and faceoff's verdict on it.
+#[derive(Debug, serde::Serialize)]
+pub struct ClaimVerdict<'a> {
+    pub claim: &'a Claim,
+    pub verdict: &'a Verdict,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn the_json_document_lists_every_claim_with_its_verdict_and_the_runs_judged() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let registry = crate::claims::Claims::load(root).unwrap();
+        let runs = vec![crate::analysis::test_support::fixture_results()];
+        let bootstrap = Bootstrap::default();
+        let verdicts = registry.verdicts(&runs, &bootstrap);
+        let document = ClaimsDocument {
+            bootstrap,
+            runs: runs.iter().map(|r| r.run_id.as_str()).collect(),
+            claims: verdicts
+                .iter()
+                .map(|(claim, verdict)| ClaimVerdict { claim, verdict })
+                .collect(),
+        };
+        let json = serde_json::to_value(&document).unwrap();
+        assert_eq!(json["runs"][0], runs[0].run_id.as_str());
+        assert_eq!(json["bootstrap"]["seed"], bootstrap.seed);
+        let claims = json["claims"].as_array().unwrap();
+        assert_eq!(claims.len(), verdicts.len());
+        assert!(
+            claims
+                .iter()
+                .all(|c| c["claim"]["id"].is_string() && c["verdict"]["verdict"].is_string())
+        );
+    }
 }

@@ -38,3 +38,19 @@ pub async fn clean(fixtures: &Fixtures, kind: RuntimeKind, args: &CleanArgs) -> 
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Command;
+    use crate::commands::test_support::*;
+
+    #[tokio::test]
+    async fn cleaning_a_run_that_left_nothing_removes_nothing() {
+        let Command::Clean(args) = command(&["clean", "--run", "no-such-run"]) else {
+            unreachable!()
+        };
+        let code = clean(&fixtures(), RuntimeKind::Local, &args).await.unwrap();
+        assert_eq!(code, ExitCode::SUCCESS);
+    }
+}

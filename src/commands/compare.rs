@@ -7,7 +7,7 @@ use anyhow::Result;
 use crate::cli::CompareArgs;
 use crate::results;
 
-use super::*;
+use super::results_file;
 
 pub fn compare_command(args: &CompareArgs) -> Result<ExitCode> {
     let baseline = results::read(&results_file(&args.baseline))?;
@@ -37,4 +37,21 @@ pub fn compare_command(args: &CompareArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Command;
+    use crate::commands::test_support::*;
+
+    #[test]
+    fn a_missing_baseline_is_named_in_the_error() {
+        let Command::Compare(args) = command(&["compare", "/nonexistent/base.json", FIXTURE])
+        else {
+            unreachable!()
+        };
+        let err = compare_command(&args).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/base.json"), "{err}");
+    }
 }

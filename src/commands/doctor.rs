@@ -139,3 +139,16 @@ pub fn version_of(path: &Path) -> String {
         .map(|v| format!("{v} ({})", path.display()))
         .unwrap_or_else(|| path.display().to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_program_that_prints_no_version_is_named_by_its_path() {
+        assert_eq!(
+            version_of(Path::new("/nonexistent/node")),
+            "/nonexistent/node"
+        );
+    }
+}

@@ -10,7 +10,7 @@ use crate::run::Ui;
 use crate::runtime::Runtime;
 use crate::runtime::docker::DockerRuntime;
 
-use super::*;
+use super::{EXIT_INTERRUPTED, shutdown_signal};
 
 pub async fn images_build(
     runtime: &DockerRuntime,
@@ -27,18 +27,7 @@ pub async fn images_build(
             let progress = |line: &str| ui.step(&format!("  {line}"));
             let prepared = runtime.prepare(target, &progress).await?;
             if let Some(image) = prepared.image {
-                table.add_row([
-                    image.target,
-                    image.tag,
-                    image
-                        .image_id
-                        .trim_start_matches("sha256:")
-                        .chars()
-                        .take(12)
-                        .collect(),
-                    image.base_image,
-                    if image.built { "built" } else { "up to date" }.to_string(),
-                ]);
+                table.add_row(image_row(image));
             }
         }
         anyhow::Ok(())
@@ -52,4 +41,49 @@ pub async fn images_build(
     }
     println!("{table}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// One row of the table: target, tag, short id, base, and whether it was built now.
+fn image_row(image: crate::images::AppImage) -> [String; 5] {
+    [
+        image.target,
+        image.tag,
+        image
+            .image_id
+            .trim_start_matches("sha256:")
+            .chars()
+            .take(12)
+            .collect(),
+        image.base_image,
+        if image.built { "built" } else { "up to date" }.to_string(),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_image_row_shows_the_short_id_and_whether_it_was_built() {
+        let image = crate::images::AppImage {
+            target: "express".into(),
+            tag: "faceoff/express:abc".into(),
+            image_id: "sha256:0123456789abcdef".into(),
+            base_image: "faceoff/node:24".into(),
+            base_image_id: String::new(),
+            app_hash: String::new(),
+            lockfile_sha256: String::new(),
+            built: false,
+        };
+        assert_eq!(
+            image_row(image),
+            [
+                "express",
+                "faceoff/express:abc",
+                "0123456789ab",
+                "faceoff/node:24",
+                "up to date"
+            ]
+        );
+    }
 }

@@ -32,3 +32,14 @@ pub fn list(fixtures: &Fixtures) -> Result<ExitCode> {
     println!("{table}");
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::test_support::*;
+
+    #[test]
+    fn every_target_is_listed() {
+        assert_eq!(list(&fixtures()).unwrap(), ExitCode::SUCCESS);
+    }
+}

@@ -19,3 +19,19 @@ pub fn matrix_command(fixtures: &Fixtures, args: &MatrixArgs) -> Result<ExitCode
     println!("{}", matrix.to_json_line());
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Command;
+    use crate::commands::test_support::*;
+
+    #[test]
+    fn an_unknown_workload_is_refused_before_any_matrix_is_printed() {
+        let Command::Matrix(args) = command(&["matrix", "--workload", "nope"]) else {
+            unreachable!()
+        };
+        let err = matrix_command(&fixtures(), &args).unwrap_err().to_string();
+        assert!(err.contains("nope"), "{err}");
+    }
+}

@@ -8,7 +8,7 @@ use crate::cli::MergeArgs;
 use crate::results;
 use crate::run;
 
-use super::*;
+use super::results_file;
 
 pub fn merge_command(args: &MergeArgs) -> Result<ExitCode> {
     let mut sources = Vec::new();
@@ -41,4 +41,24 @@ pub fn merge_command(args: &MergeArgs) -> Result<ExitCode> {
         args.out.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Command;
+    use crate::commands::test_support::*;
+
+    #[test]
+    fn one_file_alone_is_not_merged() {
+        let out = tempfile::tempdir().unwrap();
+        let target = out.path().join("merged.json");
+        let Command::Merge(args) = command(&["merge", FIXTURE, "--out", target.to_str().unwrap()])
+        else {
+            unreachable!()
+        };
+        let err = merge_command(&args).unwrap_err().to_string();
+        assert!(err.contains("two or more"), "{err}");
+        assert!(!target.exists());
+    }
 }

@@ -41,6 +41,41 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 /// tell "figures got worse" (1) from "could not tell" (2).
 pub const EXIT_ERROR: u8 = 2;
 
+/// The runtime the user picked, built once: a command generic over [`crate::runtime::Runtime`]
+/// runs on it through [`with_runtime!`].
+pub enum Selected {
+    Docker(DockerRuntime),
+    Local(LocalRuntime),
+}
+
+impl Selected {
+    pub async fn new(kind: RuntimeKind, fixtures: &Fixtures, build: &BuildArgs) -> Result<Self> {
+        Ok(match kind {
+            RuntimeKind::Docker => Selected::Docker(docker_runtime(fixtures, build).await?),
+            RuntimeKind::Local => Selected::Local(LocalRuntime::new(fixtures.clone(), cache_dir())),
+        })
+    }
+
+    /// What the engine says about itself, for the manifest (none for local processes).
+    pub async fn engine(&self) -> Option<docker::EngineInfo> {
+        match self {
+            Selected::Docker(runtime) => docker::engine_info(runtime.docker()).await.ok(),
+            Selected::Local(_) => None,
+        }
+    }
+}
+
+/// Runs `$body` with `$runtime` bound to the selected runtime, whichever it is.
+macro_rules! with_runtime {
+    ($selected:expr, $runtime:ident => $body:expr) => {
+        match $selected {
+            Selected::Docker($runtime) => $body,
+            Selected::Local($runtime) => $body,
+        }
+    };
+}
+pub(crate) use with_runtime;
+
 pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
     // Commands on results files alone work anywhere, without a checkout.
     match &cli.command {
@@ -62,47 +97,19 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
             let targets = fixtures.select_targets(&args.targets)?;
             images::images_build(&runtime, &targets, ui).await
         }
-        Command::Up(args) => match cli.runtime {
-            RuntimeKind::Docker => {
-                up::up(
-                    &docker_runtime(&fixtures, &args.build).await?,
-                    &fixtures,
-                    &args,
-                    ui,
-                )
-                .await
-            }
-            RuntimeKind::Local => {
-                up::up(
-                    &LocalRuntime::new(fixtures.clone(), cache_dir()),
-                    &fixtures,
-                    &args,
-                    ui,
-                )
-                .await
-            }
-        },
-        Command::Run(args) => match cli.runtime {
-            RuntimeKind::Docker => {
-                let runtime = docker_runtime(&fixtures, &args.build).await?;
-                let engine = docker::engine_info(runtime.docker()).await.ok();
-                run::run_command(&runtime, &fixtures, &args, engine, ui).await
-            }
-            RuntimeKind::Local => {
-                let runtime = LocalRuntime::new(fixtures.clone(), cache_dir());
-                run::run_command(&runtime, &fixtures, &args, None, ui).await
-            }
-        },
-        Command::Verify(args) => match cli.runtime {
-            RuntimeKind::Docker => {
-                let runtime = docker_runtime(&fixtures, &args.build).await?;
-                verify::verify_command(&runtime, &fixtures, &args, ui).await
-            }
-            RuntimeKind::Local => {
-                let runtime = LocalRuntime::new(fixtures.clone(), cache_dir());
-                verify::verify_command(&runtime, &fixtures, &args, ui).await
-            }
-        },
+        Command::Up(args) => {
+            let selected = Selected::new(cli.runtime, &fixtures, &args.build).await?;
+            with_runtime!(selected, runtime => up::up(&runtime, &fixtures, &args, ui).await)
+        }
+        Command::Run(args) => {
+            let selected = Selected::new(cli.runtime, &fixtures, &args.build).await?;
+            let engine = selected.engine().await;
+            with_runtime!(selected, runtime => run::run_command(&runtime, &fixtures, &args, engine, ui).await)
+        }
+        Command::Verify(args) => {
+            let selected = Selected::new(cli.runtime, &fixtures, &args.build).await?;
+            with_runtime!(selected, runtime => verify::verify_command(&runtime, &fixtures, &args, ui).await)
+        }
         Command::Claims(args) => claims::claims(&fixtures, &args),
         Command::Report(args) => report::report_command(&fixtures, &args),
         Command::Load(args) => load::load_command(&args).await,
@@ -185,6 +192,33 @@ pub fn causes_line(err: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     line
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::path::Path;
+
+    use clap::Parser;
+
+    use crate::cli::{Cli, Command};
+    use crate::config::Fixtures;
+
+    /// The subcommand `args` parse to, as a user would type them.
+    pub fn command(args: &[&str]) -> Command {
+        Cli::try_parse_from(std::iter::once("faceoff").chain(args.iter().copied()))
+            .expect("the arguments parse")
+            .command
+    }
+
+    pub fn fixtures() -> Fixtures {
+        Fixtures::load(Path::new(env!("CARGO_MANIFEST_DIR")))
+            .expect("the repository's fixtures load")
+    }
+
+    pub const FIXTURE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/results-express-fastapi.json"
+    );
 }
 
 #[cfg(test)]

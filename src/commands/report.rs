@@ -48,3 +48,28 @@ pub fn report_command(fixtures: &Fixtures, args: &ReportArgs) -> Result<ExitCode
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Command;
+    use crate::commands::test_support::*;
+
+    #[test]
+    fn a_results_file_from_a_newer_schema_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut results: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(FIXTURE).unwrap()).unwrap();
+        results["schema_version"] = serde_json::json!(results::SCHEMA_VERSION + 1);
+        let path = dir.path().join("results.json");
+        std::fs::write(&path, results.to_string()).unwrap();
+        let Command::Report(args) = command(&["report", path.to_str().unwrap()]) else {
+            unreachable!()
+        };
+        let err = report_command(&fixtures(), &args).unwrap_err().to_string();
+        assert!(
+            err.contains("newer") && err.contains("schema version"),
+            "{err}"
+        );
+    }
+}

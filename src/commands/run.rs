@@ -16,7 +16,7 @@ use crate::runtime::docker;
 use crate::runtime::services as topology;
 use crate::runtime::{self as rt, Limits, Runtime, RuntimeKind};
 
-use super::*;
+use super::{EXIT_INTERRUPTED, build_options, shutdown_signal};
 
 pub async fn run_command<R: Runtime>(
     runtime: &R,
@@ -281,5 +281,36 @@ pub fn write_run_reports(root: &Path, dir: &Path, results: &RunResults, ui: Ui) 
             ));
             Vec::new()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_base_images_recorded_are_those_the_targets_were_built_on() {
+        let mut results = crate::analysis::test_support::fixture_results();
+        results.manifest.base_images.clear();
+        fill_base_ids(&mut results);
+        let expected: Vec<&str> = results
+            .targets
+            .iter()
+            .filter_map(|t| t.image.as_ref())
+            .map(|i| i.base_image.as_str())
+            .collect();
+        assert!(!expected.is_empty());
+        for base in expected {
+            assert!(results.manifest.base_images.contains_key(base), "{base}");
+        }
+    }
+
+    #[test]
+    fn only_a_complete_run_exits_zero() {
+        let mut results = crate::analysis::test_support::fixture_results();
+        results.status = RunStatus::Complete;
+        assert_eq!(exit_code(&results), ExitCode::SUCCESS);
+        results.status = RunStatus::Failed;
+        assert_eq!(exit_code(&results), ExitCode::FAILURE);
     }
 }

@@ -9,7 +9,7 @@ use crate::config::Fixtures;
 use crate::run::{self, Ui};
 use crate::runtime::{self as rt, Instance, LaunchSpec, Limits, Runtime};
 
-use super::*;
+use super::{EXIT_INTERRUPTED, shutdown_signal};
 
 pub async fn up<R: Runtime>(
     runtime: &R,
@@ -92,5 +92,30 @@ pub async fn up<R: Runtime>(
             target.name,
             exited.code
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Command;
+    use crate::commands::test_support::*;
+
+    #[tokio::test]
+    async fn a_target_that_needs_services_is_refused_with_what_to_use_instead() {
+        let fixtures = fixtures();
+        let Command::Up(args) = command(&["up", "fastapi-hybrid"]) else {
+            unreachable!()
+        };
+        let runtime =
+            crate::runtime::local::LocalRuntime::new(fixtures.clone(), std::env::temp_dir());
+        let err = up(&runtime, &fixtures, &args, Ui { quiet: true })
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("faceoff run") && err.contains("realtime"),
+            "{err}"
+        );
     }
 }

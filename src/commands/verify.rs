@@ -15,7 +15,7 @@ use crate::runtime::services as topology;
 use crate::runtime::{self as rt, Limits, Runtime};
 use crate::verify::{self, VerifyReport};
 
-use super::*;
+use super::{EXIT_INTERRUPTED, build_options, shutdown_signal};
 
 pub async fn verify_command<R: Runtime>(
     runtime: &R,
@@ -140,4 +140,27 @@ pub fn write_verify_files(dir: &Path, report: &VerifyReport) -> Result<()> {
     let path = dir.join("verify.junit.xml");
     std::fs::write(&path, xml).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::Command;
+    use crate::commands::test_support::*;
+
+    #[tokio::test]
+    async fn an_unknown_workload_is_refused_with_the_ones_the_contract_covers() {
+        let fixtures = fixtures();
+        let Command::Verify(args) = command(&["verify", "--workload", "nope"]) else {
+            unreachable!()
+        };
+        let runtime =
+            crate::runtime::local::LocalRuntime::new(fixtures.clone(), std::env::temp_dir());
+        let ui = Ui { quiet: true };
+        let err = verify_command(&runtime, &fixtures, &args, ui)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nope") && err.contains("status"), "{err}");
+    }
 }

@@ -223,21 +223,6 @@ pub fn bootstrap(analysis: &Analysis<'_>) -> String {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_are_grouped_by_thousands() {
-        assert_eq!(number(12345.6, 0), "12,346");
-        assert_eq!(number(1234567.891, 2), "1,234,567.89");
-        assert_eq!(number(999.0, 0), "999");
-        assert_eq!(number(-1500.0, 0), "-1,500");
-        assert_eq!(number(-0.001, 2), "0.00");
-        assert_eq!(number(f64::NAN, 2), "–");
-    }
-}
-
 /// One line under the table naming the conditions, so a pasted table keeps its context.
 pub fn conditions_line(results: &RunResults) -> String {
     let p = &results.parameters;
@@ -336,4 +321,19 @@ pub fn ours_text(ours: &crate::claims::Ours) -> String {
         text.push_str(&format!("; {} outlier trial(s) kept", ours.outliers.len()));
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_grouped_by_thousands() {
+        assert_eq!(number(12345.6, 0), "12,346");
+        assert_eq!(number(1234567.891, 2), "1,234,567.89");
+        assert_eq!(number(999.0, 0), "999");
+        assert_eq!(number(-1500.0, 0), "-1,500");
+        assert_eq!(number(-0.001, 2), "0.00");
+        assert_eq!(number(f64::NAN, 2), "–");
+    }
 }
