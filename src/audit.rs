@@ -213,6 +213,9 @@ fn run_args(p: &crate::results::Parameters, out: &Path) -> Vec<String> {
     if !p.verified {
         args.push("--skip-verify".to_string());
     }
+    if !p.duet {
+        args.push("--no-duet".to_string());
+    }
     args
 }
 

@@ -265,6 +265,11 @@ pub struct RunArgs {
     /// the results: their figures may not compare)
     #[arg(long)]
     pub skip_verify: bool,
+    /// Skip the duet rounds. By default a closed-loop run of two or more targets also
+    /// measures every pair at the same time on the same cpuset after each round of trials,
+    /// which gives the ratios the claims are judged on (see README: duet rounds)
+    #[arg(long)]
+    pub no_duet: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]

@@ -152,6 +152,7 @@ pub async fn run<R: Runtime>(
         generator_cpus: plan.generator_cpus.clone(),
         generator_threads: 1,
         chat: Some(ChatParameters::of(&plan)),
+        duet: false,
         seed: Some(plan.seed),
         schedule: crate::schedule::schedule(
             &plan

@@ -68,6 +68,7 @@ pub async fn run_command<R: Runtime>(
         limits.clone(),
     )
     .await?;
+    let targets_count = targets.len();
     let run_id = run::new_run_id();
     let run_dir = args.out.join(&run_id);
     let results_path = run_dir.join("results.json");
@@ -94,6 +95,7 @@ pub async fn run_command<R: Runtime>(
         } else {
             Some(Contract::load(&fixtures.root)?)
         },
+        duet: !args.no_duet && profile.mode == LoadMode::Closed && targets_count >= 2,
         services,
         launcher,
     };
@@ -137,6 +139,7 @@ pub async fn run_command<R: Runtime>(
             plan.trials,
         ),
         chat: None,
+        duet: plan.duet,
     };
     let mut results = RunResults::new(run_id.clone(), run::now_rfc3339(), parameters, manifest);
     results::write(&results_path, &results)?;

@@ -73,6 +73,10 @@ pub struct Parameters {
     /// The order the targets ran in, per trial.
     #[serde(default)]
     pub schedule: Vec<Vec<String>>,
+    /// Whether every pair of targets was also measured in duet rounds (see [`DuetResult`]);
+    /// false in files from before duets.
+    #[serde(default)]
+    pub duet: bool,
     /// The chat workload's settings (capacity steps or fan-out rooms); absent for HTTP runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat: Option<ChatParameters>,

@@ -14,9 +14,11 @@ use crate::config::{Fixtures, Target, Workload};
 use crate::contract::Contract;
 use crate::load::{LiveCounters, LoadReport, LoadSpec};
 use crate::manifest::framework_version;
-use crate::results::{self, RunResults, TargetResult, TargetStatus, TrialResult, VerifyStatus};
+use crate::results::{
+    self, DuetResult, DuetRound, RunResults, TargetResult, TargetStatus, TrialResult, VerifyStatus,
+};
 use crate::runtime::services::{
-    Launcher, PreparedService, Service, ServiceInstance, TopologyError,
+    Launcher, PreparedService, RunningServices, Service, ServiceInstance, TopologyError,
 };
 use crate::runtime::{self, Instance, LaunchSpec, Limits, Prepared, Runtime};
 use crate::sample;
@@ -57,6 +59,9 @@ pub struct RunPlan {
     pub services: Vec<Service>,
     /// Starts those services; `Some` whenever `services` is not empty.
     pub launcher: Option<Launcher>,
+    /// After each round of trials, measure every pair of targets at once on the same
+    /// cpuset (see [`duet_round`]).
+    pub duet: bool,
 }
 
 /// An HTTP run's trials: each target started with its services, verified on its first
@@ -114,6 +119,86 @@ impl session::Trials for HttpTrials<'_> {
             verification: outcome.verification,
             service_died: outcome.service_died.map(|err| err.to_string()),
         }
+    }
+
+    async fn after_round<R: Runtime>(
+        &self,
+        runtime: &R,
+        prepared: &[Prepared],
+        services: &Vec<PreparedService>,
+        round: u32,
+        results: &mut RunResults,
+        ui: Ui,
+    ) -> Result<(), results::WriteError> {
+        if !self.plan.duet || prepared.len() < 2 {
+            return Ok(());
+        }
+        self.duets(runtime, prepared, services, round, results, ui)
+            .await
+    }
+}
+
+impl HttpTrials<'_> {
+    /// Every pair's duet round `round`, recorded as it ends. A pair that fails is recorded
+    /// with its error and not tried again; the targets' own trials are not affected.
+    async fn duets<R: Runtime>(
+        &self,
+        runtime: &R,
+        prepared: &[Prepared],
+        services: &[PreparedService],
+        round: u32,
+        results: &mut RunResults,
+        ui: Ui,
+    ) -> Result<(), results::WriteError> {
+        for (i, a) in prepared.iter().enumerate() {
+            for b in &prepared[i + 1..] {
+                let names = [a.target.name.clone(), b.target.name.clone()];
+                let index = match results.duets.iter().position(|d| d.targets == names) {
+                    Some(index) => index,
+                    None => {
+                        results.duets.push(DuetResult {
+                            targets: names.clone(),
+                            rounds: Vec::new(),
+                            error: None,
+                        });
+                        results.duets.len() - 1
+                    }
+                };
+                if results.duets[index].error.is_some() {
+                    continue;
+                }
+                ui.step(&format!(
+                    "[duet {round}/{}] {} + {} on cpuset {}",
+                    self.plan.trials, names[0], names[1], self.plan.limits.cpuset
+                ));
+                // Alternate which starts first, so neither always has the CPUs a moment early.
+                let pair = if round % 2 == 1 { [a, b] } else { [b, a] };
+                let duet = &mut results.duets[index];
+                match duet_round(runtime, pair, services, self.plan, round).await {
+                    Ok(mut measured) => {
+                        if round % 2 == 0 {
+                            measured.trials.reverse();
+                        }
+                        let [x, y] = &measured.trials;
+                        ui.step(&format!(
+                            "  {:.0} vs {:.0} req/s: ratio {:.3}; server CPU {:.0}% + {:.0}%",
+                            x.requests_per_sec,
+                            y.requests_per_sec,
+                            x.requests_per_sec / y.requests_per_sec.max(f64::MIN_POSITIVE),
+                            x.resources.mean_cpu_percent,
+                            y.resources.mean_cpu_percent
+                        ));
+                        duet.rounds.push(measured);
+                    }
+                    Err(err) => {
+                        ui.step(&format!("  duet failed: {err}"));
+                        duet.error = Some(err.to_string());
+                    }
+                }
+                results::write(&self.plan.results_path, results)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -267,35 +352,55 @@ async fn prepare_services(plan: &RunPlan, ui: Ui) -> Result<Vec<PreparedService>
     launcher.prepare(&plan.services, &progress).await
 }
 
-async fn run_trial<R: Runtime>(
+/// A target running with its services, between start and stop.
+struct Started<I> {
+    instance: I,
+    running: Option<RunningServices>,
+    database_url: Option<String>,
+}
+
+impl<I: Instance> Started<I> {
+    fn services(&self) -> TrialServices<'_> {
+        TrialServices {
+            database_url: self.database_url.as_deref(),
+            instances: self
+                .running
+                .as_ref()
+                .map(|r| r.instances())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Stops the target, then its services; the first error is returned.
+    async fn stop(self) -> Result<(), TrialError> {
+        let stopped = self.instance.stop().await.map_err(TrialError::from);
+        let services = match self.running {
+            Some(running) => running.stop().await.map_err(TrialError::from),
+            None => Ok(()),
+        };
+        stopped.and(services)
+    }
+}
+
+/// Starts the target's services (each ready before the next), then the target with their
+/// URLs, on the plan's limits.
+async fn start_target<R: Runtime>(
     runtime: &R,
     prepared: &Prepared,
     services: &[PreparedService],
     plan: &RunPlan,
-    trial: u32,
-    ui: Ui,
-) -> TrialOutcome {
-    let failed = |err: TrialError| TrialOutcome {
-        measured: Err(err),
-        verification: None,
-        service_died: None,
-    };
-    // The services first, each ready before the next, then the target with their URLs.
+) -> Result<Started<R::Instance>, TrialError> {
     let services = crate::runtime::services::select(
         services,
         &plan.workload.services,
         &prepared.target.services,
     );
     let running = match (&plan.launcher, services.is_empty()) {
-        (Some(launcher), false) => {
-            match launcher
+        (Some(launcher), false) => Some(
+            launcher
                 .start(&services, &plan.run_id, plan.ready_timeout)
-                .await
-            {
-                Ok(running) => Some(running),
-                Err(err) => return failed(err.into()),
-            }
-        }
+                .await?,
+        ),
         _ => None,
     };
     let env = running.as_ref().map(|r| r.env()).unwrap_or_default();
@@ -315,67 +420,153 @@ async fn run_trial<R: Runtime>(
         }
         Err(err) => Err(err),
     };
-    let instance = match started {
-        Ok(instance) => instance,
+    match started {
+        Ok(instance) => Ok(Started {
+            instance,
+            running,
+            database_url,
+        }),
         Err(err) => {
             if let Some(running) = running {
                 let _ = running.stop().await;
             }
-            return failed(err.into());
+            Err(err.into())
+        }
+    }
+}
+
+async fn run_trial<R: Runtime>(
+    runtime: &R,
+    prepared: &Prepared,
+    services: &[PreparedService],
+    plan: &RunPlan,
+    trial: u32,
+    ui: Ui,
+) -> TrialOutcome {
+    let started = match start_target(runtime, prepared, services, plan).await {
+        Ok(started) => started,
+        Err(err) => {
+            return TrialOutcome {
+                measured: Err(err),
+                verification: None,
+                service_died: None,
+            };
         }
     };
-    let mut outcome = TrialOutcome {
-        measured: Err(TrialError::Join("not measured".into())),
-        verification: None,
-        service_died: None,
-    };
-    let service_instances = running.as_ref().map(|r| r.instances()).unwrap_or_default();
-    outcome.measured = measure(
-        &instance,
+    let mut verification = None;
+    let check = trial == 1;
+    let mut measured = measure(
+        &started.instance,
         prepared,
         plan,
         trial,
-        TrialServices {
-            database_url: database_url.as_deref(),
-            instances: service_instances,
-        },
+        check,
+        started.services(),
         ui,
-        &mut outcome.verification,
+        &mut verification,
     )
     .await;
-    if let Some(running) = &running {
-        outcome.service_died = running.first_stopped().await;
-    }
+    let service_died = match &started.running {
+        Some(running) => running.first_stopped().await,
+        None => None,
+    };
     // Stop on every path; a measurement error is the more useful one to report.
-    if let Err(err) = instance.stop().await
-        && outcome.measured.is_ok()
+    if let Err(err) = started.stop().await
+        && measured.is_ok()
     {
-        outcome.measured = Err(err.into());
+        measured = Err(err);
     }
-    if let Some(running) = running
-        && let Err(err) = running.stop().await
-        && outcome.measured.is_ok()
-    {
-        outcome.measured = Err(err.into());
+    TrialOutcome {
+        measured,
+        verification,
+        service_died,
     }
-    outcome
 }
 
-/// Checks the running target against the workload's contract cases (first trial only).
+/// One duet round: `a` and `b` started on the same cpuset, each ready, then both loaded at
+/// once, each by its own generator with its own connections, and stopped. Their figures
+/// share the host's every moment, so their ratio cancels what hits both alike.
+pub async fn duet_round<R: Runtime>(
+    runtime: &R,
+    pair: [&Prepared; 2],
+    services: &[PreparedService],
+    plan: &RunPlan,
+    round: u32,
+) -> Result<DuetRound, TrialError> {
+    let [a, b] = pair;
+    let first = start_target(runtime, a, services, plan).await?;
+    let second = match start_target(runtime, b, services, plan).await {
+        Ok(second) => second,
+        Err(err) => {
+            let _ = first.stop().await;
+            return Err(err);
+        }
+    };
+    // Both ready before either is loaded, so neither runs alone on the shared CPUs.
+    let ready = async {
+        runtime::wait_ready(
+            &first.instance,
+            &a.target.name,
+            &plan.limits,
+            plan.ready_timeout,
+        )
+        .await?;
+        runtime::wait_ready(
+            &second.instance,
+            &b.target.name,
+            &plan.limits,
+            plan.ready_timeout,
+        )
+        .await
+    };
+    let measured = match ready.await {
+        Ok(()) => {
+            // One bar for two loads would mislead: the round reports itself when done.
+            let quiet = Ui { quiet: true };
+            let (mut none_a, mut none_b) = (None, None);
+            let (x, y) = tokio::join!(
+                measure(
+                    &first.instance,
+                    a,
+                    plan,
+                    round,
+                    false,
+                    first.services(),
+                    quiet,
+                    &mut none_a
+                ),
+                measure(
+                    &second.instance,
+                    b,
+                    plan,
+                    round,
+                    false,
+                    second.services(),
+                    quiet,
+                    &mut none_b
+                ),
+            );
+            x.and_then(|(x, _)| y.map(|(y, _)| [x, y]))
+        }
+        Err(err) => Err(err.into()),
+    };
+    let stopped = first.stop().await.and(second.stop().await);
+    let trials = measured?;
+    stopped?;
+    Ok(DuetRound { round, trials })
+}
+
+/// Checks the running target against the workload's contract cases.
 async fn verify_before_timing(
     port: u16,
     target: &str,
     plan: &RunPlan,
-    trial: u32,
     database_url: Option<&str>,
     verification: &mut Option<crate::verify::TargetVerification>,
 ) -> Result<(), TrialError> {
     let Some(contract) = &plan.contract else {
         return Ok(());
     };
-    if trial != 1 {
-        return Ok(());
-    }
     let workload = plan.workload.contract_workload().to_string();
     let cases = crate::verify::verify_target(
         port,
@@ -459,11 +650,13 @@ fn sample_services(
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn measure<I: Instance>(
     instance: &I,
     prepared: &Prepared,
     plan: &RunPlan,
     trial: u32,
+    check: bool,
     services: TrialServices<'_>,
     ui: Ui,
     verification: &mut Option<crate::verify::TargetVerification>,
@@ -471,15 +664,16 @@ async fn measure<I: Instance>(
     let name = &prepared.target.name;
     runtime::wait_ready(instance, name, &plan.limits, plan.ready_timeout).await?;
     let version = instance.runtime_version().await;
-    verify_before_timing(
-        instance.port(),
-        name,
-        plan,
-        trial,
-        services.database_url,
-        verification,
-    )
-    .await?;
+    if check {
+        verify_before_timing(
+            instance.port(),
+            name,
+            plan,
+            services.database_url,
+            verification,
+        )
+        .await?;
+    }
     send_setup(instance.port(), &plan.workload).await?;
     let url = format!(
         "http://{}:{}{}",
