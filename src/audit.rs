@@ -841,8 +841,11 @@ mod tests {
         // Fastify 3x FastAPI, then the other way round: seed 003's claim flips.
         let fast: &[f64] = &[30_000.0, 30_100.0, 29_900.0];
         let slow: &[f64] = &[10_000.0, 10_100.0, 9_900.0];
-        let original = run("a", &[("fastify", fast), ("fastapi", slow)]);
-        let rerun = run("b", &[("fastify", slow), ("fastapi", fast)]);
+        let mut original = run("a", &[("fastify", fast), ("fastapi", slow)]);
+        let mut rerun = run("b", &[("fastify", slow), ("fastapi", fast)]);
+        // The claim is judged at the default profile's 50 connections.
+        original.parameters.connections = 50;
+        rerun.parameters.connections = 50;
         let report = audit(&original, &rerun);
         let changed: Vec<&ClaimCheck> = report.claims.iter().filter(|c| !c.holds).collect();
         assert!(!changed.is_empty(), "{report}");

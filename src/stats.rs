@@ -283,6 +283,174 @@ pub fn ratio_ci(a: &[f64], b: &[f64], bootstrap: &Bootstrap) -> Option<RatioEsti
     })
 }
 
+/// Where a comparison's interval came from, best first. A verdict names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Evidence {
+    /// Duet rounds: both targets measured at the same time on the same CPUs, so each
+    /// round's ratio cancels the host's noise of that moment.
+    Duet,
+    /// Sequential trials of one run paired by round: interleaved, so each pair ran minutes
+    /// apart at most under the same conditions.
+    Paired,
+    /// Trials that cannot be paired (files merged from separate jobs, rounds that do not
+    /// match): each side is resampled on its own, which gives the widest interval.
+    #[default]
+    Unpaired,
+    /// One target's own trials (a claim about a single figure): nothing to pair.
+    Trials,
+}
+
+impl Evidence {
+    /// The name shown to users.
+    pub fn label(self) -> &'static str {
+        match self {
+            Evidence::Duet => "duet",
+            Evidence::Paired => "paired",
+            Evidence::Unpaired => "unpaired",
+            Evidence::Trials => "trials",
+        }
+    }
+}
+
+/// A round's log-ratio is flagged when `|x - median| > 3 × 1.4826 × MAD` over the rounds'
+/// log-ratios. 1.4826 × MAD estimates the standard deviation of normal data, so this is
+/// "three standard deviations", measured robustly; on the modified z-score
+/// `0.6745 (x - median) / MAD` it is a score above 3.0 (0.6745 = 1 / 1.4826).
+pub const ROUND_OUTLIER_THRESHOLD: f64 = 3.0;
+
+/// The `p` quantile of Student's t with `df` degrees of freedom; `None` for `df` below 1
+/// or `p` outside (0, 1).
+pub fn t_quantile(p: f64, df: f64) -> Option<f64> {
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    let valid = p > 0.0 && p < 1.0 && df >= 1.0;
+    if !valid {
+        return None;
+    }
+    let t = StudentsT::new(0.0, 1.0, df).ok()?.inverse_cdf(p);
+    t.is_finite().then_some(t)
+}
+
+/// A ratio `a / b` measured round by round: the geometric mean of the per-round ratios,
+/// with a t-interval on the mean of their logarithms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairedRatio {
+    /// `exp(mean(ln(a_i / b_i)))`.
+    pub ratio: f64,
+    pub ci: Interval,
+    /// Each round's `a / b`, in round order.
+    pub rounds: Vec<f64>,
+    /// Rounds (positions in `rounds`) whose log-ratio lies far from the others (see
+    /// [`ROUND_OUTLIER_THRESHOLD`]): shown, never dropped.
+    pub flagged: Vec<usize>,
+    /// Standard error of the mean log-ratio (0 with one round).
+    pub log_se: f64,
+}
+
+/// The ratio `a / b` over paired rounds `(a_i, b_i)`, with a `confidence` t-interval on
+/// the mean log-ratio, exponentiated. A t-interval because rounds are few (3 to 10): a
+/// bootstrap of five values can never reach beyond their range, a t-interval widens with
+/// their spread and their small number, as it should.
+///
+/// Rounds where either figure is not a positive finite number are left out (no ratio).
+/// `None` when no round is left. One round gives an interval collapsed onto it.
+pub fn paired_ratio_ci(pairs: &[(f64, f64)], confidence: f64) -> Option<PairedRatio> {
+    let rounds: Vec<f64> = pairs
+        .iter()
+        .filter(|(a, b)| a.is_finite() && b.is_finite() && *a > 0.0 && *b > 0.0)
+        .map(|(a, b)| a / b)
+        .collect();
+    let logs: Vec<f64> = rounds.iter().map(|r| r.ln()).collect();
+    let center = mean(&logs)?;
+    let n = logs.len();
+    let (ci, log_se) = if n < 2 {
+        (Interval::point(center.exp()), 0.0)
+    } else {
+        let variance = logs.iter().map(|x| (x - center).powi(2)).sum::<f64>() / (n - 1) as f64;
+        let se = (variance / n as f64).sqrt();
+        let t = t_quantile(0.5 + confidence.clamp(0.0, 0.999_999) / 2.0, (n - 1) as f64)?;
+        (
+            Interval {
+                low: (center - t * se).exp(),
+                high: (center + t * se).exp(),
+            },
+            se,
+        )
+    };
+    let flagged = if n < 3 {
+        Vec::new()
+    } else {
+        modified_z_scores(&logs)
+            .into_iter()
+            .enumerate()
+            .filter(|(_, score)| score.abs() > ROUND_OUTLIER_THRESHOLD)
+            .map(|(index, _)| index)
+            .collect()
+    };
+    Some(PairedRatio {
+        ratio: center.exp(),
+        ci,
+        rounds,
+        flagged,
+        log_se,
+    })
+}
+
+/// A ratio `a / b` with its interval and the evidence behind it: what every comparison in
+/// faceoff (claims, compare, audit) is judged on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RatioEvidence {
+    pub evidence: Evidence,
+    pub ratio: f64,
+    pub ci: Interval,
+    /// Rounds paired, or for unpaired evidence the smaller side's trial count.
+    pub n: usize,
+    /// Each round's `a / b` (paired and duet evidence; empty otherwise).
+    #[serde(default)]
+    pub rounds: Vec<f64>,
+    /// Rounds far from the others, kept (see [`ROUND_OUTLIER_THRESHOLD`]).
+    #[serde(default)]
+    pub flagged_rounds: Vec<usize>,
+}
+
+impl RatioEvidence {
+    /// From rounds paired by a duet or by the trial schedule.
+    pub fn paired(
+        pairs: &[(f64, f64)],
+        evidence: Evidence,
+        confidence: f64,
+    ) -> Option<RatioEvidence> {
+        let paired = paired_ratio_ci(pairs, confidence)?;
+        Some(RatioEvidence {
+            evidence,
+            ratio: paired.ratio,
+            ci: paired.ci,
+            n: paired.rounds.len(),
+            rounds: paired.rounds,
+            flagged_rounds: paired.flagged,
+        })
+    }
+
+    /// From trials that do not pair: the ratio of medians with its bootstrap interval.
+    pub fn unpaired(a: &[f64], b: &[f64], bootstrap: &Bootstrap) -> Option<RatioEvidence> {
+        let estimate = ratio_ci(a, b, bootstrap)?;
+        Some(RatioEvidence {
+            evidence: Evidence::Unpaired,
+            ratio: estimate.ratio,
+            ci: estimate.ci,
+            n: estimate.a.n.min(estimate.b.n),
+            rounds: Vec::new(),
+            flagged_rounds: Vec::new(),
+        })
+    }
+
+    /// Half the interval's width on the ratio scale, as a fraction: the smallest change the
+    /// comparison could have told from noise at its confidence level.
+    pub fn min_detectable_change(&self) -> f64 {
+        (self.ci.high - self.ci.low) / 2.0
+    }
+}
+
 /// Two targets' figures side by side: "fastify is 2.80x fastapi [2.60, 3.00]", or "no
 /// difference detected" when the ratio's interval holds 1.0.
 ///

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use faceoff::claims::{Claim, Claims, Kind, Metric};
+use faceoff::claims::{Claim, Claims, DEFAULT_PROFILE, Kind, Metric, Pairs};
 use faceoff::stats::Bootstrap;
 
 fn registry() -> Claims {
@@ -122,7 +122,7 @@ fn every_seed_figure_in_design_md_is_in_the_registry() {
     let leibniz = find(&claims, "fastify", "fastapi", DurationS, 3.27, 127.69);
     assert_eq!(
         (leibniz.workload.as_str(), leibniz.ratio.map(|r| r.low())),
-        ("compute", Some(39.0))
+        ("leibniz-large", Some(39.0))
     );
     // 001: Apache Bench at 100 and 1000+, WebSocket, three 1 s requests.
     let light = with_ratio(&claims, RequestsPerSec, 1.10, 1.18);
@@ -183,4 +183,78 @@ fn claims_on_unbuilt_workloads_name_what_is_missing() {
             assert!(why.contains("cannot run yet"), "{why}");
         }
     }
+}
+
+#[test]
+fn every_claim_is_pinned_to_the_articles_method() {
+    let claims = registry();
+    let claim = |id: &str| claims.get(id).unwrap_or_else(|| panic!("no claim {id}"));
+    for id in [
+        "004-sharkbench-fastify-vs-fastapi-rps",
+        "004-sharkbench-fastify-vs-fastapi-median-latency",
+    ] {
+        let c = claim(id);
+        assert_eq!(
+            (c.workload.as_str(), c.profile()),
+            ("sharkbench", "closed-32")
+        );
+    }
+    let leibniz = claim("004-sharkbench-leibniz-node-3-27s-vs-python-127-69s");
+    assert_eq!(
+        (leibniz.workload.as_str(), leibniz.profile()),
+        ("leibniz-large", "closed-1")
+    );
+    // Sleep claims at a concurrency where the server, not the sleep, is the limit.
+    for c in claims.claims.iter().filter(|c| c.workload == "sleep") {
+        assert_eq!(c.profile(), "closed-1000", "{}", c.id);
+    }
+    assert_eq!(claim("000-python-slower-per-request").profile(), "closed-1");
+    assert_eq!(
+        claim("003-python-better-cpu-heavy-multiprocessing").min_server_cpus,
+        Some(2)
+    );
+    // The rest name their profile, or take the documented default.
+    assert_eq!(
+        claim("003-fastify-52000-vs-fastapi-18000-json").profile(),
+        DEFAULT_PROFILE
+    );
+}
+
+#[test]
+fn language_level_claims_are_judged_on_every_node_and_python_pair() {
+    let claims = registry();
+    for id in [
+        "000-node-faster-concurrent-io",
+        "000-python-slower-per-request",
+        "002-node-40-60pct-higher-throughput",
+        "002-python-more-memory-per-worker",
+    ] {
+        assert_eq!(claims.get(id).unwrap().pairs, Pairs::Language, "{id}");
+    }
+    // Framework-level claims stay on the frameworks the article names.
+    assert_eq!(
+        claims
+            .get("003-fastify-52000-vs-fastapi-18000-json")
+            .unwrap()
+            .pairs,
+        Pairs::Named
+    );
+}
+
+#[test]
+fn planned_workloads_and_profiles_leave_their_claims_not_run_with_the_reason() {
+    let claims = registry();
+    let verdicts = claims.verdicts(&[], &Bootstrap::default());
+    let (_, rps) = verdicts
+        .iter()
+        .find(|(c, _)| c.id == "004-sharkbench-fastify-vs-fastapi-rps")
+        .unwrap();
+    let why = rps.why().unwrap();
+    assert!(why.contains("`sharkbench` workload"), "{why}");
+    let (_, per_request) = verdicts
+        .iter()
+        .find(|(c, _)| c.id == "000-python-slower-per-request")
+        .unwrap();
+    let why = per_request.why().unwrap();
+    assert!(why.contains("`closed-1` profile"), "{why}");
 }
