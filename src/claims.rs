@@ -1594,6 +1594,36 @@ fn pair_of(claim: &Claim, run: &RunResults, notes: &[String]) -> Result<ClaimFig
     })
 }
 
+/// The ratio `a / b` of `metric` in `run` with the best evidence the file allows, by the
+/// rule claims use: duet rounds (throughput, at least [`MIN_ROUNDS`] of them), else trials
+/// paired by round, else duet rounds however few, else unpaired trials. `None` when either
+/// target has no figure or `b`'s is zero.
+pub fn ratio_evidence(
+    run: &RunResults,
+    metric: Metric,
+    a: &str,
+    b: &str,
+    bootstrap: &Bootstrap,
+) -> Option<RatioEvidence> {
+    let duet = duet_rounds(run, metric, a, b);
+    let paired = paired_rounds(run, metric, a, b);
+    if duet.len() >= MIN_ROUNDS || (paired.is_empty() && !duet.is_empty()) {
+        return RatioEvidence::paired(&duet, Evidence::Duet, bootstrap.confidence);
+    }
+    if !paired.is_empty() {
+        return RatioEvidence::paired(&paired, Evidence::Paired, bootstrap.confidence);
+    }
+    let values = |name: &str| -> Vec<f64> {
+        run.targets
+            .iter()
+            .filter(|t| t.target == name)
+            .flat_map(|t| &t.trials)
+            .filter_map(|trial| metric.of(trial))
+            .collect()
+    };
+    RatioEvidence::unpaired(&values(a), &values(b), bootstrap)
+}
+
 /// Per-round `(a, b)` figures of the duets of `a` and `b` in `run`; empty for figures a
 /// duet does not measure.
 fn duet_rounds(run: &RunResults, metric: Metric, a: &str, b: &str) -> Vec<(f64, f64)> {

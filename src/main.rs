@@ -35,6 +35,18 @@ const EXIT_INTERRUPTED: u8 = 130;
 /// tell "figures got worse" (1) from "could not tell" (2).
 const EXIT_ERROR: u8 = 2;
 
+/// Exit code of `compare` and `audit` when nothing failed but some figure could not be told
+/// from noise: apart from errors (2), so CI can choose to retry or warn rather than fail.
+const EXIT_INCONCLUSIVE: u8 = 3;
+
+fn gate_exit(gate: faceoff::compare::Gate) -> ExitCode {
+    match gate {
+        faceoff::compare::Gate::Passed => ExitCode::SUCCESS,
+        faceoff::compare::Gate::Failed => ExitCode::FAILURE,
+        faceoff::compare::Gate::Inconclusive => ExitCode::from(EXIT_INCONCLUSIVE),
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -215,11 +227,7 @@ fn compare_command(args: &CompareArgs) -> Result<ExitCode> {
         }
         println!("{comparison}");
     }
-    Ok(if comparison.failed() {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(gate_exit(comparison.gate()))
 }
 
 async fn audit_command(fixtures: &Fixtures, args: &AuditArgs, ui: Ui) -> Result<ExitCode> {
@@ -300,11 +308,7 @@ async fn audit_command(fixtures: &Fixtures, args: &AuditArgs, ui: Ui) -> Result<
         println!("{report}");
         println!("audit: {}", audit_path.display());
     }
-    Ok(if report.passed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(gate_exit(report.gate))
 }
 
 async fn docker_runtime(fixtures: &Fixtures, build: &BuildArgs) -> Result<DockerRuntime> {

@@ -327,7 +327,13 @@ pub fn t_quantile(p: f64, df: f64) -> Option<f64> {
     if !valid {
         return None;
     }
-    let t = StudentsT::new(0.0, 1.0, df).ok()?.inverse_cdf(p);
+    // Past a thousand degrees of freedom t is the normal to three decimals, and statrs'
+    // inverse incomplete beta slows to a crawl on such shapes.
+    let t = if df > 1000.0 {
+        statrs::distribution::Normal::standard().inverse_cdf(p)
+    } else {
+        StudentsT::new(0.0, 1.0, df).ok()?.inverse_cdf(p)
+    };
     t.is_finite().then_some(t)
 }
 
@@ -449,6 +455,50 @@ impl RatioEvidence {
     pub fn min_detectable_change(&self) -> f64 {
         (self.ci.high - self.ci.low) / 2.0
     }
+}
+
+/// The spread of an evidence's log-ratio: its standard error and degrees of freedom.
+/// Paired evidence gives them directly; an unpaired bootstrap interval is read back as a
+/// normal one (half its log-width over the normal quantile). `None` under two rounds.
+fn log_spread(evidence: &RatioEvidence, confidence: f64) -> Option<(f64, f64)> {
+    if evidence.n < 2 {
+        return None;
+    }
+    let df = (evidence.n - 1) as f64;
+    if evidence.rounds.len() >= 2 {
+        let logs: Vec<f64> = evidence.rounds.iter().map(|r| r.ln()).collect();
+        let center = mean(&logs)?;
+        let variance = logs.iter().map(|x| (x - center).powi(2)).sum::<f64>() / df;
+        return Some(((variance / logs.len() as f64).sqrt(), df));
+    }
+    let z = t_quantile(0.5 + confidence / 2.0, f64::INFINITY)?;
+    let width = evidence.ci.high.ln() - evidence.ci.low.ln();
+    width.is_finite().then(|| (width / (2.0 * z), df))
+}
+
+/// The interval of `after.ratio / before.ratio`: how far a ratio measured in one file moved
+/// in another. Rounds of two files are not paired, so the two log-ratios are independent:
+/// a Welch t-interval on the difference of their means, exponentiated. `None` when either
+/// side rests on fewer than two rounds (no spread to speak of).
+pub fn change_of_ratio(
+    before: &RatioEvidence,
+    after: &RatioEvidence,
+    confidence: f64,
+) -> Option<Interval> {
+    let (s1, df1) = log_spread(before, confidence)?;
+    let (s2, df2) = log_spread(after, confidence)?;
+    let center = after.ratio.ln() - before.ratio.ln();
+    let se = (s1 * s1 + s2 * s2).sqrt();
+    if se == 0.0 {
+        return Some(Interval::point(center.exp()));
+    }
+    // Welch–Satterthwaite degrees of freedom.
+    let df = se.powi(4) / (s1.powi(4) / df1 + s2.powi(4) / df2);
+    let t = t_quantile(0.5 + confidence / 2.0, df.max(1.0))?;
+    Some(Interval {
+        low: (center - t * se).exp(),
+        high: (center + t * se).exp(),
+    })
 }
 
 /// Two targets' figures side by side: "fastify is 2.80x fastapi [2.60, 3.00]", or "no
