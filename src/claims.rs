@@ -1535,11 +1535,18 @@ impl Claim {
     }
 }
 
-/// CPUs in the server's cpuset of `run` (0 when it cannot be read).
+/// CPUs in the server's cpuset of `run` (0 when it cannot be read). Counted from the
+/// recorded text alone: the run's host, not this one, had those CPUs.
 fn server_cpus(run: &RunResults) -> usize {
-    crate::runtime::parse_cpuset(&run.parameters.limits.cpuset)
-        .map(|cpus| cpus.len())
-        .unwrap_or(0)
+    let mut cpus = BTreeSet::new();
+    for part in run.parameters.limits.cpuset.split(',').map(str::trim) {
+        let (from, to) = part.split_once('-').unwrap_or((part, part));
+        match (from.trim().parse::<usize>(), to.trim().parse::<usize>()) {
+            (Ok(from), Ok(to)) if from <= to => cpus.extend(from..=to),
+            _ => return 0,
+        }
+    }
+    cpus.len()
 }
 
 /// Whether figures of this metric are throughput, whose ratio a duet measures: both

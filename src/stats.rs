@@ -816,4 +816,73 @@ mod tests {
             assert!((s - e).abs() < 1e-9, "{scores:?}");
         }
     }
+
+    #[test]
+    fn t_quantiles_match_the_tables() {
+        assert!((t_quantile(0.975, 4.0).unwrap() - 2.776).abs() < 1e-3);
+        assert!((t_quantile(0.975, 2.0).unwrap() - 4.303).abs() < 1e-3);
+        assert!((t_quantile(0.975, f64::INFINITY).unwrap() - 1.960).abs() < 1e-3);
+        assert_eq!(t_quantile(0.975, 0.5), None);
+    }
+
+    #[test]
+    fn paired_rounds_give_a_t_interval_on_the_mean_log_ratio() {
+        // ln ratios 0, 0.1, 0.2: mean 0.1, sd 0.1, se 0.0577, t(2) 4.303.
+        let pairs: Vec<(f64, f64)> = [0.0f64, 0.1, 0.2].iter().map(|l| (l.exp(), 1.0)).collect();
+        let r = paired_ratio_ci(&pairs, 0.95).unwrap();
+        assert!((r.ratio - 0.1f64.exp()).abs() < 1e-12);
+        let half = 4.303 * 0.1 / 3f64.sqrt();
+        assert!((r.ci.low - (0.1 - half).exp()).abs() < 1e-3, "{r:?}");
+        assert!((r.ci.high - (0.1 + half).exp()).abs() < 1e-3, "{r:?}");
+        assert_eq!(r.rounds.len(), 3);
+    }
+
+    #[test]
+    fn round_noise_shared_by_both_targets_cancels() {
+        // The host slowed both targets alike in round 2: the ratio did not move.
+        let pairs = [(300.0, 100.0), (150.0, 50.0), (303.0, 101.0), (297.0, 99.0)];
+        let r = paired_ratio_ci(&pairs, 0.95).unwrap();
+        assert!(r.ci.high - r.ci.low < 1e-9, "{r:?}");
+        let unpaired = ratio_ci(
+            &pairs.map(|p| p.0),
+            &pairs.map(|p| p.1),
+            &Bootstrap::default(),
+        )
+        .unwrap();
+        assert!(unpaired.ci.high - unpaired.ci.low > 0.1, "{unpaired:?}");
+    }
+
+    #[test]
+    fn a_round_far_from_the_others_is_flagged_and_kept() {
+        let pairs = [
+            (2.0, 1.0),
+            (2.02, 1.0),
+            (1.98, 1.0),
+            (2.01, 1.0),
+            (4.0, 1.0),
+        ];
+        let r = paired_ratio_ci(&pairs, 0.95).unwrap();
+        assert_eq!(r.flagged, [4]);
+        assert_eq!(r.rounds.len(), 5, "kept");
+    }
+
+    #[test]
+    fn a_ratio_that_moved_between_files_has_an_interval_away_from_one() {
+        let before = RatioEvidence::paired(
+            &[(2.0, 1.0), (2.04, 1.0), (1.96, 1.0)],
+            Evidence::Paired,
+            0.95,
+        )
+        .unwrap();
+        let after = RatioEvidence::paired(
+            &[(1.4, 1.0), (1.43, 1.0), (1.37, 1.0)],
+            Evidence::Paired,
+            0.95,
+        )
+        .unwrap();
+        let change = change_of_ratio(&before, &after, 0.95).unwrap();
+        assert!(change.contains(0.7) && change.high < 0.8, "{change:?}");
+        let same = change_of_ratio(&before, &before, 0.95).unwrap();
+        assert!(same.contains(1.0));
+    }
 }
