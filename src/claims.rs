@@ -1535,11 +1535,18 @@ impl Claim {
     }
 }
 
-/// CPUs in the server's cpuset of `run` (0 when it cannot be read).
+/// CPUs in the server's cpuset of `run` (0 when it cannot be read). Counted from the
+/// recorded text alone: the run's host, not this one, had those CPUs.
 fn server_cpus(run: &RunResults) -> usize {
-    crate::runtime::parse_cpuset(&run.parameters.limits.cpuset)
-        .map(|cpus| cpus.len())
-        .unwrap_or(0)
+    let mut cpus = BTreeSet::new();
+    for part in run.parameters.limits.cpuset.split(',').map(str::trim) {
+        let (from, to) = part.split_once('-').unwrap_or((part, part));
+        match (from.trim().parse::<usize>(), to.trim().parse::<usize>()) {
+            (Ok(from), Ok(to)) if from <= to => cpus.extend(from..=to),
+            _ => return 0,
+        }
+    }
+    cpus.len()
 }
 
 /// Whether figures of this metric are throughput, whose ratio a duet measures: both
@@ -1592,6 +1599,36 @@ fn pair_of(claim: &Claim, run: &RunResults, notes: &[String]) -> Result<ClaimFig
         notes,
         not_bottleneck: not_bottleneck(run, claim.metric, &targets, duet),
     })
+}
+
+/// The ratio `a / b` of `metric` in `run` with the best evidence the file allows, by the
+/// rule claims use: duet rounds (throughput, at least [`MIN_ROUNDS`] of them), else trials
+/// paired by round, else duet rounds however few, else unpaired trials. `None` when either
+/// target has no figure or `b`'s is zero.
+pub fn ratio_evidence(
+    run: &RunResults,
+    metric: Metric,
+    a: &str,
+    b: &str,
+    bootstrap: &Bootstrap,
+) -> Option<RatioEvidence> {
+    let duet = duet_rounds(run, metric, a, b);
+    let paired = paired_rounds(run, metric, a, b);
+    if duet.len() >= MIN_ROUNDS || (paired.is_empty() && !duet.is_empty()) {
+        return RatioEvidence::paired(&duet, Evidence::Duet, bootstrap.confidence);
+    }
+    if !paired.is_empty() {
+        return RatioEvidence::paired(&paired, Evidence::Paired, bootstrap.confidence);
+    }
+    let values = |name: &str| -> Vec<f64> {
+        run.targets
+            .iter()
+            .filter(|t| t.target == name)
+            .flat_map(|t| &t.trials)
+            .filter_map(|trial| metric.of(trial))
+            .collect()
+    };
+    RatioEvidence::unpaired(&values(a), &values(b), bootstrap)
 }
 
 /// Per-round `(a, b)` figures of the duets of `a` and `b` in `run`; empty for figures a

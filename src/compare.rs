@@ -2,9 +2,12 @@
 //! p99 latency, peak memory, per target), with bootstrap intervals from [`crate::stats`], and
 //! a regression verdict CI can fail the build on.
 //!
-//! A figure has *regressed* when it got worse beyond both its interval (the 95% interval of
-//! current/baseline leaves out 1 on the worse side) and the threshold (the median change is
-//! worse than `--max-regression`). Noise alone, or a small real change, never fails a build.
+//! Only the whole 95% interval of the change (current / baseline) decides, so noise can
+//! never help a figure through: it *regressed* when the whole interval is worse than
+//! `--max-regression`; it *passed* when the whole interval is within it (better, or worse
+//! by less) and the comparison could have seen a change of that size at all; anything else
+//! is *inconclusive*. Rounds of two files are not paired (they ran at different times), so
+//! the interval is the unpaired bootstrap of the ratio of medians.
 
 use std::fmt;
 
@@ -45,6 +48,15 @@ impl Figure {
     /// Whether a larger figure is better (throughput) or worse (latency, memory).
     pub fn higher_is_better(self) -> bool {
         matches!(self, Figure::RequestsPerSec)
+    }
+
+    /// The claims metric of this figure (peak memory in MiB: the same ratios).
+    pub fn metric(self) -> crate::claims::Metric {
+        match self {
+            Figure::RequestsPerSec => crate::claims::Metric::RequestsPerSec,
+            Figure::P99Ms => crate::claims::Metric::LatencyP99Ms,
+            Figure::PeakMemoryBytes => crate::claims::Metric::PeakMemoryMib,
+        }
     }
 
     /// The figure of every trial of `target`.
@@ -92,6 +104,9 @@ pub enum Outcome {
     Unchanged,
     /// Better beyond its interval.
     Improved,
+    /// The interval of the change straddles the threshold, or is too wide to see a change of
+    /// the threshold's size: neither passed nor failed, and why.
+    Inconclusive { why: String },
     /// The target was measured in the baseline but failed in the current run: fails too.
     Failed { why: String },
     /// Nothing to compare, and why (not in one of the files, or no trials in the baseline).
@@ -106,6 +121,7 @@ impl Outcome {
             Outcome::WorseWithinThreshold => "worse, within threshold",
             Outcome::Unchanged => "no change detected",
             Outcome::Improved => "improved",
+            Outcome::Inconclusive { .. } => "inconclusive",
             Outcome::Failed { .. } => "FAILED",
             Outcome::NotCompared { .. } => "not compared",
         }
@@ -117,6 +133,18 @@ impl Outcome {
     }
 }
 
+/// The answer of a gate (`compare`, `audit`) as a whole.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Gate {
+    /// Every figure judged passed.
+    Passed,
+    /// Some figure failed.
+    Failed,
+    /// Nothing failed, but some figure could not be told from noise.
+    Inconclusive,
+}
+
 /// One figure of one target, baseline against current.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FigureComparison {
@@ -126,6 +154,10 @@ pub struct FigureComparison {
     pub current: Option<Estimate>,
     /// current / baseline, with its interval.
     pub change: Option<RatioEstimate>,
+    /// Half the width of the change's interval, as a fraction: the smallest change this
+    /// comparison could tell from noise at its confidence level.
+    #[serde(default)]
+    pub min_detectable_change: Option<f64>,
     pub outcome: Outcome,
 }
 
@@ -165,6 +197,22 @@ impl Comparison {
     /// Whether any figure regressed or any target failed.
     pub fn failed(&self) -> bool {
         self.figures.iter().any(|f| f.outcome.fails())
+    }
+
+    /// The comparison's answer: failed when a figure failed, else inconclusive when a figure
+    /// could not be told from noise, else passed.
+    pub fn gate(&self) -> Gate {
+        if self.failed() {
+            Gate::Failed
+        } else if self
+            .figures
+            .iter()
+            .any(|f| matches!(f.outcome, Outcome::Inconclusive { .. }))
+        {
+            Gate::Inconclusive
+        } else {
+            Gate::Passed
+        }
     }
 }
 
@@ -222,6 +270,7 @@ fn compare_figure(
         baseline: estimate(before),
         current: estimate(after),
         change: None,
+        min_detectable_change: None,
         outcome: Outcome::Unchanged,
     };
     let not_compared = |why: &str| Outcome::NotCompared { why: why.into() };
@@ -246,6 +295,7 @@ fn compare_figure(
                 None => not_compared("the baseline figure is zero"),
                 Some(change) => {
                     comparison.change = Some(change);
+                    comparison.min_detectable_change = Some((change.ci.high - change.ci.low) / 2.0);
                     judge(figure, &change, max_regression)
                 }
             }
@@ -254,8 +304,24 @@ fn compare_figure(
     comparison
 }
 
-/// The outcome of a change `current / baseline` with its interval.
-fn judge(figure: Figure, change: &RatioEstimate, max_regression: f64) -> Outcome {
+/// The outcome of a change `current / baseline` with its interval, on the whole interval:
+///
+/// - regressed: the whole interval is worse than `max_regression`;
+/// - improved: the whole interval is better (whatever its width: no regression can hide
+///   in it);
+/// - passed (no change detected, or worse within the threshold): the whole interval is
+///   within the threshold, and its half-width (the smallest change it could detect) is not
+///   larger than the threshold;
+/// - inconclusive otherwise, and with a single trial on either side (no interval at all).
+///
+/// A wider interval (a noisier file) can turn a decided outcome into inconclusive, never
+/// into another decided one.
+pub fn judge(figure: Figure, change: &RatioEstimate, max_regression: f64) -> Outcome {
+    if change.is_single_trial() {
+        return Outcome::Inconclusive {
+            why: "a single trial has no interval, so no change can be told from noise: run 3 trials or more".into(),
+        };
+    }
     // The interval's ends as "fraction worse"; for a lower-is-better figure they swap.
     let (least_worse, most_worse) = {
         let (a, b) = (
@@ -264,14 +330,31 @@ fn judge(figure: Figure, change: &RatioEstimate, max_regression: f64) -> Outcome
         );
         (a.min(b), a.max(b))
     };
-    if least_worse > 0.0 {
-        if worsening(figure, change.ratio) > max_regression {
-            Outcome::Regressed
-        } else {
-            Outcome::WorseWithinThreshold
-        }
+    let detectable = (change.ci.high - change.ci.low) / 2.0;
+    let percent = |x: f64| format!("{:+.1}%", -x * 100.0);
+    if least_worse > max_regression {
+        Outcome::Regressed
     } else if most_worse < 0.0 {
         Outcome::Improved
+    } else if most_worse > max_regression {
+        Outcome::Inconclusive {
+            why: format!(
+                "the change's interval [{}, {}] straddles the threshold {}: more trials would settle it",
+                percent(most_worse),
+                percent(least_worse),
+                percent(max_regression)
+            ),
+        }
+    } else if detectable > max_regression {
+        Outcome::Inconclusive {
+            why: format!(
+                "this comparison could only detect changes of ±{:.1}%, more than the {:.1}% threshold: more trials or a quieter host would settle it",
+                detectable * 100.0,
+                max_regression * 100.0
+            ),
+        }
+    } else if least_worse > 0.0 {
+        Outcome::WorseWithinThreshold
     } else {
         Outcome::Unchanged
     }
@@ -328,7 +411,9 @@ impl fmt::Display for Comparison {
                 })
                 .unwrap_or_else(|| "-".into());
             let outcome = match &row.outcome {
-                Outcome::Failed { why } | Outcome::NotCompared { why } => {
+                Outcome::Failed { why }
+                | Outcome::NotCompared { why }
+                | Outcome::Inconclusive { why } => {
                     format!("{}: {why}", row.outcome.label())
                 }
                 other => other.label().to_string(),
@@ -344,9 +429,14 @@ impl fmt::Display for Comparison {
         }
         writeln!(f, "{table}")?;
         let failing = self.figures.iter().filter(|r| r.outcome.fails()).count();
+        let unsure = self
+            .figures
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Inconclusive { .. }))
+            .count();
         write!(
             f,
-            "{} figure(s) compared, {failing} regressed beyond their interval and {:.1}% (baseline {}, current {}; bootstrap seed {})",
+            "{} figure(s) compared, {failing} regressed with their whole interval beyond {:.1}%, {unsure} inconclusive (baseline {}, current {}; bootstrap seed {})",
             self.figures.len(),
             self.max_regression * 100.0,
             self.baseline_run,
@@ -467,17 +557,19 @@ mod tests {
     }
 
     #[test]
-    fn a_big_drop_within_overlapping_noise_is_not_a_regression() {
+    fn a_big_drop_within_overlapping_noise_is_inconclusive_not_passed() {
         let base = run(
             "a",
             &[("express", &[10_000.0, 5_000.0, 15_000.0], P99, MIB)],
         );
         let current = run("b", &[("express", &[9_000.0, 4_000.0, 14_000.0], P99, MIB)]);
         let c = compare(&base, &current, 0.05, &Bootstrap::default());
-        assert_eq!(
+        assert!(matches!(
             outcome(&c, "express", Figure::RequestsPerSec),
-            Outcome::Unchanged
-        );
+            Outcome::Inconclusive { why } if why.contains("straddles the threshold")
+        ));
+        assert!(!c.failed());
+        assert_eq!(c.gate(), Gate::Inconclusive);
     }
 
     #[test]
@@ -506,19 +598,90 @@ mod tests {
     }
 
     #[test]
-    fn single_trials_are_judged_on_the_threshold_alone() {
+    fn single_trials_are_inconclusive_whatever_the_change() {
         let base = run("a", &[("express", &[10_000.0], &[4.0], &[60.0])]);
         let current = run("b", &[("express", &[9_000.0], &[4.1], &[60.0])]);
         let c = compare(&base, &current, 0.05, &Bootstrap::default());
-        assert_eq!(
+        assert!(matches!(
             outcome(&c, "express", Figure::RequestsPerSec),
-            Outcome::Regressed
-        );
-        assert_eq!(
-            outcome(&c, "express", Figure::P99Ms),
-            Outcome::WorseWithinThreshold
-        );
+            Outcome::Inconclusive { why } if why.contains("single trial")
+        ));
+        assert_eq!(c.gate(), Gate::Inconclusive);
         assert!(c.to_string().contains("single trial"));
+    }
+
+    #[test]
+    fn a_change_the_comparison_could_not_detect_is_inconclusive_not_passed() {
+        // The change's interval holds 0 and lies within -5%..+∞, but is ±10% wide: a 5%
+        // regression could hide in it.
+        let change = RatioEstimate {
+            ratio: 1.02,
+            ci: crate::stats::Interval {
+                low: 0.96,
+                high: 1.16,
+            },
+            a: median_ci(&[1.0, 2.0, 3.0], &Bootstrap::default()).unwrap(),
+            b: median_ci(&[1.0, 2.0, 3.0], &Bootstrap::default()).unwrap(),
+        };
+        assert!(matches!(
+            judge(Figure::RequestsPerSec, &change, 0.05),
+            Outcome::Inconclusive { why } if why.contains("could only detect changes of ±10.0%")
+        ));
+    }
+
+    /// Every outcome on a change interval `[low, high]` (ratio current / baseline).
+    fn judged(low: f64, high: f64, figure: Figure) -> Outcome {
+        let three = Estimate {
+            median: 2.0,
+            ci: crate::stats::Interval {
+                low: 1.0,
+                high: 3.0,
+            },
+            n: 3,
+        };
+        let change = RatioEstimate {
+            ratio: (low * high).sqrt(),
+            ci: crate::stats::Interval { low, high },
+            a: three,
+            b: three,
+        };
+        judge(figure, &change, 0.05)
+    }
+
+    #[test]
+    fn a_noisier_current_file_never_turns_a_failing_or_inconclusive_gate_into_a_passing_one() {
+        let passes = |o: &Outcome| {
+            matches!(
+                o,
+                Outcome::Unchanged | Outcome::WorseWithinThreshold | Outcome::Improved
+            )
+        };
+        let mut seed = crate::stats::SplitMix64(11);
+        let mut uniform = || (seed.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        for _ in 0..20_000 {
+            let center = 0.6 + 0.8 * uniform();
+            let half = 0.2 * uniform();
+            let wider = half + 0.2 * uniform();
+            for figure in Figure::ALL {
+                let narrow = judged(center - half, center + half, figure);
+                let wide = judged(center - wider, center + wider, figure);
+                if !passes(&narrow) {
+                    assert!(
+                        !passes(&wide),
+                        "{figure:?} ±{half} {narrow:?} became {wide:?} at ±{wider}"
+                    );
+                }
+                if matches!(narrow, Outcome::Inconclusive { .. }) {
+                    assert!(
+                        matches!(wide, Outcome::Inconclusive { .. }),
+                        "{narrow:?} -> {wide:?}"
+                    );
+                }
+                if wide == Outcome::Regressed {
+                    assert_eq!(narrow, Outcome::Regressed);
+                }
+            }
+        }
     }
 
     #[test]

@@ -327,7 +327,13 @@ pub fn t_quantile(p: f64, df: f64) -> Option<f64> {
     if !valid {
         return None;
     }
-    let t = StudentsT::new(0.0, 1.0, df).ok()?.inverse_cdf(p);
+    // Past a thousand degrees of freedom t is the normal to three decimals, and statrs'
+    // inverse incomplete beta slows to a crawl on such shapes.
+    let t = if df > 1000.0 {
+        statrs::distribution::Normal::standard().inverse_cdf(p)
+    } else {
+        StudentsT::new(0.0, 1.0, df).ok()?.inverse_cdf(p)
+    };
     t.is_finite().then_some(t)
 }
 
@@ -449,6 +455,50 @@ impl RatioEvidence {
     pub fn min_detectable_change(&self) -> f64 {
         (self.ci.high - self.ci.low) / 2.0
     }
+}
+
+/// The spread of an evidence's log-ratio: its standard error and degrees of freedom.
+/// Paired evidence gives them directly; an unpaired bootstrap interval is read back as a
+/// normal one (half its log-width over the normal quantile). `None` under two rounds.
+fn log_spread(evidence: &RatioEvidence, confidence: f64) -> Option<(f64, f64)> {
+    if evidence.n < 2 {
+        return None;
+    }
+    let df = (evidence.n - 1) as f64;
+    if evidence.rounds.len() >= 2 {
+        let logs: Vec<f64> = evidence.rounds.iter().map(|r| r.ln()).collect();
+        let center = mean(&logs)?;
+        let variance = logs.iter().map(|x| (x - center).powi(2)).sum::<f64>() / df;
+        return Some(((variance / logs.len() as f64).sqrt(), df));
+    }
+    let z = t_quantile(0.5 + confidence / 2.0, f64::INFINITY)?;
+    let width = evidence.ci.high.ln() - evidence.ci.low.ln();
+    width.is_finite().then(|| (width / (2.0 * z), df))
+}
+
+/// The interval of `after.ratio / before.ratio`: how far a ratio measured in one file moved
+/// in another. Rounds of two files are not paired, so the two log-ratios are independent:
+/// a Welch t-interval on the difference of their means, exponentiated. `None` when either
+/// side rests on fewer than two rounds (no spread to speak of).
+pub fn change_of_ratio(
+    before: &RatioEvidence,
+    after: &RatioEvidence,
+    confidence: f64,
+) -> Option<Interval> {
+    let (s1, df1) = log_spread(before, confidence)?;
+    let (s2, df2) = log_spread(after, confidence)?;
+    let center = after.ratio.ln() - before.ratio.ln();
+    let se = (s1 * s1 + s2 * s2).sqrt();
+    if se == 0.0 {
+        return Some(Interval::point(center.exp()));
+    }
+    // Welch–Satterthwaite degrees of freedom.
+    let df = se.powi(4) / (s1.powi(4) / df1 + s2.powi(4) / df2);
+    let t = t_quantile(0.5 + confidence / 2.0, df.max(1.0))?;
+    Some(Interval {
+        low: (center - t * se).exp(),
+        high: (center + t * se).exp(),
+    })
 }
 
 /// Two targets' figures side by side: "fastify is 2.80x fastapi [2.60, 3.00]", or "no
@@ -765,5 +815,74 @@ mod tests {
         for (s, e) in scores.iter().zip(expected) {
             assert!((s - e).abs() < 1e-9, "{scores:?}");
         }
+    }
+
+    #[test]
+    fn t_quantiles_match_the_tables() {
+        assert!((t_quantile(0.975, 4.0).unwrap() - 2.776).abs() < 1e-3);
+        assert!((t_quantile(0.975, 2.0).unwrap() - 4.303).abs() < 1e-3);
+        assert!((t_quantile(0.975, f64::INFINITY).unwrap() - 1.960).abs() < 1e-3);
+        assert_eq!(t_quantile(0.975, 0.5), None);
+    }
+
+    #[test]
+    fn paired_rounds_give_a_t_interval_on_the_mean_log_ratio() {
+        // ln ratios 0, 0.1, 0.2: mean 0.1, sd 0.1, se 0.0577, t(2) 4.303.
+        let pairs: Vec<(f64, f64)> = [0.0f64, 0.1, 0.2].iter().map(|l| (l.exp(), 1.0)).collect();
+        let r = paired_ratio_ci(&pairs, 0.95).unwrap();
+        assert!((r.ratio - 0.1f64.exp()).abs() < 1e-12);
+        let half = 4.303 * 0.1 / 3f64.sqrt();
+        assert!((r.ci.low - (0.1 - half).exp()).abs() < 1e-3, "{r:?}");
+        assert!((r.ci.high - (0.1 + half).exp()).abs() < 1e-3, "{r:?}");
+        assert_eq!(r.rounds.len(), 3);
+    }
+
+    #[test]
+    fn round_noise_shared_by_both_targets_cancels() {
+        // The host slowed both targets alike in round 2: the ratio did not move.
+        let pairs = [(300.0, 100.0), (150.0, 50.0), (303.0, 101.0), (297.0, 99.0)];
+        let r = paired_ratio_ci(&pairs, 0.95).unwrap();
+        assert!(r.ci.high - r.ci.low < 1e-9, "{r:?}");
+        let unpaired = ratio_ci(
+            &pairs.map(|p| p.0),
+            &pairs.map(|p| p.1),
+            &Bootstrap::default(),
+        )
+        .unwrap();
+        assert!(unpaired.ci.high - unpaired.ci.low > 0.1, "{unpaired:?}");
+    }
+
+    #[test]
+    fn a_round_far_from_the_others_is_flagged_and_kept() {
+        let pairs = [
+            (2.0, 1.0),
+            (2.02, 1.0),
+            (1.98, 1.0),
+            (2.01, 1.0),
+            (4.0, 1.0),
+        ];
+        let r = paired_ratio_ci(&pairs, 0.95).unwrap();
+        assert_eq!(r.flagged, [4]);
+        assert_eq!(r.rounds.len(), 5, "kept");
+    }
+
+    #[test]
+    fn a_ratio_that_moved_between_files_has_an_interval_away_from_one() {
+        let before = RatioEvidence::paired(
+            &[(2.0, 1.0), (2.04, 1.0), (1.96, 1.0)],
+            Evidence::Paired,
+            0.95,
+        )
+        .unwrap();
+        let after = RatioEvidence::paired(
+            &[(1.4, 1.0), (1.43, 1.0), (1.37, 1.0)],
+            Evidence::Paired,
+            0.95,
+        )
+        .unwrap();
+        let change = change_of_ratio(&before, &after, 0.95).unwrap();
+        assert!(change.contains(0.7) && change.high < 0.8, "{change:?}");
+        let same = change_of_ratio(&before, &before, 0.95).unwrap();
+        assert!(same.contains(1.0));
     }
 }

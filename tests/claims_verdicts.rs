@@ -564,3 +564,424 @@ fn memory_per_connection_comes_from_the_capacity_ramp_in_kib() {
     )];
     assert!(claims.figures(claim, &http).is_err());
 }
+
+// ------------------------------------------------------------------ the verdict rule
+
+use faceoff::claims::{Decision, Kind, decide};
+use faceoff::stats::{Evidence, Interval};
+
+fn ci(low: f64, high: f64) -> Interval {
+    Interval { low, high }
+}
+
+#[test]
+fn a_ratio_claim_is_reproduced_only_when_the_whole_interval_is_inside_its_band() {
+    let c = claim(JSON_2_9X);
+    let band = c.band().unwrap();
+    // 2.89x: the effect 1.89 within a factor 1.35 either way.
+    assert!((band.low - 2.4).abs() < 0.01 && (band.high.unwrap() - 3.5515).abs() < 0.01);
+    let rule = |low, high| decide(Kind::Ratio, Some(band), ci(low, high)).0;
+    assert_eq!(rule(2.6, 3.2), Decision::Reproduced);
+    assert_eq!(rule(1.3, 1.9), Decision::DirectionOnly);
+    assert_eq!(rule(3.8, 4.4), Decision::DirectionOnly);
+    assert_eq!(rule(0.5, 0.9), Decision::Contradicted);
+    assert_eq!(rule(0.9, 1.3), Decision::Inconclusive, "holds 1");
+    assert_eq!(
+        rule(2.0, 2.9),
+        Decision::Inconclusive,
+        "above 1, partly in the band"
+    );
+    assert_eq!(
+        rule(3.0, 4.0),
+        Decision::Inconclusive,
+        "above 1, partly in the band"
+    );
+}
+
+#[test]
+fn the_tolerance_scales_with_the_claimed_effect_not_the_ratio() {
+    // "10-15% slower" ([1.10, 1.18]): a band that never reaches down to a loss.
+    let band = claim("001-fastapi-10-15pct-slower-at-100").band().unwrap();
+    assert!((band.low - (1.0 + 0.10 / 1.35)).abs() < 1e-9, "{band:?}");
+    assert!(
+        (band.high.unwrap() - (1.0 + 0.18 * 1.35)).abs() < 1e-9,
+        "{band:?}"
+    );
+    assert!(band.low > 1.0);
+}
+
+#[test]
+fn direction_parity_and_absolute_claims_decide_on_the_whole_interval() {
+    use Decision::*;
+    let direction = |low, high| decide(Kind::Direction, None, ci(low, high)).0;
+    assert_eq!(direction(1.01, 1.2), Reproduced);
+    assert_eq!(direction(0.7, 0.99), Contradicted);
+    assert_eq!(direction(0.9, 1.1), Inconclusive);
+    let parity_band = claim("001-asyncio-comparable-to-node-for-io").band();
+    let parity = |low, high| decide(Kind::Parity, parity_band, ci(low, high)).0;
+    assert_eq!(parity(0.9, 1.1), Reproduced);
+    assert_eq!(parity(1.5, 2.0), Contradicted);
+    assert_eq!(parity(1.1, 1.4), Inconclusive, "straddles 1.25");
+    let value_band = claim("002-django-asgi-850000-json-per-sec").band();
+    let value = |low, high| decide(Kind::Absolute, value_band, ci(low, high)).0;
+    assert_eq!(value(500_000.0, 600_000.0), Reproduced);
+    assert_eq!(value(4_000.0, 6_000.0), Contradicted);
+    assert_eq!(
+        value(300_000.0, 500_000.0),
+        Inconclusive,
+        "straddles 425,000"
+    );
+}
+
+#[test]
+fn an_at_least_bound_is_the_bound_itself() {
+    let c = claim("002-node-handles-thousands-of-users");
+    let band = c.band().unwrap();
+    assert_eq!(
+        (band.low, band.high),
+        (1000.0, None),
+        "no tolerance halves it"
+    );
+    let rule = |low, high| decide(Kind::Absolute, Some(band), ci(low, high)).0;
+    assert_eq!(rule(1000.0, 1200.0), Decision::Reproduced);
+    assert_eq!(rule(500.0, 900.0), Decision::Contradicted);
+    assert_eq!(rule(900.0, 1100.0), Decision::Inconclusive);
+}
+
+#[test]
+fn claims_that_cannot_both_be_true_are_never_both_reproduced() {
+    let json = claim(JSON_2_9X);
+    let two_to_three = claim("003-node-2-3x-faster-io-apis");
+    let sharkbench = claim("004-sharkbench-fastify-vs-fastapi-rps");
+    let bands = [&json, &two_to_three, &sharkbench].map(|c| c.band().unwrap());
+    // Compatible: 2.89x lies in 2-3x. Incompatible: 7.9x with either.
+    assert!(bands[2].low > bands[0].high.unwrap() && bands[2].low > bands[1].high.unwrap());
+    let mut seed = faceoff::stats::SplitMix64(3);
+    let mut uniform = || (seed.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    let mut both_compatible = 0;
+    for i in 0..20_000 {
+        // Centres from 0.5x to 12x, half-widths up to 10x (a very wide interval included).
+        let center = 0.5 + 11.5 * uniform();
+        let half = if i % 100 == 0 {
+            50.0
+        } else {
+            10.0 * uniform() * uniform()
+        };
+        let interval = ci((center - half).max(0.01), center + half);
+        let reproduced: Vec<bool> = bands
+            .iter()
+            .map(|band| decide(Kind::Ratio, Some(*band), interval).0 == Decision::Reproduced)
+            .collect();
+        assert!(
+            !(reproduced[2] && (reproduced[0] || reproduced[1])),
+            "{interval:?} reproduces 7.9x and a 2-3x claim"
+        );
+        if reproduced[0] && reproduced[1] {
+            both_compatible += 1;
+        }
+    }
+    assert!(both_compatible > 0, "2.89x and 2-3x can both be reproduced");
+    // The same numbers through the whole judge: fastify 2.9x fastapi.
+    let a = trials(29_000.0);
+    let b = trials(10_000.0);
+    let labels: Vec<&str> = [&json, &two_to_three, &sharkbench]
+        .iter()
+        .map(|c| judge(c, &a, &b, &Bootstrap::default()).label())
+        .collect();
+    assert_eq!(labels, ["reproduced", "reproduced", "direction-only"]);
+}
+
+#[test]
+fn a_wider_interval_never_makes_a_verdict_more_decided() {
+    let claims = registry();
+    let mut seed = faceoff::stats::SplitMix64(9);
+    let mut uniform = || (seed.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+    let decided = |d: Decision| d != Decision::Inconclusive;
+    for claim in &claims.claims {
+        let Some(_) = claim.band().or(Some(faceoff::claims::Band {
+            low: 1.0,
+            high: None,
+        })) else {
+            continue;
+        };
+        let scale = claim.band().map_or(1.0, |b| b.low.max(1.0));
+        for _ in 0..2_000 {
+            let center = scale * (0.2 + 3.0 * uniform());
+            let half = center * 0.5 * uniform();
+            let wider = half + center * uniform();
+            let narrow = decide(claim.kind, claim.band(), ci(center - half, center + half)).0;
+            let wide = decide(
+                claim.kind,
+                claim.band(),
+                ci((center - wider).max(1e-6), center + wider),
+            )
+            .0;
+            if narrow != Decision::Reproduced {
+                assert_ne!(
+                    wide,
+                    Decision::Reproduced,
+                    "{}: {narrow:?} -> {wide:?}",
+                    claim.id
+                );
+            }
+            if !decided(narrow) {
+                assert!(!decided(wide), "{}: inconclusive became {wide:?}", claim.id);
+            }
+            if decided(wide) {
+                assert_eq!(narrow, wide, "{}", claim.id);
+            }
+        }
+    }
+}
+
+/// `run` with a schedule (interleaved rounds), server CPU samples and generator CPU.
+fn sampled_run(
+    workload: &str,
+    connections: usize,
+    targets: &[(&str, &[f64])],
+    generator_cpu: f64,
+    server_cpu: f64,
+) -> RunResults {
+    let mut results = run(workload, connections, targets);
+    let names: Vec<String> = targets.iter().map(|(n, _)| n.to_string()).collect();
+    let rounds = targets.iter().map(|(_, v)| v.len()).max().unwrap_or(0);
+    results.parameters.schedule = vec![names; rounds];
+    for target in &mut results.targets {
+        for trial in &mut target.trials {
+            trial.generator_cpu_percent = generator_cpu;
+            trial.resources.mean_cpu_percent = server_cpu;
+            trial.resources.samples = vec![faceoff::sample::Sample {
+                t_ms: 250,
+                cpu_percent: server_cpu,
+                memory_bytes: 1,
+            }];
+        }
+    }
+    results
+}
+
+#[test]
+fn a_run_where_the_generator_set_the_pace_is_inconclusive_with_the_reason() {
+    let claims = registry();
+    let runs = [sampled_run(
+        "status",
+        50,
+        &[
+            ("fastify", &trials(29_000.0)),
+            ("fastapi", &trials(10_000.0)),
+        ],
+        97.0,
+        30.0,
+    )];
+    let v = claims.verdict(claims.get(JSON_2_9X).unwrap(), &runs, &Bootstrap::default());
+    assert_eq!(v.label(), "inconclusive", "{v:?}");
+    let reason = &v.ours().unwrap().reason;
+    assert!(
+        reason.contains("not the bottleneck") && reason.contains("--generator-cpus"),
+        "{reason}"
+    );
+    // The same figures with a busy server: judged.
+    let busy = [sampled_run(
+        "status",
+        50,
+        &[
+            ("fastify", &trials(29_000.0)),
+            ("fastapi", &trials(10_000.0)),
+        ],
+        97.0,
+        99.0,
+    )];
+    let v = claims.verdict(claims.get(JSON_2_9X).unwrap(), &busy, &Bootstrap::default());
+    assert_eq!(v.label(), "reproduced", "{v:?}");
+}
+
+#[test]
+fn evidence_is_paired_by_round_in_one_run_and_unpaired_otherwise() {
+    let claims = registry();
+    let c = claims.get(JSON_2_9X).unwrap();
+    let targets: &[(&str, &[f64])] = &[
+        (
+            "fastify",
+            &[29_000.0, 15_000.0, 29_300.0, 28_700.0, 29_100.0],
+        ),
+        ("fastapi", &[10_000.0, 5_200.0, 10_100.0, 9_900.0, 10_050.0]),
+    ];
+    // Interleaved with a schedule: round 2 was slow for both, the ratio held.
+    let paired = sampled_run("status", 50, targets, 10.0, 99.0);
+    let v = claims.verdict(c, std::slice::from_ref(&paired), &Bootstrap::default());
+    let ours = v.ours().unwrap();
+    assert_eq!((ours.evidence, ours.n), (Evidence::Paired, 5));
+    assert_eq!(ours.rounds.len(), 5);
+    assert_eq!(v.label(), "reproduced", "{v:?}");
+    assert!(ours.evidence_text().starts_with("paired, 5 rounds"));
+    // An older file without a schedule, or a merged one: unpaired, and the slow round
+    // widens the interval.
+    let mut old = paired.clone();
+    old.parameters.schedule.clear();
+    let v = claims.verdict(c, &[old], &Bootstrap::default());
+    assert_eq!(v.ours().unwrap().evidence, Evidence::Unpaired);
+    let mut merged = paired.clone();
+    merged.merge = Some(
+        serde_json::from_value(
+            json!({"sources": [], "allow_mixed": false, "differences": [], "notes": []}),
+        )
+        .unwrap(),
+    );
+    let v = claims.verdict(c, &[merged], &Bootstrap::default());
+    assert_eq!(v.ours().unwrap().evidence, Evidence::Unpaired);
+}
+
+#[test]
+fn duet_rounds_are_preferred_for_throughput_ratios() {
+    let claims = registry();
+    let c = claims.get(JSON_2_9X).unwrap();
+    let mut results = sampled_run(
+        "status",
+        50,
+        &[
+            ("fastify", &trials(20_000.0)),
+            ("fastapi", &trials(10_000.0)),
+        ],
+        10.0,
+        99.0,
+    );
+    let template = results.targets[0].trials[0].clone();
+    let trial = |rps: f64| {
+        let mut t = template.clone();
+        t.requests_per_sec = rps;
+        t
+    };
+    results.duets = vec![faceoff::results::DuetResult {
+        targets: ["fastapi".into(), "fastify".into()],
+        rounds: (1..=4)
+            .map(|round| faceoff::results::DuetRound {
+                round,
+                trials: [
+                    trial(5_000.0 + round as f64),
+                    trial(14_500.0 + 3.0 * round as f64),
+                ],
+            })
+            .collect(),
+        error: None,
+    }];
+    let v = claims.verdict(c, &[results], &Bootstrap::default());
+    let ours = v.ours().unwrap();
+    assert_eq!((ours.evidence, ours.n), (Evidence::Duet, 4));
+    assert!((ours.judged - 2.9).abs() < 0.01, "{ours:?}");
+    assert_eq!(v.label(), "reproduced", "{v:?}");
+    // Latency is not read from duets: the servers shared their cores.
+    let p99 = claims.get("003-fastify-p99-12ms-vs-fastapi-45ms").unwrap();
+    let runs = [sampled_run(
+        "status",
+        50,
+        &[
+            ("fastify", &trials(20_000.0)),
+            ("fastapi", &trials(10_000.0)),
+        ],
+        10.0,
+        99.0,
+    )];
+    let v = claims.verdict(p99, &runs, &Bootstrap::default());
+    assert_eq!(v.ours().unwrap().evidence, Evidence::Paired);
+}
+
+#[test]
+fn a_claim_the_article_gave_no_concurrency_says_it_was_judged_at_the_default() {
+    let claims = registry();
+    let runs = [sampled_run(
+        "status",
+        50,
+        &[
+            ("fastify", &trials(29_000.0)),
+            ("fastapi", &trials(10_000.0)),
+        ],
+        10.0,
+        99.0,
+    )];
+    let v = claims.verdict(claims.get(JSON_2_9X).unwrap(), &runs, &Bootstrap::default());
+    let notes = &v.ours().unwrap().notes;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("judged at the default profile closed-50")),
+        "{notes:?}"
+    );
+    // A run at 100 connections does not count for it.
+    let at_100 = [run(
+        "status",
+        100,
+        &[("fastify", &trials(3.0)), ("fastapi", &trials(1.0))],
+    )];
+    assert!(why(&claims, JSON_2_9X, &at_100).contains("needs 50 connections"));
+}
+
+#[test]
+fn a_claim_about_several_cores_is_not_run_on_a_one_cpu_cpuset() {
+    let claims = registry();
+    let id = "003-python-better-cpu-heavy-multiprocessing";
+    let one = [run(
+        "offload",
+        50,
+        &[("fastify", &trials(1.0)), ("fastapi", &trials(2.0))],
+    )];
+    let why = why(&claims, id, &one);
+    assert!(
+        why.contains("needs a host with ≥ 3 CPUs: 2 for the server, 1 for the generator"),
+        "{why}"
+    );
+    let mut two = one[0].clone();
+    two.parameters.limits.cpuset = "1-2".into();
+    let figures = claims.figures(claims.get(id).unwrap(), &[two]);
+    assert!(figures.is_ok(), "{figures:?}");
+}
+
+#[test]
+fn a_language_claim_is_judged_on_every_pair_and_reproduced_only_if_every_pair_is() {
+    let claims = registry();
+    let id = "002-python-more-memory-per-worker";
+    let c = claims.get(id).unwrap();
+    let memory_run = |django_mib: f64| {
+        let mut results = sampled_run(
+            "status",
+            50,
+            &[
+                ("express", &trials(1.0)),
+                ("fastify", &trials(1.0)),
+                ("fastapi", &trials(1.0)),
+                ("django", &trials(1.0)),
+            ],
+            10.0,
+            99.0,
+        );
+        for target in &mut results.targets {
+            let mib = match target.target.as_str() {
+                "express" => 60.0,
+                "fastify" => 55.0,
+                "fastapi" => 90.0,
+                _ => django_mib,
+            };
+            target.language = if mib < 70.0 { "node" } else { "python" }.into();
+            for (i, trial) in target.trials.iter_mut().enumerate() {
+                trial.resources.peak_memory_bytes =
+                    ((mib + [0.0, 0.4, -0.4, 0.2, -0.2][i]) * 1_048_576.0) as u64;
+            }
+        }
+        results
+    };
+    let v = claims.verdict(c, &[memory_run(120.0)], &Bootstrap::default());
+    assert_eq!(v.label(), "reproduced", "{v:?}");
+    let ours = v.ours().unwrap();
+    assert_eq!(
+        ours.pairs.len(),
+        4,
+        "express and fastify × fastapi and django"
+    );
+    assert_eq!(
+        (ours.pairs[0].a.as_str(), ours.pairs[0].b.as_str()),
+        ("express", "fastapi")
+    );
+    assert!(ours.reason.contains("ratios from"), "{}", ours.reason);
+    // Django lighter than both Node targets: the pairs disagree.
+    let v = claims.verdict(c, &[memory_run(50.0)], &Bootstrap::default());
+    assert_eq!(v.label(), "inconclusive", "{v:?}");
+}

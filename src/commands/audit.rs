@@ -79,11 +79,7 @@ pub async fn audit_command(fixtures: &Fixtures, args: &AuditArgs, ui: Ui) -> Res
         println!("{report}");
         println!("audit: {}", audit_path.display());
     }
-    Ok(if report.passed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(super::gate_exit(report.gate))
 }
 
 /// The re-run's arguments: the recorded parameters as the `faceoff run` command line the

@@ -32,11 +32,7 @@ pub fn compare_command(args: &CompareArgs) -> Result<ExitCode> {
         }
         println!("{comparison}");
     }
-    Ok(if comparison.failed() {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(super::gate_exit(comparison.gate()))
 }
 
 #[cfg(test)]

@@ -41,6 +41,19 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 /// tell "figures got worse" (1) from "could not tell" (2).
 pub const EXIT_ERROR: u8 = 2;
 
+/// Exit code of `compare` and `audit` when nothing failed but some figure could not be told
+/// from noise: apart from errors (2), so CI can choose to retry or warn rather than fail.
+pub const EXIT_INCONCLUSIVE: u8 = 3;
+
+/// A gate's answer as the exit code CI acts on.
+pub fn gate_exit(gate: crate::compare::Gate) -> ExitCode {
+    match gate {
+        crate::compare::Gate::Passed => ExitCode::SUCCESS,
+        crate::compare::Gate::Failed => ExitCode::FAILURE,
+        crate::compare::Gate::Inconclusive => ExitCode::from(EXIT_INCONCLUSIVE),
+    }
+}
+
 /// The runtime the user picked, built once: a command generic over [`crate::runtime::Runtime`]
 /// runs on it through [`with_runtime!`].
 pub enum Selected {
