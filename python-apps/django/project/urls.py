@@ -16,7 +16,7 @@ urlpatterns = [
     path("hybrid/notifications", views.hybrid_notifications),
 ]
 
-handler400 = "project.views.bad_request"
-handler403 = "project.views.forbidden"
-handler404 = "project.views.not_found"
-handler500 = "project.views.server_error"
+handler400 = "project.contract.bad_request"
+handler403 = "project.contract.forbidden"
+handler404 = "project.contract.not_found"
+handler500 = "project.contract.server_error"
