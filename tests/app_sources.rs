@@ -21,10 +21,19 @@ const COPIES: &[&[&str]] = &[
         "node-apps/express/leibniz.js",
     ],
     &["node-apps/fastify/hybrid.js", "node-apps/express/hybrid.js"],
+    &[
+        "node-apps/fastify/periodic.js",
+        "node-apps/express/periodic.js",
+    ],
     // Python: the Leibniz loop and its worker process.
     &[
         "python-apps/fastapi/leibniz.py",
         "python-apps/django/project/leibniz.py",
+    ],
+    // Python: the sharkbench workload's framework-free part (symbol rule, answer fields).
+    &[
+        "python-apps/fastapi/periodic.py",
+        "python-apps/django/project/periodic.py",
     ],
 ];
 

@@ -1,9 +1,11 @@
 """faceoff target "fastapi": FastAPI served by uvicorn (uvloop + httptools), one process.
 
 The articles' code comes first: the app and its routes, each keeping the semantics of the
-seed snippet it comes from (`shared/seeds` 001, 003 and 004). The contract's plumbing
+seed snippet it comes from (`shared/seeds` 001, 003 and 004, and Sharkbench's web test,
+which 004 quotes). The contract's plumbing
 (JSON responses and errors, the body limit, the input rules) is in contract.py; the data
-services the routes read from (PostgreSQL, the Node realtime service) in services.py.
+services the routes read from (PostgreSQL, the Node realtime service, Sharkbench's data
+server) in services.py.
 """
 
 import asyncio
@@ -20,8 +22,9 @@ from pydantic import AfterValidator, Field, StrictFloat, StrictInt, StrictStr
 
 import contract
 import leibniz
+import periodic
 from contract import StrictModel, plain_int_query, require_json
-from services import database, lifespan, realtime
+from services import data_server, database, lifespan, realtime
 
 # The interactive docs and the OpenAPI schema are not part of the contract: without them
 # every path outside the contract is an unknown route (404). No slash redirects either:
@@ -250,6 +253,29 @@ async def hybrid_notifications(user_id: Annotated[str, Query(pattern=r"^[A-Za-z0
     server = "Python-Node hybrid" if realtime.url else "Python"
     return {"realtime": live, "historical": historical, "server": server}
 
+
+
+# ---------------------------------------------------------------- sharkbench (seed 004)
+
+
+async def periodic_answer(answer, name, symbol):
+    """Sharkbench's handlers: fetch the document from the data server with httpx, parse it,
+    answer a few fields of one element (the symbol is checked before any fetch)."""
+    try:
+        periodic.check_symbol(symbol)
+        return answer(await data_server.document(name), symbol)
+    except periodic.PeriodicError as error:
+        raise HTTPException(error.status, error.message) from None
+
+
+@app.get("/api/v1/periodic-table/element")
+async def get_element(symbol: str | None = None):
+    return await periodic_answer(periodic.element, "element.json", symbol)
+
+
+@app.get("/api/v1/periodic-table/shells")
+async def get_shells(symbol: str | None = None):
+    return await periodic_answer(periodic.shells, "shells.json", symbol)
 
 # ---------------------------------------------------------------- the contract's plumbing
 

@@ -1,7 +1,8 @@
 """The data services the FastAPI app reads from (app.py holds the articles' routes): the
-db workload's PostgreSQL, and the hybrid pair's Node realtime service. Each comes from the
-environment faceoff's service topology provides (DATABASE_URL, REALTIME_URL); without it
-the app still starts."""
+db workload's PostgreSQL, the hybrid pair's Node realtime service, and the sharkbench
+workload's data server. Each comes from the environment faceoff's service topology
+provides (DATABASE_URL, REALTIME_URL, SHARKBENCH_DATA_URL); without it the app still
+starts."""
 
 import asyncio
 import os
@@ -11,6 +12,8 @@ from contextlib import asynccontextmanager
 import asyncpg
 import httpx
 from fastapi import HTTPException
+
+import periodic
 
 
 class Database:
@@ -107,10 +110,56 @@ class Realtime:
 realtime = Realtime()
 
 
+class DataServer:
+    """Sharkbench's web test: the data server at SHARKBENCH_DATA_URL, fetched with httpx's
+    AsyncClient, as Sharkbench's FastAPI app does: one shared client (its pool keeps every
+    connection alive, as Node's fetch does; Sharkbench's keeps httpx's default 20), waiting at
+    most SHARKBENCH_DATA_TIMEOUT_MS. Errors are periodic.PeriodicError: 502 down or a bad
+    answer, 504 too slow, 503 without SHARKBENCH_DATA_URL."""
+
+    def __init__(self):
+        self.url = None
+        self.client = None
+        self.timeout_ms = periodic.DEFAULT_TIMEOUT_MS
+
+    def open(self):
+        self.url = os.environ.get("SHARKBENCH_DATA_URL") or None
+        if self.url:
+            self.timeout_ms = int(os.environ.get("SHARKBENCH_DATA_TIMEOUT_MS", periodic.DEFAULT_TIMEOUT_MS))
+            limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+            self.client = httpx.AsyncClient(timeout=self.timeout_ms / 1000, limits=limits, trust_env=False)
+
+    async def close(self):
+        if self.client is not None:
+            await self.client.aclose()
+
+    async def document(self, name):
+        """GET {SHARKBENCH_DATA_URL}/{name}, parsed."""
+        if self.client is None:
+            raise periodic.not_configured()
+        try:
+            response = await self.client.get(f"{self.url}/{name}")
+        except httpx.TimeoutException:
+            raise periodic.too_slow(self.timeout_ms) from None
+        except httpx.HTTPError as error:
+            raise periodic.unavailable(error) from None
+        if response.status_code != 200:
+            raise periodic.bad_answer(response.status_code)
+        try:
+            return response.json()
+        except ValueError:
+            raise periodic.not_json() from None
+
+
+data_server = DataServer()
+
+
 @asynccontextmanager
 async def lifespan(app):
     await database.open()
     realtime.open()
+    data_server.open()
     yield
+    await data_server.close()
     await realtime.close()
     await database.close()

@@ -1,3 +1,5 @@
+import os
+
 from django.urls import path
 
 from . import views
@@ -15,6 +17,20 @@ urlpatterns = [
     path("db/multiple", views.db_multiple),
     path("hybrid/notifications", views.hybrid_notifications),
 ]
+
+# Sharkbench's web test: as Sharkbench's own Django apps, async views with httpx's AsyncClient
+# under ASGI (uvicorn, target django), sync views with requests under WSGI (gunicorn, target
+# django-wsgi). The entry point (asgi.py, wsgi.py) says which interface this is.
+if os.environ.get("FACEOFF_DJANGO_INTERFACE") == "asgi":
+    urlpatterns += [
+        path("api/v1/periodic-table/element", views.periodic_element_async),
+        path("api/v1/periodic-table/shells", views.periodic_shells_async),
+    ]
+else:
+    urlpatterns += [
+        path("api/v1/periodic-table/element", views.periodic_element_sync),
+        path("api/v1/periodic-table/shells", views.periodic_shells_sync),
+    ]
 
 handler400 = "project.contract.bad_request"
 handler403 = "project.contract.forbidden"

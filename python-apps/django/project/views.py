@@ -7,23 +7,28 @@ gunicorn, one sync worker). Which views are `async def` is chosen per workload (
 - sync views (status, orders, compute) are plain Django: under ASGI Django runs each in
   a thread of its own (one per request, `ThreadSensitiveContext`), under WSGI in the worker;
 - async views (both sleeps, the offload job) run on the event loop under ASGI; under WSGI
-  Django runs them to completion with asgiref's `async_to_sync`, blocking the worker.
+  Django runs them to completion with asgiref's `async_to_sync`, blocking the worker;
+- the sharkbench views come in both kinds, as in Sharkbench: async with httpx under ASGI,
+  sync with requests under WSGI (urls.py picks them by interface).
 """
 
 import asyncio
 import itertools
 import math
+import os
 import random
 import re
 import threading
 import time
 from datetime import datetime, timezone
 
+import httpx
+import requests
 from django.conf import settings
 from django.db import Error as DatabaseError
 from django.db import connection
 
-from . import leibniz
+from . import leibniz, periodic
 from .contract import ApiError, api_view, check_fields, is_int, json_body, json_response, query_int
 
 
@@ -269,3 +274,104 @@ def hybrid_notifications(request):
         {"id": 102, "message": f"Realtime 2 for {user_id}", "read": False},
     ]
     return json_response({"realtime": realtime, "historical": HISTORICAL, "server": "Python"})
+
+
+# ---------------------------------------------------------------- sharkbench (seed 004)
+#
+# Sharkbench's web test, which seed 004 quotes (Fastify 9,340 vs FastAPI 1,185 req/s): each
+# request fetches a JSON document from the data server at SHARKBENCH_DATA_URL, parses it and
+# answers a few fields of one element (periodic.py). Sharkbench's Django apps use httpx's
+# AsyncClient under uvicorn and a requests Session under gunicorn; so do these. Both keep
+# their connections alive and wait at most SHARKBENCH_DATA_TIMEOUT_MS: down or a bad answer
+# is 502, too slow 504, no SHARKBENCH_DATA_URL 503.
+
+DATA_URL = os.environ.get("SHARKBENCH_DATA_URL") or None
+DATA_TIMEOUT_MS = int(os.environ.get("SHARKBENCH_DATA_TIMEOUT_MS", periodic.DEFAULT_TIMEOUT_MS))
+
+# ASGI: one AsyncClient for the server's one event loop (it binds to the loop on first use).
+async_client = httpx.AsyncClient(
+    timeout=DATA_TIMEOUT_MS / 1000,
+    limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+    trust_env=False,
+)
+# WSGI: one Session for the sync worker, which serves one request at a time.
+session = requests.Session()
+session.trust_env = False
+
+
+async def fetch_document_async(name):
+    if DATA_URL is None:
+        raise periodic.not_configured()
+    try:
+        response = await async_client.get(f"{DATA_URL}/{name}")
+    except httpx.TimeoutException:
+        raise periodic.too_slow(DATA_TIMEOUT_MS) from None
+    except httpx.HTTPError as error:
+        raise periodic.unavailable(error) from None
+    if response.status_code != 200:
+        raise periodic.bad_answer(response.status_code)
+    try:
+        return response.json()
+    except ValueError:
+        raise periodic.not_json() from None
+
+
+def fetch_document_sync(name):
+    if DATA_URL is None:
+        raise periodic.not_configured()
+    try:
+        response = session.get(f"{DATA_URL}/{name}", timeout=DATA_TIMEOUT_MS / 1000)
+    except requests.Timeout:
+        raise periodic.too_slow(DATA_TIMEOUT_MS) from None
+    except requests.RequestException as error:
+        raise periodic.unavailable(error) from None
+    if response.status_code != 200:
+        raise periodic.bad_answer(response.status_code)
+    try:
+        return response.json()
+    except ValueError:
+        raise periodic.not_json() from None
+
+
+def periodic_error(error):
+    return ApiError(error.status, error.message)
+
+
+@api_view("GET", "HEAD")
+async def periodic_element_async(request):
+    symbol = request.GET.get("symbol")
+    try:
+        periodic.check_symbol(symbol)
+        return json_response(periodic.element(await fetch_document_async("element.json"), symbol))
+    except periodic.PeriodicError as error:
+        raise periodic_error(error) from None
+
+
+@api_view("GET", "HEAD")
+async def periodic_shells_async(request):
+    symbol = request.GET.get("symbol")
+    try:
+        periodic.check_symbol(symbol)
+        return json_response(periodic.shells(await fetch_document_async("shells.json"), symbol))
+    except periodic.PeriodicError as error:
+        raise periodic_error(error) from None
+
+
+@api_view("GET", "HEAD")
+def periodic_element_sync(request):
+    symbol = request.GET.get("symbol")
+    try:
+        periodic.check_symbol(symbol)
+        return json_response(periodic.element(fetch_document_sync("element.json"), symbol))
+    except periodic.PeriodicError as error:
+        raise periodic_error(error) from None
+
+
+@api_view("GET", "HEAD")
+def periodic_shells_sync(request):
+    symbol = request.GET.get("symbol")
+    try:
+        periodic.check_symbol(symbol)
+        return json_response(periodic.shells(fetch_document_sync("shells.json"), symbol))
+    except periodic.PeriodicError as error:
+        raise periodic_error(error) from None
