@@ -130,7 +130,7 @@ impl Metric {
     }
 
     /// This figure in one chat trial; `None` when the trial cannot give it.
-    pub fn of_chat(self, trial: &crate::chat::run::ChatTrial) -> Option<f64> {
+    pub fn of_chat(self, trial: &crate::results::ChatTrial) -> Option<f64> {
         let ramp = trial.capacity.as_ref();
         let fanout = trial.fanout.as_ref().map(|f| &f.latency);
         match self {

@@ -158,7 +158,7 @@ pub struct Comparison {
     pub figures: Vec<FigureComparison>,
     /// How the two runs' hosts and parameters differ (see [`crate::merge::differences`]):
     /// figures from different conditions may differ for that reason alone.
-    pub differences: Vec<crate::merge::Difference>,
+    pub differences: Vec<crate::results::Difference>,
 }
 
 impl Comparison {

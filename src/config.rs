@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 /// Why the fixtures could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -77,7 +77,7 @@ pub struct Target {
     pub workloads: Vec<String>,
     /// Where and how a chat target speaks the chat protocol.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chat: Option<crate::chat::protocol::ChatEndpoint>,
+    pub chat: Option<ChatEndpoint>,
 }
 
 impl Target {
@@ -652,6 +652,26 @@ fn validate_targets(targets: &[Target], root: &Path, path: &Path) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// How a chat target frames events on its WebSocket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// Engine.IO v4 packets carrying Socket.IO v5 packets, default namespace only:
+    /// `0{…}` open, `2`/`3` ping/pong, `40` connect, `42["event",data]` an event.
+    Socketio,
+    /// `{"event": NAME, "data": VALUE}`, one per text frame; no handshake, no pings.
+    Json,
+}
+
+/// Where a chat target listens and how it frames events (`chat = {…}` in targets.toml).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatEndpoint {
+    pub protocol: Protocol,
+    /// The WebSocket path and query, e.g. `/socket.io/?EIO=4&transport=websocket`.
+    pub path: String,
 }
 
 #[cfg(test)]

@@ -48,23 +48,31 @@ pub enum ImageError {
         message: String,
         tail: String,
     },
-    #[error("CA bundle {path} cannot be read: {source}; pass --ca-bundle PATH or --ca-bundle none")]
+    #[error("CA bundle {path} cannot be read: {cause}; pass --ca-bundle PATH or --ca-bundle none")]
     CaBundle {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
-    #[error("{context}: {source}")]
+    #[error("{context}: {cause}")]
     Io {
         context: String,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("Docker engine: {0}")]
-    Engine(#[from] bollard::errors::Error),
+    Engine(bollard::errors::Error),
+}
+
+// The engine's message is part of this error's own line (targets record errors as one
+// line), so it is not also exposed as a source: each cause prints once.
+impl From<bollard::errors::Error> for ImageError {
+    fn from(err: bollard::errors::Error) -> Self {
+        ImageError::Engine(err)
+    }
 }
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ImageError {
     let context = context.into();
-    move |source| ImageError::Io { context, source }
+    move |cause| ImageError::Io { context, cause }
 }
 
 /// Which base an app image is built on.
@@ -379,7 +387,7 @@ fn read_ca_bundle(path: Option<&Path>) -> Result<Vec<u8>, ImageError> {
         None => Ok(Vec::new()),
         Some(path) => std::fs::read(path).map_err(|source| ImageError::CaBundle {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         }),
     }
 }

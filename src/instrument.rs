@@ -16,7 +16,7 @@
 //!   resident set size before and while they are open.
 //!
 //! Everything is bounded in time; nginx and wrk are killed by pid when done, also on error.
-//! Nothing here prints: `report::wrk::calibration_text` does.
+//! Nothing here prints: `console::wrk::calibration_text` does.
 
 use std::fmt::Write as _;
 use std::io;
@@ -327,7 +327,7 @@ pub enum InstrumentError {
     #[error(transparent)]
     Load(#[from] LoadError),
     /// Something on this machine failed: a temporary directory, a process.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         what: String,
         #[source]
@@ -376,10 +376,10 @@ pub async fn calibrate(opts: &CalibrateOptions) -> Result<Calibration, Instrumen
 
     let mut rounds = Vec::with_capacity(opts.rounds as usize);
     for round in 1..=opts.rounds {
-        let cpu_before = crate::sample::process_cpu_ns(std::process::id() as i32);
+        let cpu_before = crate::runtime::process_cpu_ns(std::process::id() as i32);
         let report =
             faceoff_closed(&url, opts.connections, opts.generator_cpu, opts.duration).await?;
-        let cpu = crate::sample::process_cpu_ns(std::process::id() as i32) - cpu_before;
+        let cpu = crate::runtime::process_cpu_ns(std::process::id() as i32) - cpu_before;
         let mut faceoff = figures(&report);
         faceoff.cpu_us_per_request = per_request_us(cpu as f64 / 1e9, report.requests);
         let wrk = run_wrk(opts, &url, nginx.dir(), opts.connections, None).await?;

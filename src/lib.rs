@@ -2,16 +2,27 @@
 //! each in its own container under identical limits, drives one load suite against all of
 //! them and writes a reproducible comparison.
 //!
-//! The run is visible in the module list: `config → images → runtime → verify → load →
-//! sample → stats → results → analysis → report`.
+//! The modules form layers, each importing only from its own layer or below (checked by
+//! `tests/layers.rs`):
+//!
+//! | layer | modules |
+//! |---|---|
+//! | data | `config`, `contract`, `stats` |
+//! | mechanisms | `load`, `runtime` (services included), `images`, `sample`, `database`, `manifest`, `schedule`, `sweep`, `ui`, `chat` |
+//! | record | `results`: every type of results.json and verify.json, with read and write |
+//! | procedures | `run` (one trial loop for HTTP and chat), `verify`, `instrument` |
+//! | judgement and presentation | `claims`, `analysis`, `compare`, `merge`, `audit`, `matrix`, `report` (files), `console` (terminal) |
+//! | edge | `commands` (one handler per subcommand), `cli`, and the binary's `main` |
 
 pub mod analysis;
 pub mod audit;
 pub mod chat;
 pub mod claims;
 pub mod cli;
+pub mod commands;
 pub mod compare;
 pub mod config;
+pub mod console;
 pub mod contract;
 pub mod database;
 pub mod images;
@@ -28,5 +39,5 @@ pub mod sample;
 pub mod schedule;
 pub mod stats;
 pub mod sweep;
-pub mod topology;
+pub mod ui;
 pub mod verify;

@@ -5,12 +5,13 @@
 //! Pure: results in, results out. Reading and writing files is the caller's job.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
-use crate::results::{RunResults, RunStatus};
+use crate::results::{
+    Difference, MergeRecord, MergedSource, RunResults, RunStatus, SourceDifference,
+};
 
 /// Parameters that differ between jobs by design: each job runs its own targets, in its
 /// own order.
@@ -26,23 +27,6 @@ const MANIFEST_PER_JOB: &[&str] = &[
     "engine.memory_bytes",
     "host.memory_bytes",
 ];
-
-/// One way two results files differ: a field of the parameters or of the manifest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Difference {
-    /// Where, e.g. `manifest.host.cpu_model` or `parameters.duration_s`.
-    pub field: String,
-    /// The value in the first file, as JSON (`null` when absent).
-    pub first: String,
-    /// The value in the other file.
-    pub other: String,
-}
-
-impl fmt::Display for Difference {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({} vs {})", self.field, self.first, self.other)
-    }
-}
 
 /// The differences in host, engine, faceoff version, fixtures and parameters between two
 /// results files that matter when their figures are put side by side.
@@ -130,38 +114,6 @@ pub struct Source {
     /// How the user named it (the file path), for messages.
     pub label: String,
     pub results: RunResults,
-}
-
-/// Where a merged file came from, kept in it so reports can say so.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct MergeRecord {
-    pub sources: Vec<MergedSource>,
-    /// True when `--allow-mixed` let differing hosts or parameters through.
-    pub allow_mixed: bool,
-    /// How the sources differed from the first one (empty unless `allow_mixed`). The merged
-    /// file's parameters and manifest are the first source's.
-    pub differences: Vec<SourceDifference>,
-    /// Differences that do not stop a merge, e.g. base images each job built itself.
-    pub notes: Vec<String>,
-}
-
-/// One merged file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct MergedSource {
-    pub file: String,
-    pub run_id: String,
-    pub targets: Vec<String>,
-    pub seed: Option<u64>,
-    pub started_at: String,
-    pub finished_at: Option<String>,
-}
-
-/// A difference of one source from the first.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct SourceDifference {
-    pub file: String,
-    #[serde(flatten)]
-    pub difference: Difference,
 }
 
 /// Why files could not be merged.

@@ -257,3 +257,53 @@ async fn ctrl_c_mid_ramp_stops_at_once_keeps_the_results_and_removes_the_contain
     assert_eq!(results.status, RunStatus::Interrupted);
     assert!(containers_of_run(&results.run_id).await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chat_run_records_its_seeded_order_and_its_verify_cases_and_writes_the_reports() {
+    if skip() {
+        return;
+    }
+    build_images_once(&CHAT_TARGETS);
+    let out = tempfile::tempdir().unwrap();
+    let output = faceoff()
+        .args(["run", "--workload", "chat", "--profile", "fanout"])
+        .args(["--targets", "socketio,python-socketio", "--trials", "2"])
+        .args(["--seed", "42", "--connections", "50"])
+        .args(["--duration", "1s", "--warmup", "0s", "--out"])
+        .arg(out.path())
+        .output()
+        .expect("faceoff runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dir = run_dir_in(out.path()).expect("a run directory");
+    let results = results::read(&dir.join("results.json")).unwrap();
+    assert_eq!(results.parameters.seed, Some(42));
+    let expected = faceoff::schedule::schedule(
+        &["socketio".to_string(), "python-socketio".to_string()],
+        42,
+        2,
+    );
+    assert_eq!(results.parameters.schedule, expected);
+    for target in &results.targets {
+        assert_eq!(target.chat_trials.len(), 2, "{}", target.target);
+        assert!(
+            !target.verify_cases.is_empty() && target.verify_cases.iter().all(|c| c.passed),
+            "{}: {:?}",
+            target.target,
+            target.verify_cases
+        );
+    }
+    for report in ["report.md", "report.html"] {
+        let text = std::fs::read_to_string(dir.join(report)).expect(report);
+        assert!(
+            text.contains("python-socketio"),
+            "{report} names the targets"
+        );
+        assert!(stdout.contains(report), "{stdout}");
+    }
+    assert!(containers_of_run(&results.run_id).await.is_empty());
+}

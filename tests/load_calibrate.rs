@@ -14,8 +14,8 @@
 
 use std::time::Duration;
 
+use faceoff::console::wrk::calibration_text;
 use faceoff::instrument::{CalibrateOptions, calibrate};
-use faceoff::report::wrk::calibration_text;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)

@@ -12,8 +12,8 @@ use hyper::service::service_fn;
 use hyper::{Method, Response};
 use hyper_util::rt::TokioIo;
 
+use faceoff::console::wrk::wrk_text;
 use faceoff::load::{LiveCounters, LoadSpec, run_closed_loop, run_open_loop};
-use faceoff::report::wrk::wrk_text;
 
 /// A hyper server on 127.0.0.1 answering `{"ok":true}`, on a runtime of its own.
 fn start_server() -> (SocketAddr, tokio::runtime::Runtime) {

@@ -3,12 +3,10 @@
 //!
 //! `protocol` frames events (Engine.IO v4 / Socket.IO v5, or Channels-style JSON), `client`
 //! is one connection, `driver` the load generator's pool on its own thread, `capacity` the
-//! step-by-step ramp, `verify` the chat contract's cases, and `run` ties them to
-//! `faceoff run --workload chat`.
+//! step-by-step ramp. The chat contract's cases are in [`crate::verify::chat`], the chat
+//! trial in [`crate::run::chat`].
 
 pub mod capacity;
 pub mod client;
 pub mod driver;
 pub mod protocol;
-pub mod run;
-pub mod verify;

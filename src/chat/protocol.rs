@@ -2,28 +2,9 @@
 //! WebSocket (what Socket.IO servers speak) and one JSON object per frame (what a Django
 //! Channels consumer speaks). No I/O here, so the framing is tested on its own.
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// How a chat target frames events on its WebSocket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Protocol {
-    /// Engine.IO v4 packets carrying Socket.IO v5 packets, default namespace only:
-    /// `0{…}` open, `2`/`3` ping/pong, `40` connect, `42["event",data]` an event.
-    Socketio,
-    /// `{"event": NAME, "data": VALUE}`, one per text frame; no handshake, no pings.
-    Json,
-}
-
-/// Where a chat target listens and how it frames events (`chat = {…}` in targets.toml).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ChatEndpoint {
-    pub protocol: Protocol,
-    /// The WebSocket path and query, e.g. `/socket.io/?EIO=4&transport=websocket`.
-    pub path: String,
-}
+pub use crate::config::{ChatEndpoint, Protocol};
 
 /// What one text frame from the server means.
 #[derive(Debug, Clone, PartialEq)]

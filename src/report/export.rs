@@ -44,11 +44,11 @@ pub trait Exporter {
 /// Why a report could not be produced or written.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
-    #[error("cannot serialise the results: {0}")]
+    #[error("cannot serialise the results")]
     Json(#[from] serde_json::Error),
-    #[error("cannot serialise JUnit XML: {0}")]
+    #[error("cannot serialise JUnit XML")]
     Junit(#[from] quick_junit::SerializeError),
-    #[error("cannot write {path}: {source} (free disk space, or pass another -o/--out)")]
+    #[error("cannot write {path} (free disk space, or pass another -o/--out)")]
     Write {
         path: PathBuf,
         source: std::io::Error,

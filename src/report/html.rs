@@ -92,7 +92,7 @@ pub fn page(analysis: &Analysis<'_>) -> Markup {
                         " · " (results.started_at) " → " (results.finished_at.as_deref().unwrap_or("not finished"))
                         " · " (text::provenance(analysis))
                     }
-                    p class="conditions" { (super::conditions_line(results)) }
+                    p class="conditions" { (super::text::conditions_line(results)) }
                     @if !analysis.warnings.is_empty() {
                         section {
                             h2 { "Warnings" }
@@ -339,8 +339,8 @@ fn claims(analysis: &Analysis<'_>) -> Markup {
                                 code { (claim.id) } br;
                                 span class="quote" { "“" (claim.quote) "” — " (claim.source) }
                             }
-                            td { (super::theirs_text(verdict.theirs())) }
-                            td { (super::ours_or_why(verdict)) }
+                            td { (super::text::theirs_text(verdict.theirs())) }
+                            td { (super::text::ours_or_why(verdict)) }
                             td { span class=(format!("badge v-{}", verdict.label())) { (verdict.label()) } }
                         }
                     }
@@ -426,7 +426,7 @@ fn environment(analysis: &Analysis<'_>) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::test_support::{analysis_of, fixture_results};
+    use crate::analysis::test_support::{analysis_of, fixture_results};
 
     fn report() -> String {
         let results = fixture_results();

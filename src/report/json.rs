@@ -44,7 +44,7 @@ pub fn results_schema() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::test_support::{analysis_of, fixture_results, repo_root};
+    use crate::analysis::test_support::{analysis_of, fixture_results, repo_root};
 
     #[test]
     fn json_report_is_the_results_file_and_reads_back_identical() {
@@ -82,7 +82,7 @@ mod tests {
                 .unwrap();
         let validator = jsonschema::validator_for(&schema).unwrap();
         let results: serde_json::Value =
-            serde_json::from_str(&crate::report::test_support::fixture_text()).unwrap();
+            serde_json::from_str(&crate::analysis::test_support::fixture_text()).unwrap();
         let errors: Vec<String> = validator
             .iter_errors(&results)
             .map(|e| format!("{} at {}", e, e.instance_path()))
@@ -95,7 +95,7 @@ mod tests {
         let schema: serde_json::Value = serde_json::from_str(&results_schema()).unwrap();
         let validator = jsonschema::validator_for(&schema).unwrap();
         let mut results: serde_json::Value =
-            serde_json::from_str(&crate::report::test_support::fixture_text()).unwrap();
+            serde_json::from_str(&crate::analysis::test_support::fixture_text()).unwrap();
         results["status"] = serde_json::json!("finished-ish");
         results["targets"][0]["trials"][0]["requests"] = serde_json::json!("many");
         assert_eq!(validator.iter_errors(&results).count(), 2);

@@ -140,13 +140,13 @@ pub fn results_junit(analysis: &Analysis<'_>) -> Result<String, quick_junit::Ser
 
     let mut claims = TestSuite::new("claims");
     for (claim, verdict) in &analysis.verdicts {
-        let theirs = super::theirs_text(verdict.theirs());
+        let theirs = super::text::theirs_text(verdict.theirs());
         let detail = match verdict.why() {
             Some(why) => format!("not-run: {why}; theirs: {theirs}"),
             None => format!(
                 "{}: ours {}; theirs {theirs}",
                 verdict.label(),
-                super::ours_or_why(verdict)
+                super::text::ours_or_why(verdict)
             ),
         };
         let status = match verdict {
@@ -176,7 +176,7 @@ pub fn results_junit(analysis: &Analysis<'_>) -> Result<String, quick_junit::Ser
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::test_support::{analysis_of, fixture_results};
+    use crate::analysis::test_support::{analysis_of, fixture_results};
 
     #[test]
     fn results_junit_has_one_testcase_per_claim_and_per_verify_case() {

@@ -60,7 +60,7 @@ pub fn markdown(analysis: &Analysis<'_>) -> String {
         results.finished_at.as_deref().unwrap_or("not finished"),
         text::provenance(analysis)
     );
-    let _ = writeln!(out, "> {}\n", super::conditions_line(results));
+    let _ = writeln!(out, "> {}\n", super::text::conditions_line(results));
 
     summary(&mut out, analysis);
     comparisons(&mut out, analysis);
@@ -243,8 +243,8 @@ fn claims(out: &mut String, analysis: &Analysis<'_>) {
             vec![
                 format!("`{}`", claim.id),
                 claim.source.clone(),
-                super::theirs_text(verdict.theirs()),
-                super::ours_or_why(verdict),
+                super::text::theirs_text(verdict.theirs()),
+                super::text::ours_or_why(verdict),
                 format!("**{}**", verdict.label()),
             ]
         })
@@ -299,7 +299,7 @@ fn environment(out: &mut String, analysis: &Analysis<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::test_support::{analysis_of, fixture_results};
+    use crate::analysis::test_support::{analysis_of, fixture_results};
 
     fn report() -> String {
         let results = fixture_results();
@@ -354,7 +354,7 @@ mod tests {
 
     #[test]
     fn markdown_warns_when_the_file_was_merged_from_mixed_conditions() {
-        use crate::merge::{Difference, MergeRecord, SourceDifference};
+        use crate::results::{Difference, MergeRecord, SourceDifference};
         let mut results = fixture_results();
         results.merge = Some(MergeRecord {
             sources: Vec::new(),

@@ -2,7 +2,7 @@
 //! same figure the same way.
 
 use crate::analysis::{Analysis, FigureComparison, TargetFigures};
-use crate::results::{RunStatus, VerifyStatus};
+use crate::results::{RunResults, RunStatus, VerifyStatus};
 use crate::stats::Estimate;
 
 /// `12345.6` → `12,346`; `3.14159` with 2 decimals → `3.14`.
@@ -221,6 +221,106 @@ pub fn bootstrap(analysis: &Analysis<'_>) -> String {
         number(b.resamples as f64, 0),
         b.seed
     )
+}
+
+/// One line under the table naming the conditions, so a pasted table keeps its context.
+pub fn conditions_line(results: &RunResults) -> String {
+    let p = &results.parameters;
+    let line = format!(
+        "workload {} ({} {}), {} connections, {}s after {}s warm-up, {} trial(s); server cpuset {} / {} MiB{}; generator on CPUs {:?}; runtime {:?}",
+        p.workload,
+        p.method,
+        p.path,
+        p.connections,
+        p.duration_s,
+        p.warmup_s,
+        p.trials,
+        p.limits.cpuset,
+        p.limits.memory_bytes / (1024 * 1024),
+        if p.memory_limit_enforced {
+            ""
+        } else {
+            " (not enforced)"
+        },
+        p.generator_cpus,
+        p.runtime,
+    );
+    // Services (a database, the hybrid pair's realtime service) with their own limits.
+    let services: Vec<String> = results
+        .services
+        .iter()
+        .map(|s| {
+            format!(
+                "{} on cpuset {} / {} MiB",
+                s.name,
+                s.limits.cpuset,
+                s.limits.memory_bytes / (1024 * 1024)
+            )
+        })
+        .collect();
+    if services.is_empty() {
+        line
+    } else {
+        format!("{line}; {}", services.join(", "))
+    }
+}
+
+/// faceoff's side of a verdict as one line, or why the claim was not run.
+pub fn ours_or_why(verdict: &crate::claims::Verdict) -> String {
+    match (verdict.ours(), verdict.why()) {
+        (Some(ours), _) => ours_text(ours),
+        (None, Some(why)) => why.to_string(),
+        (None, None) => String::new(),
+    }
+}
+
+fn quoted_text(quoted: crate::claims::Quoted) -> String {
+    match quoted {
+        crate::claims::Quoted::Single(v) => format!("{v}"),
+        crate::claims::Quoted::Range([low, high]) => format!("{low}-{high}"),
+    }
+}
+
+/// The article's side of a verdict as one line.
+pub fn theirs_text(theirs: &crate::claims::Theirs) -> String {
+    let unit = theirs.unit.as_deref().unwrap_or("");
+    let mut text = match (&theirs.b, theirs.a_value, theirs.b_value) {
+        (Some(b), Some(av), Some(bv)) => format!("{} {av} vs {b} {bv} {unit}", theirs.a),
+        (Some(b), _, _) => format!("{} vs {b}", theirs.a),
+        (None, Some(av), _) => format!("{} {av} {unit}", theirs.a),
+        (None, None, _) => theirs.a.clone(),
+    };
+    if let Some(ratio) = theirs.ratio {
+        let winner = theirs.winner.as_deref().unwrap_or("");
+        text.push_str(&format!("; {winner} {}x", quoted_text(ratio)));
+    }
+    if let Some(value) = theirs.value {
+        text.push_str(&format!("; {} {unit}", quoted_text(value)));
+    }
+    if let Some(at_least) = theirs.at_least {
+        text.push_str(&format!("; at least {at_least} {unit}"));
+    }
+    text.trim().to_string()
+}
+
+/// faceoff's side of a verdict as one line: medians, the judged figure and its interval.
+pub fn ours_text(ours: &crate::claims::Ours) -> String {
+    let unit = ours.metric.unit();
+    let mut text = match &ours.b {
+        Some(b) => format!("{:.4} vs {:.4} {unit}", ours.a.median, b.median),
+        None => format!("{:.4} {unit}", ours.a.median),
+    };
+    text.push_str(&format!(
+        "; judged {:.2} [{:.2}, {:.2}]",
+        ours.judged, ours.judged_ci.low, ours.judged_ci.high
+    ));
+    if ours.single_trial {
+        text.push_str(" (single trial)");
+    }
+    if !ours.outliers.is_empty() {
+        text.push_str(&format!("; {} outlier trial(s) kept", ours.outliers.len()));
+    }
+    text
 }
 
 #[cfg(test)]

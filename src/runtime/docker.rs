@@ -174,7 +174,6 @@ impl Runtime for DockerRuntime {
             (LABEL_RUN.to_string(), spec.run_id.to_string()),
             (LABEL_TARGET.to_string(), target.name.clone()),
         ]);
-        let memory = i64::try_from(spec.limits.memory_bytes).unwrap_or(i64::MAX);
         let mut env = vec![
             format!("HOST={}", super::HOST),
             format!("PORT={}", spec.port),
@@ -191,11 +190,6 @@ impl Runtime for DockerRuntime {
             env: Some(env),
             labels: Some(labels),
             host_config: Some(HostConfig {
-                network_mode: Some("host".into()),
-                cpuset_cpus: Some(spec.limits.cpuset.clone()),
-                memory: Some(memory),
-                // Swap equal to memory means no swap: a target over its limit is killed, not slowed.
-                memory_swap: Some(memory),
                 // The same open-file limit for every target, high enough that connection
                 // capacity is decided by the server and its memory, not by the engine's default.
                 ulimits: Some(vec![ResourcesUlimits {
@@ -203,7 +197,7 @@ impl Runtime for DockerRuntime {
                     soft: Some(CONTAINER_NOFILE),
                     hard: Some(CONTAINER_NOFILE),
                 }]),
-                ..Default::default()
+                ..host_config(spec.limits)
             }),
             ..Default::default()
         };
@@ -213,10 +207,8 @@ impl Runtime for DockerRuntime {
         {
             host.ulimits = None;
         }
-        match self
-            .create_and_start(&name, body.clone(), spec, target)
-            .await
-        {
+        let language = Some(target.language);
+        match launch(&self.docker, &name, body.clone(), spec.port, language).await {
             // An engine started with a lower open-file limit cannot give its containers more
             // (runc: "error setting rlimit"): then every target gets the engine's own limit,
             // still the same for all, and capacity results report it.
@@ -231,7 +223,7 @@ impl Runtime for DockerRuntime {
                 if let Some(host) = body.host_config.as_mut() {
                     host.ulimits = None;
                 }
-                self.create_and_start(&name, body, spec, target).await
+                launch(&self.docker, &name, body, spec.port, language).await
             }
             other => other,
         }
@@ -243,28 +235,6 @@ impl Runtime for DockerRuntime {
 }
 
 impl DockerRuntime {
-    async fn create_and_start(
-        &self,
-        name: &str,
-        body: ContainerCreateBody,
-        spec: &LaunchSpec<'_>,
-        target: &Target,
-    ) -> Result<DockerInstance, RuntimeError> {
-        let options = CreateContainerOptionsBuilder::default().name(name).build();
-        let created = self.docker.create_container(Some(options), body).await?;
-        let instance = DockerInstance {
-            docker: self.docker.clone(),
-            id: created.id,
-            port: spec.port,
-            language: target.language,
-        };
-        if let Err(err) = self.docker.start_container(&instance.id, None).await {
-            let _ = instance.remove().await;
-            return Err(err.into());
-        }
-        Ok(instance)
-    }
-
     async fn clean_run(&self, run_id: Option<&str>) -> Result<usize, RuntimeError> {
         let label = match run_id {
             Some(id) => format!("{LABEL_RUN}={id}"),
@@ -285,6 +255,44 @@ impl DockerRuntime {
         }
         Ok(removed)
     }
+}
+
+/// The host settings every faceoff container gets: host networking (traffic stays on
+/// 127.0.0.1), its cpuset, and a memory limit with no swap, so a container over its limit
+/// is killed, not slowed.
+pub fn host_config(limits: &super::Limits) -> HostConfig {
+    let memory = i64::try_from(limits.memory_bytes).unwrap_or(i64::MAX);
+    HostConfig {
+        network_mode: Some("host".into()),
+        cpuset_cpus: Some(limits.cpuset.clone()),
+        memory: Some(memory),
+        memory_swap: Some(memory),
+        ..Default::default()
+    }
+}
+
+/// Creates and starts a container, removing it again when it does not start. `language`
+/// decides what [`Instance::runtime_version`] asks (none for a service such as PostgreSQL).
+pub async fn launch(
+    docker: &Docker,
+    name: &str,
+    body: ContainerCreateBody,
+    port: u16,
+    language: Option<Language>,
+) -> Result<DockerInstance, RuntimeError> {
+    let options = CreateContainerOptionsBuilder::default().name(name).build();
+    let created = docker.create_container(Some(options), body).await?;
+    let instance = DockerInstance {
+        docker: docker.clone(),
+        id: created.id,
+        port,
+        language,
+    };
+    if let Err(err) = docker.start_container(&instance.id, None).await {
+        let _ = instance.remove().await;
+        return Err(err.into());
+    }
+    Ok(instance)
 }
 
 /// When the engine read a stats sample, as an `Instant` on our clock.
@@ -390,26 +398,16 @@ async fn remove_container(docker: &Docker, id: &str) -> Result<(), RuntimeError>
     }
 }
 
-/// A running target container.
+/// A running container: a target, or a service started beside it.
+#[derive(Clone)]
 pub struct DockerInstance {
     docker: Docker,
     id: String,
     port: u16,
-    language: Language,
+    language: Option<Language>,
 }
 
 impl DockerInstance {
-    /// A handle on a container faceoff started itself (an auxiliary service), so it can be
-    /// sampled like a target. `language` only decides what `runtime_version` runs.
-    pub fn attach(docker: Docker, id: String, port: u16, language: Language) -> Self {
-        DockerInstance {
-            docker,
-            id,
-            port,
-            language,
-        }
-    }
-
     async fn remove(&self) -> Result<(), RuntimeError> {
         remove_container(&self.docker, &self.id).await
     }
@@ -425,7 +423,19 @@ impl Instance for DockerInstance {
     }
 
     async fn exited(&self) -> Result<Option<Exited>, RuntimeError> {
-        let inspect = self.docker.inspect_container(&self.id, None).await?;
+        let inspect = match self.docker.inspect_container(&self.id, None).await {
+            Ok(inspect) => inspect,
+            // Removed from under us: as good as stopped.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {
+                return Ok(Some(Exited {
+                    code: -1,
+                    oom_killed: false,
+                }));
+            }
+            Err(err) => return Err(err.into()),
+        };
         let state = inspect.state.unwrap_or_default();
         if state.running.unwrap_or(false) {
             return Ok(None);
@@ -500,7 +510,7 @@ impl Instance for DockerInstance {
     }
 
     async fn runtime_version(&self) -> Option<String> {
-        let program = match self.language {
+        let program = match self.language? {
             Language::Node => "node",
             Language::Python => "python3",
         };

@@ -13,13 +13,13 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use super::process_cpu_ns;
 use super::{
     Exited, Instance, LaunchSpec, Prepared, ResourceReading, Runtime, RuntimeError, RuntimeKind,
     parse_cpuset, tail_lines,
 };
 use crate::config::{Fixtures, Language, Target};
 use crate::images::{self, Progress};
-use crate::sample::process_cpu_ns;
 
 /// Runs targets as host processes.
 pub struct LocalRuntime {
@@ -38,7 +38,7 @@ pub fn cache_dir() -> PathBuf {
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> RuntimeError {
     let context = context.into();
-    move |source| RuntimeError::Io { context, source }
+    move |cause| RuntimeError::Io { context, cause }
 }
 
 impl LocalRuntime {
@@ -172,7 +172,7 @@ impl Runtime for LocalRuntime {
         }
         let child = command.spawn().map_err(|source| RuntimeError::Io {
             context: format!("starting `{}` for {}", argv.join(" "), target.name),
-            source,
+            cause: source,
         })?;
         let pid_file = self
             .pid_dir()
@@ -248,7 +248,7 @@ impl InstallLock {
         if locked != 0 {
             return Err(RuntimeError::Io {
                 context: format!("locking {}", path.display()),
-                source: std::io::Error::last_os_error(),
+                cause: std::io::Error::last_os_error(),
             });
         }
         Ok(InstallLock { file })

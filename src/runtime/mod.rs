@@ -5,6 +5,10 @@
 
 pub mod docker;
 pub mod local;
+mod proc;
+pub mod services;
+
+pub use proc::process_cpu_ns;
 
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 use std::path::PathBuf;
@@ -99,12 +103,21 @@ pub enum RuntimeError {
     #[error(transparent)]
     Image(#[from] ImageError),
     #[error("Docker engine: {0}")]
-    Engine(#[from] bollard::errors::Error),
-    #[error("{context}: {source}")]
+    Engine(bollard::errors::Error),
+    /// The cause is in the line, not a source: targets record their errors as one line.
+    #[error("{context}: {cause}")]
     Io {
         context: String,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
+}
+
+// The engine's message is part of this error's own line (targets record errors as one
+// line), so it is not also exposed as a source: each cause prints once.
+impl From<bollard::errors::Error> for RuntimeError {
+    fn from(err: bollard::errors::Error) -> Self {
+        RuntimeError::Engine(err)
+    }
 }
 
 /// How a target ended, when it ended on its own.
@@ -230,7 +243,7 @@ pub fn pick_free_port() -> Result<u16, RuntimeError> {
         TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).map_err(|source| {
             RuntimeError::Io {
                 context: "finding a free port on 127.0.0.1".into(),
-                source,
+                cause: source,
             }
         })?;
     listener
@@ -238,7 +251,7 @@ pub fn pick_free_port() -> Result<u16, RuntimeError> {
         .map(|addr| addr.port())
         .map_err(|source| RuntimeError::Io {
             context: "finding a free port on 127.0.0.1".into(),
-            source,
+            cause: source,
         })
 }
 
@@ -286,6 +299,20 @@ pub fn cpus_besides(taken: &[usize]) -> Vec<usize> {
     (0..host_cpu_count())
         .filter(|c| !taken.contains(c))
         .collect()
+}
+
+/// The load generator's CPUs: those asked for, else every online CPU outside the server's
+/// set, else (a one-CPU host) the server's own, which the caller must flag as not fair.
+pub fn generator_cpus(asked: Option<&str>, server: &[usize]) -> Result<Vec<usize>, RuntimeError> {
+    if let Some(cpus) = asked {
+        return parse_cpuset(cpus);
+    }
+    let others = cpus_besides(server);
+    Ok(if others.is_empty() {
+        server.to_vec()
+    } else {
+        others
+    })
 }
 
 /// CPUs this host has online.

@@ -5,12 +5,15 @@
 //! [`check_case`] is pure (observed response in, differences out), so the rules are tested
 //! without a server; [`verify_target`] does the HTTP.
 
+pub mod chat;
 mod db;
+
+// The record types live with the results; `faceoff::verify::VerifyReport` stays a name.
+pub use crate::results::{CaseOutcome, TargetVerification, VerifyReport};
 
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::contract::{Before, Case, Contract, Defaults, OVERSIZED};
@@ -25,80 +28,6 @@ pub struct Observed {
     pub date: Option<String>,
     pub body: Vec<u8>,
     pub elapsed: Duration,
-}
-
-/// The outcome of one case on one target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct CaseOutcome {
-    pub id: String,
-    pub workload: String,
-    pub description: String,
-    pub passed: bool,
-    /// Each difference from the contract, one line each.
-    pub failures: Vec<String>,
-    pub status: Option<u16>,
-    pub elapsed_ms: f64,
-}
-
-/// Every case's outcome on one target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TargetVerification {
-    pub target: String,
-    pub passed: bool,
-    /// Why the target could not be verified at all (did not start, …).
-    pub error: Option<String>,
-    pub cases: Vec<CaseOutcome>,
-}
-
-impl TargetVerification {
-    /// A verification from case outcomes.
-    pub fn from_cases(target: &str, cases: Vec<CaseOutcome>) -> Self {
-        TargetVerification {
-            target: target.to_string(),
-            passed: cases.iter().all(|c| c.passed),
-            error: None,
-            cases,
-        }
-    }
-
-    /// A target that could not be verified.
-    pub fn failed_to_start(target: &str, error: String) -> Self {
-        TargetVerification {
-            target: target.to_string(),
-            passed: false,
-            error: Some(error),
-            cases: Vec::new(),
-        }
-    }
-
-    /// The failed cases, as one line each: `id: difference; difference`.
-    pub fn failure_lines(&self) -> Vec<String> {
-        let mut lines: Vec<String> = self.error.iter().map(|e| format!("start: {e}")).collect();
-        lines.extend(
-            self.cases
-                .iter()
-                .filter(|c| !c.passed)
-                .map(|c| format!("{}: {}", c.id, c.failures.join("; "))),
-        );
-        lines
-    }
-}
-
-/// `verify.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct VerifyReport {
-    pub schema_version: u32,
-    pub run_id: String,
-    pub started_at: String,
-    pub finished_at: Option<String>,
-    pub workloads: Vec<String>,
-    pub targets: Vec<TargetVerification>,
-}
-
-impl VerifyReport {
-    pub fn passed(&self) -> bool {
-        self.targets.iter().all(|t| t.passed)
-    }
 }
 
 /// Checks one observed response against a case; returns the differences (none: passed).
@@ -441,7 +370,7 @@ pub async fn verify_target_and_services(
     contract: &Contract,
     workloads: &[String],
     database_url: Option<&str>,
-    services: Option<&mut Option<crate::topology::RunningServices>>,
+    services: Option<&mut Option<crate::runtime::services::RunningServices>>,
 ) -> Vec<CaseOutcome> {
     let client = match client() {
         Ok(client) => client,
@@ -658,9 +587,9 @@ async fn date_check(
 
 /// The services (built) every verified target runs beside, and what starts them.
 pub struct VerifyServices<'a> {
-    pub launcher: &'a crate::topology::Launcher,
+    pub launcher: &'a crate::runtime::services::Launcher,
     /// Every service any target needs, built.
-    pub prepared: &'a [crate::topology::PreparedService],
+    pub prepared: &'a [crate::runtime::services::PreparedService],
     /// The names the verified workloads need; each target's own follow.
     pub workload_services: &'a [String],
 }
@@ -683,7 +612,9 @@ pub async fn verify_all<R: crate::runtime::Runtime>(
         let indented = |line: &str| progress(&format!("  {line}"));
         let mine = services
             .as_ref()
-            .map(|s| crate::topology::select(s.prepared, s.workload_services, &target.services))
+            .map(|s| {
+                crate::runtime::services::select(s.prepared, s.workload_services, &target.services)
+            })
             .unwrap_or_default();
         let running = match &services {
             Some(services) if !mine.is_empty() => match services
@@ -724,7 +655,7 @@ pub async fn verify_all<R: crate::runtime::Runtime>(
             .map(str::to_string);
         let cases = match &target.chat {
             // A chat server answers the chat cases; the HTTP contract is not its to serve.
-            Some(chat) => crate::chat::verify::verify_chat(instance.port(), chat).await,
+            Some(chat) => chat::verify_chat(instance.port(), chat).await,
             None => {
                 verify_target_and_services(
                     instance.port(),

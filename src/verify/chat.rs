@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use super::client::{Conn, Endpoint};
-use super::protocol::{ChatEndpoint, Protocol};
+use crate::chat::client::{Conn, Endpoint};
+use crate::chat::protocol::{ChatEndpoint, Protocol};
 use crate::verify::CaseOutcome;
 
 /// How long an expected event may take.

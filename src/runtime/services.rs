@@ -13,23 +13,18 @@ use std::time::{Duration, Instant};
 
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig};
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    StopContainerOptionsBuilder,
-};
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::{ConfigError, Fixtures, Target, Workload, parse_str};
 use crate::images::{self, BaseChoice, BuildOptions, ImageError, Progress};
-use crate::runtime::docker::LABEL_RUN;
-use crate::runtime::{self, Limits, RuntimeError};
+use crate::runtime::docker::{self, DockerInstance, LABEL_RUN};
+use crate::runtime::{self, Instance, Limits, RuntimeError};
 
 /// Label carrying the service name on every service container.
 pub const LABEL_SERVICE: &str = "faceoff.service";
 
-const POSTGRES_DOCKERFILE: &str = include_str!("images/postgres.Dockerfile");
+const POSTGRES_DOCKERFILE: &str = include_str!("../images/postgres.Dockerfile");
 
 /// What a service is, which decides how it is built and checked for readiness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -382,7 +377,15 @@ pub enum TopologyError {
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
     #[error("Docker engine: {0}")]
-    Engine(#[from] bollard::errors::Error),
+    Engine(bollard::errors::Error),
+}
+
+// The engine's message is part of this error's own line (targets record errors as one
+// line), so it is not also exposed as a source: each cause prints once.
+impl From<bollard::errors::Error> for TopologyError {
+    fn from(err: bollard::errors::Error) -> Self {
+        TopologyError::Engine(err)
+    }
 }
 
 /// What `results.json` records about a service of the run.
@@ -512,7 +515,7 @@ impl Launcher {
         let seed = std::fs::read(&seed_path).map_err(|source| {
             TopologyError::Runtime(RuntimeError::Io {
                 context: format!("reading {}", seed_path.display()),
-                source,
+                cause: source,
             })
         })?;
         let mut hasher = Sha256::new();
@@ -581,7 +584,6 @@ impl Launcher {
         ready_timeout: Duration,
     ) -> Result<RunningServices, TopologyError> {
         let mut running = RunningServices {
-            docker: self.docker.clone(),
             running: Vec::new(),
         };
         for service in prepared {
@@ -605,19 +607,18 @@ impl Launcher {
     ) -> Result<RunningService, TopologyError> {
         let service = &prepared.service;
         let port = runtime::pick_free_port()?;
-        let limits = self.limits_of(service);
-        let memory = i64::try_from(limits.memory_bytes).unwrap_or(i64::MAX);
         let labels = HashMap::from([
             (LABEL_RUN.to_string(), run_id.to_string()),
             (LABEL_SERVICE.to_string(), service.name.clone()),
         ]);
-        let cmd = service
+        let app = service
             .as_target()
-            .filter(|_| service.kind == ServiceKind::App)
-            .map(|target| target.command_for(runtime::HOST, port));
+            .filter(|_| service.kind == ServiceKind::App);
         let body = ContainerCreateBody {
             image: Some(prepared.image.clone()),
-            cmd,
+            cmd: app
+                .as_ref()
+                .map(|target| target.command_for(runtime::HOST, port)),
             env: Some(vec![
                 format!("HOST={}", runtime::HOST),
                 format!("PORT={port}"),
@@ -625,32 +626,24 @@ impl Launcher {
             ]),
             labels: Some(labels),
             host_config: Some(HostConfig {
-                network_mode: Some("host".into()),
-                cpuset_cpus: Some(limits.cpuset.clone()),
-                memory: Some(memory),
-                memory_swap: Some(memory),
                 // PostgreSQL's shared memory; the engine's default 64 MiB is too small for
                 // its parallel workers.
                 shm_size: Some(256 * 1024 * 1024),
-                ..Default::default()
+                ..docker::host_config(self.limits_of(service))
             }),
             ..Default::default()
         };
         let name = format!("faceoff-{run_id}-{}-{port}", service.name);
-        let options = CreateContainerOptionsBuilder::default().name(&name).build();
-        let created = self.docker.create_container(Some(options), body).await?;
+        let language = app.map(|target| target.language);
+        let instance = docker::launch(&self.docker, &name, body, port, language).await?;
         let started = RunningService {
             service: service.clone(),
-            id: created.id,
+            instance,
             port,
             url: service.url_for(port),
         };
-        if let Err(err) = self.docker.start_container(&started.id, None).await {
-            let _ = remove(&self.docker, &started.id).await;
-            return Err(err.into());
-        }
-        if let Err(err) = wait_ready(&self.docker, &started, ready_timeout).await {
-            let _ = remove(&self.docker, &started.id).await;
+        if let Err(err) = wait_ready(&started, ready_timeout).await {
+            let _ = started.instance.stop().await;
             return Err(err);
         }
         Ok(started)
@@ -741,19 +734,20 @@ pub async fn launcher_for(
     )))
 }
 
+/// A running service: services run on the Docker engine only (see [`launcher_for`]).
+pub type ServiceInstance = DockerInstance;
+
 /// One started service.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunningService {
     pub service: Service,
-    pub id: String,
+    pub instance: DockerInstance,
     pub port: u16,
     pub url: String,
 }
 
 /// The services of one trial (or one verified target), to hand to the target and tear down.
-#[derive(Debug)]
 pub struct RunningServices {
-    docker: Docker,
     running: Vec<RunningService>,
 }
 
@@ -787,37 +781,26 @@ impl RunningServices {
     }
 
     /// Handles to sample each service's CPU and memory like a target's, by name.
-    pub fn instances(&self) -> Vec<(String, crate::runtime::docker::DockerInstance)> {
+    pub fn instances(&self) -> Vec<(String, DockerInstance)> {
         self.running
             .iter()
-            .map(|r| {
-                let language = r.service.language.unwrap_or(crate::config::Language::Node);
-                (
-                    r.service.name.clone(),
-                    crate::runtime::docker::DockerInstance::attach(
-                        self.docker.clone(),
-                        r.id.clone(),
-                        r.port,
-                        language,
-                    ),
-                )
-            })
+            .map(|r| (r.service.name.clone(), r.instance.clone()))
             .collect()
     }
 
     /// The first service that is no longer running, as the error to report.
     pub async fn first_stopped(&self) -> Option<TopologyError> {
         for running in &self.running {
-            if let Ok(Some((code, oom))) = exited(&self.docker, &running.id).await {
+            if let Ok(Some(exited)) = running.instance.exited().await {
                 return Some(TopologyError::Died {
                     service: running.service.name.clone(),
-                    code,
-                    oom: if oom {
+                    code: exited.code,
+                    oom: if exited.oom_killed {
                         ", killed for memory: raise --db-memory"
                     } else {
                         ""
                     },
-                    logs: logs_tail(&self.docker, &running.id).await,
+                    logs: running.instance.logs_tail(runtime::LOG_TAIL_LINES).await,
                 });
             }
         }
@@ -827,11 +810,9 @@ impl RunningServices {
     /// Stops and removes every service, last started first.
     pub async fn stop(self) -> Result<(), TopologyError> {
         let mut first_error = None;
-        for running in self.running.iter().rev() {
-            let options = StopContainerOptionsBuilder::default().t(5).build();
-            let _ = self.docker.stop_container(&running.id, Some(options)).await;
-            if let Err(err) = remove(&self.docker, &running.id).await {
-                first_error.get_or_insert(err);
+        for running in self.running.into_iter().rev() {
+            if let Err(err) = running.instance.stop().await {
+                first_error.get_or_insert(err.into());
             }
         }
         match first_error {
@@ -841,19 +822,16 @@ impl RunningServices {
     }
 }
 
-async fn wait_ready(
-    docker: &Docker,
-    running: &RunningService,
-    timeout: Duration,
-) -> Result<(), TopologyError> {
+async fn wait_ready(running: &RunningService, timeout: Duration) -> Result<(), TopologyError> {
     let deadline = Instant::now() + timeout;
     let name = &running.service.name;
+    let instance = &running.instance;
     loop {
-        if let Some((code, _)) = exited(docker, &running.id).await? {
+        if let Some(exited) = instance.exited().await? {
             return Err(TopologyError::Crashed {
                 service: name.clone(),
-                code,
-                logs: logs_tail(docker, &running.id).await,
+                code: exited.code,
+                logs: instance.logs_tail(runtime::LOG_TAIL_LINES).await,
             });
         }
         let last = match running.service.kind {
@@ -872,61 +850,10 @@ async fn wait_ready(
                 service: name.clone(),
                 timeout_s: timeout.as_secs(),
                 last,
-                logs: logs_tail(docker, &running.id).await,
+                logs: instance.logs_tail(runtime::LOG_TAIL_LINES).await,
             });
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// `Some((exit code, killed for memory))` once the container has stopped.
-async fn exited(docker: &Docker, id: &str) -> Result<Option<(i64, bool)>, TopologyError> {
-    match docker.inspect_container(id, None).await {
-        Ok(inspect) => {
-            let state = inspect.state.unwrap_or_default();
-            if state.running.unwrap_or(false) {
-                Ok(None)
-            } else {
-                Ok(Some((
-                    state.exit_code.unwrap_or(-1),
-                    state.oom_killed.unwrap_or(false),
-                )))
-            }
-        }
-        // Removed from under us: as good as stopped.
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(Some((-1, false))),
-        Err(err) => Err(err.into()),
-    }
-}
-
-async fn logs_tail(docker: &Docker, id: &str) -> String {
-    let lines = runtime::LOG_TAIL_LINES;
-    let options = LogsOptionsBuilder::default()
-        .stdout(true)
-        .stderr(true)
-        .tail(&lines.to_string())
-        .build();
-    let mut stream = docker.logs(id, Some(options));
-    let mut text = String::new();
-    while let Some(Ok(chunk)) = stream.next().await {
-        text.push_str(&chunk.to_string());
-    }
-    runtime::tail_lines(&text, lines)
-}
-
-async fn remove(docker: &Docker, id: &str) -> Result<(), TopologyError> {
-    let options = RemoveContainerOptionsBuilder::default()
-        .force(true)
-        .v(true)
-        .build();
-    match docker.remove_container(id, Some(options)).await {
-        Ok(()) => Ok(()),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(()),
-        Err(err) => Err(err.into()),
     }
 }
 

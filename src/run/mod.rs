@@ -2,25 +2,28 @@
 //! shuffled from a recorded seed and rotated per trial), wait until it is ready, drive the load while sampling its resources,
 //! stop it, and write the results file after every step.
 
+pub mod chat;
+pub mod session;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
-
 use crate::config::{Fixtures, Target, Workload};
 use crate::contract::Contract;
 use crate::load::{LiveCounters, LoadReport, LoadSpec};
 use crate::manifest::framework_version;
-use crate::results::{
-    self, RunResults, RunStatus, TargetResult, TargetStatus, TrialResult, VerifyStatus,
+use crate::results::{self, RunResults, TargetResult, TargetStatus, TrialResult, VerifyStatus};
+use crate::runtime::services::{
+    Launcher, PreparedService, Service, ServiceInstance, TopologyError,
 };
 use crate::runtime::{self, Instance, LaunchSpec, Limits, Prepared, Runtime};
 use crate::sample;
 use crate::stats::latency_summary;
 use crate::sweep::LoadPlan;
-use crate::topology::{Launcher, PreparedService, Service, TopologyError};
+pub use crate::ui::Ui;
+use crate::ui::{progress_bar, update_bar};
 
 /// Everything a run needs, validated.
 #[derive(Debug, Clone)]
@@ -56,32 +59,90 @@ pub struct RunPlan {
     pub launcher: Option<Launcher>,
 }
 
-/// Where progress goes: step lines on stderr and a live bar during load (hidden when stderr
-/// is not a terminal).
-#[derive(Debug, Clone, Copy)]
-pub struct Ui {
-    pub quiet: bool,
+/// An HTTP run's trials: each target started with its services, verified on its first
+/// trial, then loaded with the plan's profile.
+pub struct HttpTrials<'a> {
+    pub plan: &'a RunPlan,
 }
 
-impl Ui {
-    pub fn step(&self, message: &str) {
-        if !self.quiet {
-            eprintln!("{message}");
+impl session::Trials for HttpTrials<'_> {
+    type Shared = Vec<PreparedService>;
+
+    fn schedule(&self) -> session::Schedule<'_> {
+        session::Schedule {
+            targets: &self.plan.targets,
+            trials: self.plan.trials,
+            seed: self.plan.seed,
+            results_path: &self.plan.results_path,
+            verify: self.plan.contract.is_some(),
         }
     }
 
-    /// A measured fact the user should know about; shown even with --quiet.
-    pub fn warn(&self, message: &str) {
-        eprintln!("warning: {message}");
+    async fn prepare_shared(
+        &self,
+        results: &mut RunResults,
+        ui: Ui,
+    ) -> Result<Vec<PreparedService>, String> {
+        let services = prepare_services(self.plan, ui)
+            .await
+            .map_err(|err| err.to_string())?;
+        if let Some(launcher) = &self.plan.launcher {
+            results.services = launcher.records(&services);
+        }
+        Ok(services)
+    }
+
+    async fn trial<R: Runtime>(
+        &self,
+        runtime: &R,
+        prepared: &Prepared,
+        services: &Vec<PreparedService>,
+        trial: u32,
+        ui: Ui,
+    ) -> session::Outcome {
+        let outcome = run_trial(runtime, prepared, services, self.plan, trial, ui).await;
+        if let Ok((result, _)) = &outcome.measured {
+            for line in trial_lines(result) {
+                ui.step(&line);
+            }
+        }
+        session::Outcome {
+            measured: outcome
+                .measured
+                .map(|(result, version)| (session::Measured::Http(Box::new(result)), version))
+                .map_err(|err| err.to_string()),
+            verification: outcome.verification,
+            service_died: outcome.service_died.map(|err| err.to_string()),
+        }
     }
 }
 
-/// Generator CPU use (percent of its CPUs) above which a trial is flagged.
-pub const GENERATOR_BUSY_WARNING: f64 = 90.0;
+/// The progress lines after an HTTP trial: its headline figures, and a sweep's steps.
+fn trial_lines(trial: &TrialResult) -> Vec<String> {
+    let services: String = trial
+        .services
+        .iter()
+        .map(|(service, used)| format!(", {service} mean CPU {:.0}%", used.mean_cpu_percent))
+        .collect();
+    let mut lines = vec![format!(
+        "  {:.0} req/s, p99 {:.2} ms, {} errors, peak {:.1} MiB{services}",
+        trial.requests_per_sec,
+        trial.latency.p99_ms,
+        trial.errors.total(),
+        trial.resources.peak_memory_bytes as f64 / 1048576.0
+    )];
+    if let Some(sweep) = &trial.sweep {
+        lines.extend(
+            crate::sweep::step_lines(sweep)
+                .iter()
+                .map(|l| format!("    {l}")),
+        );
+        lines.push(format!("  {}", crate::sweep::max_rate_text(sweep)));
+    }
+    lines
+}
 
-/// Runs the plan, recording into `results` and rewriting the results file after each
-/// target and trial. Target failures are recorded, not returned: the run goes on with the
-/// other targets. Returns an error only when results cannot be written.
+/// Runs the plan (see [`session::execute`]).
 pub async fn execute<R: Runtime>(
     runtime: &R,
     fixtures: &Fixtures,
@@ -89,133 +150,7 @@ pub async fn execute<R: Runtime>(
     results: &mut RunResults,
     ui: Ui,
 ) -> Result<(), results::WriteError> {
-    let services = match prepare_services(plan, ui).await {
-        Ok(services) => {
-            if let Some(launcher) = &plan.launcher {
-                results.services = launcher.records(&services);
-            }
-            services
-        }
-        Err(err) => {
-            // Without its services no target can be measured: each says why.
-            for target in &plan.targets {
-                let entry = results.target_mut(&empty_result(target, fixtures));
-                entry.status = TargetStatus::Failed;
-                entry.error = Some(err.to_string());
-            }
-            results.status = RunStatus::Failed;
-            results.finished_at = Some(now_rfc3339());
-            return results::write(&plan.results_path, results);
-        }
-    };
-    let prepared = prepare_all(
-        runtime,
-        fixtures,
-        &plan.targets,
-        results,
-        &plan.results_path,
-        ui,
-    )
-    .await?;
-
-    let mut ended_early: Option<String> = None;
-    'trials: for trial in 1..=plan.trials {
-        // Shuffled from the seed, rotated each trial (ABC, BCA, CAB…): no target always
-        // goes first, and the order is recorded and replayable.
-        for index in crate::schedule::trial_order(plan.targets.len(), plan.seed, trial) {
-            let wanted = &plan.targets[index].name;
-            let Some(ready) = prepared.iter().find(|p| &p.target.name == wanted) else {
-                continue;
-            };
-            let name = &ready.target.name;
-            if results.has_failed(name) {
-                continue;
-            }
-            ui.step(&format!("[trial {trial}/{}] {name}", plan.trials));
-            let outcome = run_trial(runtime, ready, &services, plan, trial, ui).await;
-            let entry = results.target_mut(&empty_result(&ready.target, fixtures));
-            if let Some(checked) = &outcome.verification {
-                entry.verify = if checked.passed {
-                    VerifyStatus::Passed
-                } else {
-                    VerifyStatus::Failed
-                };
-                entry.verify_failures = checked.failure_lines();
-                entry.verify_cases = checked.cases.clone();
-            } else if plan.contract.is_none() {
-                entry.verify = VerifyStatus::Skipped;
-            }
-            match outcome.measured {
-                Ok((trial_result, version)) => {
-                    let services: String = trial_result
-                        .services
-                        .iter()
-                        .map(|(service, used)| {
-                            format!(", {service} mean CPU {:.0}%", used.mean_cpu_percent)
-                        })
-                        .collect();
-                    ui.step(&format!(
-                        "  {:.0} req/s, p99 {:.2} ms, {} errors, peak {:.1} MiB{services}",
-                        trial_result.requests_per_sec,
-                        trial_result.latency.p99_ms,
-                        trial_result.errors.total(),
-                        trial_result.resources.peak_memory_bytes as f64 / 1048576.0
-                    ));
-                    if let Some(sweep) = &trial_result.sweep {
-                        for line in crate::report::sweep::step_lines(sweep) {
-                            ui.step(&format!("    {line}"));
-                        }
-                        ui.step(&format!("  {}", crate::report::sweep::max_rate_text(sweep)));
-                    }
-                    if entry.runtime_version.is_none() {
-                        entry.runtime_version = version;
-                    }
-                    entry.trials.push(trial_result);
-                }
-                Err(err) => {
-                    ui.step(&format!("  {name} failed: {err}"));
-                    entry.status = TargetStatus::Failed;
-                    entry.error = Some(err.to_string());
-                }
-            }
-            // A service that stopped mid-trial (the database killed) fails this target, its
-            // trial kept with the errors it counted, and ends the run.
-            if let Some(died) = outcome.service_died {
-                ui.step(&format!("  {name} failed: {died}"));
-                entry.status = TargetStatus::Failed;
-                entry.error = Some(match entry.error.take() {
-                    Some(own) => format!("{died}; the target's own error: {own}"),
-                    None => died.to_string(),
-                });
-                ended_early = Some(format!(
-                    "not measured: the run ended when a service of {name}'s trial {trial} stopped"
-                ));
-                results::write(&plan.results_path, results)?;
-                break 'trials;
-            }
-            results::write(&plan.results_path, results)?;
-        }
-    }
-    if let Some(reason) = ended_early {
-        for target in &plan.targets {
-            let entry = results.target_mut(&empty_result(target, fixtures));
-            if entry.status == TargetStatus::Ok && entry.trials.len() < plan.trials as usize {
-                entry.status = TargetStatus::Failed;
-                entry.error = Some(reason.clone());
-            }
-        }
-    }
-    results.status = if results
-        .targets
-        .iter()
-        .any(|t| t.status == TargetStatus::Failed)
-    {
-        RunStatus::Failed
-    } else {
-        RunStatus::Complete
-    };
-    results.finished_at = Some(now_rfc3339());
-    results::write(&plan.results_path, results)
+    session::execute(runtime, fixtures, &HttpTrials { plan }, results, ui).await
 }
 
 /// Prepares every target (finds or builds its image), recording each one's image and
@@ -275,8 +210,9 @@ pub(crate) fn empty_result(target: &Target, fixtures: &Fixtures) -> TargetResult
 pub enum TrialError {
     #[error(transparent)]
     Runtime(#[from] runtime::RuntimeError),
+    /// The generator's message is part of the line targets record, not also a source.
     #[error("load generator: {0}")]
-    Load(#[from] crate::load::LoadError),
+    Load(crate::load::LoadError),
     #[error("load generator thread failed: {0}")]
     Join(String),
     #[error("{target} stopped during the load (exit code {code}{oom}); last log lines: {logs}")]
@@ -300,6 +236,12 @@ pub enum TrialError {
     Setup { request: String, message: String },
     #[error(transparent)]
     Topology(#[from] TopologyError),
+}
+
+impl From<crate::load::LoadError> for TrialError {
+    fn from(err: crate::load::LoadError) -> Self {
+        TrialError::Load(err)
+    }
 }
 
 /// What one trial produced: the measurement (or why not) and, on the first trial, the
@@ -339,8 +281,11 @@ async fn run_trial<R: Runtime>(
         service_died: None,
     };
     // The services first, each ready before the next, then the target with their URLs.
-    let services =
-        crate::topology::select(services, &plan.workload.services, &prepared.target.services);
+    let services = crate::runtime::services::select(
+        services,
+        &plan.workload.services,
+        &prepared.target.services,
+    );
     let running = match (&plan.launcher, services.is_empty()) {
         (Some(launcher), false) => {
             match launcher
@@ -484,12 +429,12 @@ async fn send_setup(port: u16, workload: &Workload) -> Result<(), TrialError> {
 /// The services running beside a trial's target.
 struct TrialServices<'a> {
     database_url: Option<&'a str>,
-    instances: Vec<(String, crate::runtime::docker::DockerInstance)>,
+    instances: Vec<(String, ServiceInstance)>,
 }
 
 /// Samples each service every `interval` until `stop` is set; returns the readings by name.
 fn sample_services(
-    instances: Vec<(String, crate::runtime::docker::DockerInstance)>,
+    instances: Vec<(String, ServiceInstance)>,
     interval: Duration,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> Vec<tokio::task::JoinHandle<(String, Vec<runtime::ResourceReading>)>> {
@@ -570,7 +515,7 @@ async fn measure<I: Instance>(
     };
     let started_at = now_rfc3339();
     let own_pid = std::process::id() as i32;
-    let (cpu_before, wall_before) = (sample::process_cpu_ns(own_pid), std::time::Instant::now());
+    let (cpu_before, wall_before) = (runtime::process_cpu_ns(own_pid), std::time::Instant::now());
     let stop_services = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let service_samplers = sample_services(
         services.instances,
@@ -586,7 +531,7 @@ async fn measure<I: Instance>(
         }
     }
     let generator_cpu_percent = sample::generator_busy_percent(
-        sample::process_cpu_ns(own_pid).saturating_sub(cpu_before),
+        runtime::process_cpu_ns(own_pid).saturating_sub(cpu_before),
         wall_before.elapsed(),
         plan.generator_cpus.len(),
     );
@@ -609,17 +554,14 @@ async fn measure<I: Instance>(
         });
     }
     let resources = sample::summarize(sample::series(&readings));
-    if generator_cpu_percent > GENERATOR_BUSY_WARNING {
+    if generator_cpu_percent > sample::GENERATOR_BUSY_WARNING {
         ui.warn(&format!(
             "{name}: the load generator kept its CPUs {generator_cpu_percent:.0}% busy; it may have set the pace, not the server (give it more CPUs with --generator-cpus, or fewer --connections)"
         ));
     }
     if let (Some(open), None) = (&report.open_loop, &driven.sweep) {
         if !open.kept_rate() {
-            ui.warn(&format!(
-                "{name}: {}",
-                crate::report::sweep::rate_shortfall(open)
-            ));
+            ui.warn(&format!("{name}: {}", crate::sweep::rate_shortfall(open)));
         }
     }
     let mut result = trial_result(trial, report, resources);
@@ -658,40 +600,6 @@ fn trial_result(
         started_at: None,
         finished_at: None,
         services: Default::default(),
-    }
-}
-
-fn progress_bar(ui: Ui, total: Duration) -> ProgressBar {
-    if ui.quiet {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(total.as_millis() as u64);
-    let style = ProgressStyle::with_template("  {bar:30} {elapsed:>3}/{duration} {msg}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(style);
-    bar
-}
-
-async fn update_bar(bar: ProgressBar, live: Arc<LiveCounters>) {
-    let started = std::time::Instant::now();
-    let mut last = (started, 0u64);
-    let mut interval = tokio::time::interval(Duration::from_millis(250));
-    loop {
-        interval.tick().await;
-        let now = std::time::Instant::now();
-        let requests = live.requests.load(Ordering::Relaxed);
-        let errors = live.errors.load(Ordering::Relaxed);
-        let window = now.duration_since(last.0).as_secs_f64();
-        let rate = if window > 0.0 {
-            (requests.saturating_sub(last.1)) as f64 / window
-        } else {
-            0.0
-        };
-        last = (now, requests);
-        bar.set_position(now.duration_since(started).as_millis() as u64);
-        bar.set_message(format!(
-            "{rate:>8.0} req/s  {requests} requests  {errors} errors"
-        ));
     }
 }
 

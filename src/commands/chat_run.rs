@@ -2,24 +2,23 @@
 //! profile and limits, builds the plan and the results file, runs it (Ctrl-C removes the
 //! run's containers and keeps the results so far), and prints the capacity or fan-out table.
 
-use std::future::Future;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Result, bail};
 
-use faceoff::chat::capacity::CapacitySpec;
-use faceoff::chat::driver::FanoutSpec;
-use faceoff::chat::run::{self as chat_run, ChatMode, ChatParameters, ChatPlan};
-use faceoff::cli::RunArgs;
-use faceoff::config::{Fixtures, LoadMode, Workload};
-use faceoff::load::{self, FD_MARGIN, LoadError};
-use faceoff::manifest::Manifest;
-use faceoff::report;
-use faceoff::results::{self, Parameters, RunResults, RunStatus, TargetStatus};
-use faceoff::run::{self, Ui};
-use faceoff::runtime::docker::EngineInfo;
-use faceoff::runtime::{self as rt, Limits, Runtime, RuntimeKind};
+use crate::chat::capacity::CapacitySpec;
+use crate::chat::driver::FanoutSpec;
+use crate::cli::RunArgs;
+use crate::config::{Fixtures, LoadMode, Workload};
+use crate::load::{self, FD_MARGIN, LoadError};
+use crate::manifest::Manifest;
+use crate::results::ChatParameters;
+use crate::results::{self, Parameters, RunResults};
+use crate::run::chat::{self as chat_run, ChatMode, ChatPlan};
+use crate::run::{self, Ui};
+use crate::runtime::docker::EngineInfo;
+use crate::runtime::{self as rt, Limits, Runtime, RuntimeKind};
 
 /// Exit code for a run stopped by Ctrl-C (128 + SIGINT).
 const EXIT_INTERRUPTED: u8 = 130;
@@ -32,7 +31,6 @@ pub async fn run<R: Runtime>(
     workload: &Workload,
     engine: Option<EngineInfo>,
     ui: Ui,
-    shutdown: impl Future<Output = ()>,
 ) -> Result<ExitCode> {
     let targets = fixtures.select_targets_for(&args.targets, workload)?;
     if targets.is_empty() {
@@ -62,17 +60,7 @@ pub async fn run<R: Runtime>(
         memory_bytes: args.limits.memory,
     };
     let server_cpus = rt::parse_cpuset(&limits.cpuset)?;
-    let generator_cpus = match &args.generator_cpus {
-        Some(cpus) => rt::parse_cpuset(cpus)?,
-        None => {
-            let others = rt::cpus_besides(&server_cpus);
-            if others.is_empty() {
-                server_cpus.clone()
-            } else {
-                others
-            }
-        }
-    };
+    let generator_cpus = rt::generator_cpus(args.generator_cpus.as_deref(), &server_cpus)?;
     if generator_cpus.iter().any(|c| server_cpus.contains(c)) {
         ui.warn("the chat driver shares CPUs with the server; figures will be lower and noisier");
     }
@@ -119,11 +107,13 @@ pub async fn run<R: Runtime>(
         }
     };
     let run_id = run::new_run_id();
-    let results_path = args.out.join(&run_id).join("results.json");
+    let run_dir = args.out.join(&run_id);
+    let results_path = run_dir.join("results.json");
     let plan = ChatPlan {
         run_id: run_id.clone(),
         targets,
         trials: profile.trials_or(args.trials),
+        seed: args.seed.unwrap_or_else(crate::schedule::fresh_seed),
         mode,
         room_size,
         handshake_timeout: args.request_timeout,
@@ -140,94 +130,74 @@ pub async fn run<R: Runtime>(
         ChatMode::Capacity(spec) => (0.0, spec.budget.as_secs_f64()),
         ChatMode::Fanout(spec) => (spec.warmup.as_secs_f64(), spec.duration.as_secs_f64()),
     };
-    let mut results = RunResults {
-        schema_version: results::SCHEMA_VERSION,
-        run_id: run_id.clone(),
-        status: RunStatus::Running,
-        started_at: run::now_rfc3339(),
-        finished_at: None,
-        parameters: Parameters {
-            workload: workload.name.clone(),
-            profile: profile.name.clone(),
-            max_requests: None,
-            method: String::new(),
-            path: String::new(),
-            body: None,
-            verified: plan.verify,
-            runtime: runtime.kind(),
-            targets: plan.targets.iter().map(|t| t.name.clone()).collect(),
-            trials: plan.trials,
-            connections: most as usize,
-            duration_s,
-            warmup_s,
-            request_timeout_s: plan.handshake_timeout.as_secs_f64(),
-            ready_timeout_s: plan.ready_timeout.as_secs_f64(),
-            sample_interval_ms: plan.sample_interval.as_millis() as u64,
-            limits: plan.limits.clone(),
-            memory_limit_enforced: runtime.kind() == RuntimeKind::Docker,
-            generator_cpus: plan.generator_cpus.clone(),
-            generator_threads: 1,
-            chat: Some(ChatParameters::of(&plan)),
-            // Chat trials rotate the targets in a fixed order; no seed to record.
-            seed: None,
-            schedule: Vec::new(),
-        },
-        manifest,
-        targets: Vec::new(),
-        merge: None,
-        services: Vec::new(),
-        duets: Vec::new(),
+    let parameters = Parameters {
+        workload: workload.name.clone(),
+        profile: profile.name.clone(),
+        max_requests: None,
+        method: String::new(),
+        path: String::new(),
+        body: None,
+        verified: plan.verify,
+        runtime: runtime.kind(),
+        targets: plan.targets.iter().map(|t| t.name.clone()).collect(),
+        trials: plan.trials,
+        connections: most as usize,
+        duration_s,
+        warmup_s,
+        request_timeout_s: plan.handshake_timeout.as_secs_f64(),
+        ready_timeout_s: plan.ready_timeout.as_secs_f64(),
+        sample_interval_ms: plan.sample_interval.as_millis() as u64,
+        limits: plan.limits.clone(),
+        memory_limit_enforced: runtime.kind() == RuntimeKind::Docker,
+        generator_cpus: plan.generator_cpus.clone(),
+        generator_threads: 1,
+        chat: Some(ChatParameters::of(&plan)),
+        seed: Some(plan.seed),
+        schedule: crate::schedule::schedule(
+            &plan
+                .targets
+                .iter()
+                .map(|t| t.name.clone())
+                .collect::<Vec<_>>(),
+            plan.seed,
+            plan.trials,
+        ),
     };
+    let mut results = RunResults::new(run_id.clone(), run::now_rfc3339(), parameters, manifest);
     results::write(&results_path, &results)?;
     ui.step(&format!(
-        "run {run_id}: results in {}",
+        "run {run_id} (trial order seed {}): results in {}",
+        plan.seed,
         results_path.display()
     ));
-    let interrupted = {
-        let work = chat_run::execute(runtime, fixtures, &plan, &mut results, ui);
-        tokio::select! {
-            outcome = work => { outcome?; false }
-            _ = shutdown => true,
-        }
-    };
-    if interrupted {
-        results.status = RunStatus::Interrupted;
-        results.finished_at = Some(run::now_rfc3339());
-        let removed = runtime.clean(Some(&run_id)).await.unwrap_or(0);
-        results::write(&results_path, &results)?;
-        eprintln!(
-            "interrupted: removed {removed} {}; results so far kept in {}",
-            runtime.kind().unit(),
-            results_path.display()
-        );
+    let Some(reports) = super::run::execute_session(
+        runtime,
+        fixtures,
+        &chat_run::ChatTrials { plan: &plan },
+        &mut results,
+        &run_dir,
+        ui,
+    )
+    .await?
+    else {
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
-    }
-    for failed in results
-        .targets
-        .iter()
-        .filter(|t| t.status == TargetStatus::Failed)
-    {
-        eprintln!(
-            "error: {}: {}",
-            failed.target,
-            failed.error.as_deref().unwrap_or("failed")
-        );
-    }
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {
         match plan.mode {
-            ChatMode::Capacity(_) => println!("{}", report::chat::capacity_table(&results)),
-            ChatMode::Fanout(_) => println!("{}", report::chat::fanout_table(&results)),
+            ChatMode::Capacity(_) => {
+                println!("{}", crate::console::chat::capacity_table(&results))
+            }
+            ChatMode::Fanout(_) => println!("{}", crate::console::chat::fanout_table(&results)),
         }
-        println!("{}", report::chat::chat_conditions_line(&results));
+        println!("{}", crate::console::chat::chat_conditions_line(&results));
         println!("results: {}", results_path.display());
+        for path in reports {
+            println!("report: {}", path.display());
+        }
     }
-    Ok(if results.status == RunStatus::Complete {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(super::run::exit_code(&results))
 }
 
 /// How many connections this process may open: the open-file limit (raised as far as the
@@ -243,5 +213,16 @@ fn generator_limit(wanted: u64, ui: Ui) -> Result<u64> {
             Ok(usable)
         }
         Err(err) => Err(err.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_driver_may_open_what_it_asks_for_when_the_host_allows_it() {
+        let limit = generator_limit(100, Ui { quiet: true }).unwrap();
+        assert!(limit >= 100, "{limit}");
     }
 }

@@ -1,6 +1,10 @@
 //! The results file: a versioned, self-describing record of a run, written as results
 //! arrive so that a failed or interrupted run keeps what it had.
 
+pub mod chat;
+pub mod merge;
+pub mod verify;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,6 +17,10 @@ use crate::manifest::Manifest;
 use crate::runtime::{Limits, RuntimeKind};
 use crate::sample::ResourceSummary;
 use crate::stats::LatencySummary;
+
+pub use chat::{ChatParameters, ChatTrial, FanoutResult};
+pub use merge::{Difference, MergeRecord, MergedSource, SourceDifference};
+pub use verify::{CaseOutcome, TargetVerification, VerifyReport};
 
 /// Bumped on any change a reader of results.json must know about.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -67,7 +75,7 @@ pub struct Parameters {
     pub schedule: Vec<Vec<String>>,
     /// The chat workload's settings (capacity steps or fan-out rooms); absent for HTTP runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub chat: Option<crate::chat::run::ChatParameters>,
+    pub chat: Option<ChatParameters>,
 }
 
 /// Whether a target was measured.
@@ -167,13 +175,13 @@ pub struct TargetResult {
     pub verify_failures: Vec<String>,
     /// Every contract case checked before timing, passed or not (one JUnit test each).
     #[serde(default)]
-    pub verify_cases: Vec<crate::verify::CaseOutcome>,
+    pub verify_cases: Vec<CaseOutcome>,
     /// Why the target failed, one line.
     pub error: Option<String>,
     pub trials: Vec<TrialResult>,
     /// Chat workload trials (capacity ramps or fan-out measurements); `trials` stays empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub chat_trials: Vec<crate::chat::run::ChatTrial>,
+    pub chat_trials: Vec<ChatTrial>,
 }
 
 /// The whole results file.
@@ -190,11 +198,11 @@ pub struct RunResults {
     /// Set by `faceoff merge`: the files this one was joined from, and whether differing
     /// hosts or parameters were let through (`--allow-mixed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merge: Option<crate::merge::MergeRecord>,
+    pub merge: Option<MergeRecord>,
     /// The auxiliary services every trial ran beside its target (a PostgreSQL for `db`):
     /// image, limits and the variables the targets got.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub services: Vec<crate::topology::ServiceRecord>,
+    pub services: Vec<crate::runtime::services::ServiceRecord>,
     /// Duet rounds: pairs of targets measured at the same time on the same CPUs (see
     /// [`DuetResult`]). Absent in files from before duets, and in runs without them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -254,6 +262,28 @@ impl DuetResult {
 }
 
 impl RunResults {
+    /// A run just begun: `running`, no target measured yet.
+    pub fn new(
+        run_id: String,
+        started_at: String,
+        parameters: Parameters,
+        manifest: Manifest,
+    ) -> Self {
+        RunResults {
+            schema_version: SCHEMA_VERSION,
+            run_id,
+            status: RunStatus::Running,
+            started_at,
+            finished_at: None,
+            parameters,
+            manifest,
+            targets: Vec::new(),
+            merge: None,
+            services: Vec::new(),
+            duets: Vec::new(),
+        }
+    }
+
     /// Whether `target` has failed in this run (it is not tried again).
     pub fn has_failed(&self, target: &str) -> bool {
         self.targets
@@ -280,7 +310,7 @@ impl RunResults {
 
 /// Why results could not be written.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot write results to {path}: {source} (free disk space or pass --out DIR)")]
+#[error("cannot write results to {path} (free disk space or pass --out DIR)")]
 pub struct WriteError {
     pub path: PathBuf,
     pub source: std::io::Error,

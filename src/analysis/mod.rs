@@ -303,7 +303,7 @@ fn warnings(results: &RunResults) -> Vec<String> {
             ));
         }
         for trial in &target.trials {
-            if trial.generator_cpu_percent > crate::run::GENERATOR_BUSY_WARNING {
+            if trial.generator_cpu_percent > crate::sample::GENERATOR_BUSY_WARNING {
                 warnings.push(format!(
                     "{} trial {}: the load generator kept its CPUs {:.0}% busy; it may have set the pace, not the server.",
                     target.target, trial.trial, trial.generator_cpu_percent
@@ -311,7 +311,7 @@ fn warnings(results: &RunResults) -> Vec<String> {
             }
         }
     }
-    warnings.extend(crate::report::outlier_warnings(results));
+    warnings.extend(outlier_warnings(results));
     if results.parameters.trials < 2 {
         warnings.push(
             "one trial per target: the intervals are points and say nothing about the spread (run with --trials 5)."
@@ -321,9 +321,31 @@ fn warnings(results: &RunResults) -> Vec<String> {
     warnings
 }
 
+/// Warnings for trials whose req/s is far from the same target's other trials (kept in
+/// every figure, as hyperfine keeps its outliers).
+pub fn outlier_warnings(results: &RunResults) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for target in &results.targets {
+        let rps: Vec<f64> = target.trials.iter().map(|t| t.requests_per_sec).collect();
+        for outlier in stats::outliers(&rps, stats::OUTLIER_THRESHOLD) {
+            warnings.push(format!(
+                "{}: trial {} ran at {:.0} req/s, far from its other trials (modified z-score {:.1}); the host may have been busy. Kept in every figure.",
+                target.target,
+                outlier.index + 1,
+                outlier.value,
+                outlier.score
+            ));
+        }
+    }
+    warnings
+}
+
+#[cfg(test)]
+pub(crate) mod test_support;
+
 #[cfg(test)]
 mod tests {
-    use crate::report::test_support::{analysis_of, fixture_results};
+    use crate::analysis::test_support::{analysis_of, fixture_results};
 
     #[test]
     fn a_percentile_older_files_did_not_record_is_left_out() {

@@ -5,7 +5,7 @@ use comfy_table::Table;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 
 use crate::chat::capacity::CapacityResult;
-use crate::chat::run::FanoutResult;
+use crate::results::FanoutResult;
 use crate::results::{RunResults, TargetResult, TargetStatus};
 use crate::stats::median;
 

@@ -3,22 +3,18 @@
 //! profile's mode (a capacity ramp or a fan-out) while its resources are sampled, and
 //! stopped. The results file is rewritten after every step, as for HTTP runs.
 
-use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-
-use super::capacity::{self, CapacityResult, CapacitySpec};
-use super::client::Endpoint;
-use super::driver::{Driver, DriverSpec, FanoutReport, FanoutSpec};
+use super::{Ui, session};
+use crate::chat::capacity::{self, CapacitySpec};
+use crate::chat::client::Endpoint;
+use crate::chat::driver::{Driver, DriverSpec, FanoutSpec};
 use crate::config::{Fixtures, Target};
-use crate::results::{self, RunResults, RunStatus, TargetStatus, VerifyStatus};
-use crate::run::{Ui, empty_result, now_rfc3339, prepare_all};
+use crate::results::{self, ChatParameters, ChatTrial, FanoutResult, RunResults};
 use crate::runtime::{self, Instance, LaunchSpec, Limits, Prepared, Runtime};
 use crate::sample::{self, ResourceSummary};
-use crate::stats::{LatencySummary, latency_summary};
 use crate::verify::TargetVerification;
 
 /// What a chat run measures.
@@ -34,6 +30,8 @@ pub struct ChatPlan {
     pub run_id: String,
     pub targets: Vec<Target>,
     pub trials: u32,
+    /// Seed of the trial order (see [`crate::schedule`]).
+    pub seed: u64,
     pub mode: ChatMode,
     pub room_size: usize,
     pub handshake_timeout: Duration,
@@ -46,39 +44,13 @@ pub struct ChatPlan {
     pub verify: bool,
 }
 
-/// The chat settings recorded in results.json (`parameters.chat`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct ChatParameters {
-    /// `capacity` or `fanout`.
-    pub mode: String,
-    pub room_size: usize,
-    pub handshake_timeout_s: f64,
-    /// Connection handshakes the driver keeps in flight at once.
-    #[serde(default)]
-    pub handshakes_in_flight: usize,
-    /// capacity: the steps, hold, time budget, limits, and the most connections this
-    /// process could open (its open-file limit less a margin).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub steps: Vec<u64>,
-    pub hold_s: Option<f64>,
-    pub budget_s: Option<f64>,
-    pub p99_limit_ms: Option<f64>,
-    pub error_limit: Option<f64>,
-    pub generator_connection_limit: Option<u64>,
-    /// fanout: connections, messages per second per sender, warm-up and window.
-    pub connections: Option<usize>,
-    pub rate_per_sender: Option<f64>,
-    pub warmup_s: Option<f64>,
-    pub duration_s: Option<f64>,
-}
-
 impl ChatParameters {
     pub fn of(plan: &ChatPlan) -> Self {
         let mut parameters = ChatParameters {
             mode: String::new(),
             room_size: plan.room_size,
             handshake_timeout_s: plan.handshake_timeout.as_secs_f64(),
-            handshakes_in_flight: super::driver::IN_FLIGHT,
+            handshakes_in_flight: crate::chat::driver::IN_FLIGHT,
             steps: Vec::new(),
             hold_s: None,
             budget_s: None,
@@ -112,64 +84,6 @@ impl ChatParameters {
     }
 }
 
-/// A fan-out measurement as recorded.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct FanoutResult {
-    pub rooms: u64,
-    pub joined: u64,
-    pub join_failures: BTreeMap<String, u64>,
-    /// Messages sent in the measured window (one sender per room).
-    pub sent: u64,
-    /// The senders' achieved rate, all rooms together: below rooms × rate, the driver or
-    /// the server's back-pressure held them back.
-    #[serde(default)]
-    pub sent_per_sec: f64,
-    /// Deliveries those messages owed: each to every joined member of its room.
-    pub expected: u64,
-    pub delivered: u64,
-    /// Owed deliveries that did not arrive within 2 s of the window's end.
-    pub lost: u64,
-    pub delivered_per_sec: f64,
-    /// Send to delivery, over every delivery.
-    pub latency: LatencySummary,
-    pub per_second: Vec<u64>,
-    /// Members whose connection closed during the measurement.
-    pub dropped: u64,
-}
-
-impl FanoutResult {
-    fn from_report(report: &FanoutReport) -> Self {
-        FanoutResult {
-            rooms: report.rooms,
-            joined: report.joined,
-            join_failures: report.join_failures.clone(),
-            sent: report.sent,
-            sent_per_sec: report.sent as f64 / report.duration.as_secs_f64().max(1e-9),
-            expected: report.expected,
-            delivered: report.delivered,
-            lost: report.expected.saturating_sub(report.delivered),
-            delivered_per_sec: report.delivered as f64 / report.duration.as_secs_f64().max(1e-9),
-            latency: latency_summary(&report.latency_us),
-            per_second: report.per_second.clone(),
-            dropped: report.dropped,
-        }
-    }
-}
-
-/// One chat trial of one target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct ChatTrial {
-    pub trial: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capacity: Option<CapacityResult>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fanout: Option<FanoutResult>,
-    /// The server's CPU and memory over the whole trial.
-    pub resources: ResourceSummary,
-    /// How busy the generator's CPUs were, in percent.
-    pub generator_cpu_percent: f64,
-}
-
 /// Why a chat trial failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ChatTrialError {
@@ -196,8 +110,50 @@ pub enum ChatTrialError {
     },
 }
 
-/// Runs the plan, recording into `results` and rewriting the file after each step. Target
-/// failures are recorded, not returned.
+/// A chat run's trials: each target started alone, checked against the chat cases on its
+/// first trial, then ramped or fanned out.
+pub struct ChatTrials<'a> {
+    pub plan: &'a ChatPlan,
+}
+
+impl session::Trials for ChatTrials<'_> {
+    /// Chat targets need no services.
+    type Shared = ();
+
+    fn schedule(&self) -> session::Schedule<'_> {
+        session::Schedule {
+            targets: &self.plan.targets,
+            trials: self.plan.trials,
+            seed: self.plan.seed,
+            results_path: &self.plan.results_path,
+            verify: self.plan.verify,
+        }
+    }
+
+    async fn prepare_shared(&self, _results: &mut RunResults, _ui: Ui) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn trial<R: Runtime>(
+        &self,
+        runtime: &R,
+        prepared: &Prepared,
+        _shared: &(),
+        trial: u32,
+        ui: Ui,
+    ) -> session::Outcome {
+        let (measured, verification) = run_trial(runtime, prepared, self.plan, trial, ui).await;
+        session::Outcome {
+            measured: measured
+                .map(|(chat, version)| (session::Measured::Chat(Box::new(chat)), version))
+                .map_err(|err| err.to_string()),
+            verification,
+            service_died: None,
+        }
+    }
+}
+
+/// Runs the plan (see [`session::execute`]).
 pub async fn execute<R: Runtime>(
     runtime: &R,
     fixtures: &Fixtures,
@@ -205,63 +161,7 @@ pub async fn execute<R: Runtime>(
     results: &mut RunResults,
     ui: Ui,
 ) -> Result<(), results::WriteError> {
-    let prepared = prepare_all(
-        runtime,
-        fixtures,
-        &plan.targets,
-        results,
-        &plan.results_path,
-        ui,
-    )
-    .await?;
-    let count = prepared.len();
-    for trial in 1..=plan.trials {
-        for index in 0..count {
-            let ready = &prepared[(index + trial as usize - 1) % count];
-            let name = &ready.target.name;
-            if results.has_failed(name) {
-                continue;
-            }
-            ui.step(&format!("[trial {trial}/{}] {name}", plan.trials));
-            let (measured, verification) = run_trial(runtime, ready, plan, trial, ui).await;
-            let entry = results.target_mut(&empty_result(&ready.target, fixtures));
-            if let Some(checked) = verification {
-                entry.verify = if checked.passed {
-                    VerifyStatus::Passed
-                } else {
-                    VerifyStatus::Failed
-                };
-                entry.verify_failures = checked.failure_lines();
-            } else if !plan.verify {
-                entry.verify = VerifyStatus::Skipped;
-            }
-            match measured {
-                Ok((chat_trial, version)) => {
-                    if entry.runtime_version.is_none() {
-                        entry.runtime_version = version;
-                    }
-                    entry.chat_trials.push(chat_trial);
-                }
-                Err(err) => {
-                    ui.step(&format!("  {name} failed: {err}"));
-                    entry.status = TargetStatus::Failed;
-                    entry.error = Some(err.to_string());
-                }
-            }
-            results::write(&plan.results_path, results)?;
-        }
-    }
-    results.status = if results
-        .targets
-        .iter()
-        .any(|t| t.status == TargetStatus::Failed)
-    {
-        RunStatus::Failed
-    } else {
-        RunStatus::Complete
-    };
-    results.finished_at = Some(now_rfc3339());
-    results::write(&plan.results_path, results)
+    session::execute(runtime, fixtures, &ChatTrials { plan }, results, ui).await
 }
 
 type Measured = Result<(ChatTrial, Option<String>), ChatTrialError>;
@@ -316,7 +216,7 @@ async fn measure<I: Instance>(
     runtime::wait_ready(instance, name, &plan.limits, plan.ready_timeout).await?;
     let version = instance.runtime_version().await;
     if plan.verify && trial == 1 {
-        let cases = super::verify::verify_chat(instance.port(), chat).await;
+        let cases = crate::verify::chat::verify_chat(instance.port(), chat).await;
         let checked = TargetVerification::from_cases(name, cases);
         let failures = checked.failure_lines();
         let (passed, total) = (checked.passed, checked.cases.len());
@@ -342,7 +242,7 @@ async fn measure<I: Instance>(
     })
     .map_err(|e| ChatTrialError::Driver(e.to_string()))?;
     let own_pid = std::process::id() as i32;
-    let (cpu_before, wall_before) = (sample::process_cpu_ns(own_pid), std::time::Instant::now());
+    let (cpu_before, wall_before) = (runtime::process_cpu_ns(own_pid), std::time::Instant::now());
     let progress = |line: &str| ui.step(line);
     let mut chat_trial = ChatTrial {
         trial,
@@ -405,7 +305,7 @@ async fn measure<I: Instance>(
     };
     drop(driver);
     chat_trial.generator_cpu_percent = sample::generator_busy_percent(
-        sample::process_cpu_ns(own_pid).saturating_sub(cpu_before),
+        runtime::process_cpu_ns(own_pid).saturating_sub(cpu_before),
         wall_before.elapsed(),
         plan.generator_cpus.len(),
     );

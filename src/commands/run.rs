@@ -1,0 +1,317 @@
+//! `faceoff run`: plans a run from the arguments, executes it and prints the tables.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+
+use crate::cli::RunArgs;
+use crate::config::{Fixtures, Language, LoadMode, WorkloadKind};
+use crate::contract::Contract;
+use crate::manifest::Manifest;
+use crate::report;
+use crate::results::{self, Parameters, RunResults, RunStatus, TargetStatus};
+use crate::run::{self, RunPlan, Ui};
+use crate::runtime::docker;
+use crate::runtime::services as topology;
+use crate::runtime::{self as rt, Limits, Runtime, RuntimeKind};
+
+use super::{EXIT_INTERRUPTED, build_options, shutdown_signal};
+
+pub async fn run_command<R: Runtime>(
+    runtime: &R,
+    fixtures: &Fixtures,
+    args: &RunArgs,
+    engine: Option<docker::EngineInfo>,
+    ui: Ui,
+) -> Result<ExitCode> {
+    let workload = fixtures.workload(&args.workload)?.clone();
+    if workload.kind == WorkloadKind::Chat {
+        return super::chat_run::run(runtime, fixtures, args, &workload, engine, ui).await;
+    }
+    let targets = fixtures.select_targets_for(&args.targets, &workload)?;
+    let profile = fixtures.profile(&args.profile)?.clone();
+    if matches!(profile.mode, LoadMode::Capacity | LoadMode::Fanout) {
+        bail!(
+            "profile `{}` drives the chat workload: use it with --workload chat",
+            profile.name
+        );
+    }
+    let load = crate::sweep::LoadPlan::from_profile(&profile)?;
+    let limits = Limits {
+        cpuset: args.limits.cpuset.clone(),
+        memory_bytes: args.limits.memory,
+    };
+    let server_cpus = rt::parse_cpuset(&limits.cpuset)?;
+    let generator_cpus = rt::generator_cpus(args.generator_cpus.as_deref(), &server_cpus)?;
+    if generator_cpus.iter().any(|c| server_cpus.contains(c)) {
+        eprintln!(
+            "warning: the load generator shares CPUs with the server; figures will be lower and noisier"
+        );
+    }
+    let catalog = topology::Catalog::load(&fixtures.root)?;
+    let (targets, notes) =
+        catalog.targets_for_runtime(runtime.kind(), targets, !args.targets.is_empty())?;
+    notes.iter().for_each(|note| eprintln!("note: {note}"));
+    let services = catalog.with_target_services(catalog.for_workload(&workload)?, &targets)?;
+    let launcher = topology::launcher_for(
+        &services,
+        runtime.kind(),
+        &workload.name,
+        fixtures,
+        build_options(&args.build)?,
+        topology::database_limits(
+            args.services.db_cpuset.as_deref(),
+            args.services.db_memory,
+            &limits,
+        )?,
+        limits.clone(),
+    )
+    .await?;
+    let run_id = run::new_run_id();
+    let run_dir = args.out.join(&run_id);
+    let results_path = run_dir.join("results.json");
+    let request_timeout = workload.request_timeout_or(args.request_timeout);
+    let plan = RunPlan {
+        run_id: run_id.clone(),
+        targets,
+        workload,
+        trials: profile.trials_or(args.trials),
+        seed: args.seed.unwrap_or_else(crate::schedule::fresh_seed),
+        connections: args.connections.unwrap_or(profile.connections) as usize,
+        duration: args.duration.unwrap_or(profile.duration),
+        warmup: args.warmup.unwrap_or(profile.warmup),
+        max_requests: args.max_requests.or(profile.max_requests),
+        load,
+        profile: profile.name.clone(),
+        request_timeout,
+        ready_timeout: args.limits.ready_timeout,
+        sample_interval: args.sample_interval,
+        limits,
+        generator_cpus,
+        results_path: results_path.clone(),
+        contract: if args.skip_verify {
+            None
+        } else {
+            Some(Contract::load(&fixtures.root)?)
+        },
+        services,
+        launcher,
+    };
+    let mut manifest = Manifest::collect(&fixtures.root);
+    manifest.engine = engine;
+    for language in [Language::Node, Language::Python] {
+        let image = fixtures.bases.image_for(language);
+        manifest
+            .base_images
+            .insert(image.to_string(), String::new());
+    }
+    let parameters = Parameters {
+        workload: plan.workload.name.clone(),
+        profile: plan.profile.clone(),
+        max_requests: plan.max_requests,
+        method: plan.workload.method.clone(),
+        path: plan.workload.path.clone(),
+        body: plan.workload.body.clone(),
+        verified: !args.skip_verify,
+        runtime: runtime.kind(),
+        targets: plan.targets.iter().map(|t| t.name.clone()).collect(),
+        trials: plan.trials,
+        connections: plan.connections,
+        duration_s: plan.duration.as_secs_f64(),
+        warmup_s: plan.warmup.as_secs_f64(),
+        request_timeout_s: plan.request_timeout.as_secs_f64(),
+        ready_timeout_s: plan.ready_timeout.as_secs_f64(),
+        sample_interval_ms: plan.sample_interval.as_millis() as u64,
+        limits: plan.limits.clone(),
+        memory_limit_enforced: runtime.kind() == RuntimeKind::Docker,
+        generator_cpus: plan.generator_cpus.clone(),
+        generator_threads: plan.generator_cpus.len().max(1),
+        seed: Some(plan.seed),
+        schedule: crate::schedule::schedule(
+            &plan
+                .targets
+                .iter()
+                .map(|t| t.name.clone())
+                .collect::<Vec<_>>(),
+            plan.seed,
+            plan.trials,
+        ),
+        chat: None,
+    };
+    let mut results = RunResults::new(run_id.clone(), run::now_rfc3339(), parameters, manifest);
+    results::write(&results_path, &results)?;
+    ui.step(&format!(
+        "run {run_id} (trial order seed {}): results in {}",
+        plan.seed,
+        results_path.display()
+    ));
+
+    let Some(reports) = execute_session(
+        runtime,
+        fixtures,
+        &run::HttpTrials { plan: &plan },
+        &mut results,
+        &run_dir,
+        ui,
+    )
+    .await?
+    else {
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    } else {
+        println!("{}", crate::console::summary_table(&results));
+        println!("{}", crate::console::conditions_line(&results));
+        for line in crate::console::sweep::summary_lines(&results) {
+            println!("{line}");
+        }
+        if results.parameters.trials > 1
+            && let Ok(claims) = crate::claims::Claims::load(&fixtures.root)
+        {
+            let analysis = crate::analysis::Analysis::new(
+                &results,
+                &claims,
+                crate::stats::Bootstrap::default(),
+            );
+            for line in crate::console::throughput_comparisons(&analysis) {
+                println!("{line}");
+            }
+        }
+        for warning in crate::analysis::outlier_warnings(&results) {
+            ui.warn(&warning);
+        }
+        println!("results: {}", results_path.display());
+        for path in reports {
+            println!("report: {}", path.display());
+        }
+    }
+    Ok(exit_code(&results))
+}
+
+/// 0 when every target was measured, 1 otherwise.
+pub fn exit_code(results: &RunResults) -> ExitCode {
+    if results.status == RunStatus::Complete {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Runs a session's trials until they end or Ctrl-C. Either way the results file and the
+/// reports are written with everything measured so far, and each failed target is named
+/// on stderr. Returns the reports written, or `None` when interrupted (the run's containers
+/// are then removed).
+pub async fn execute_session<R: Runtime, T: run::session::Trials>(
+    runtime: &R,
+    fixtures: &Fixtures,
+    trials: &T,
+    results: &mut RunResults,
+    run_dir: &Path,
+    ui: Ui,
+) -> Result<Option<Vec<PathBuf>>> {
+    let results_path = run_dir.join("results.json");
+    let interrupted = {
+        let work = run::session::execute(runtime, fixtures, trials, results, ui);
+        tokio::select! {
+            outcome = work => { outcome?; false }
+            _ = shutdown_signal() => true,
+        }
+    };
+    fill_base_ids(results);
+    if interrupted {
+        results.status = RunStatus::Interrupted;
+        results.finished_at = Some(run::now_rfc3339());
+        let removed = runtime.clean(Some(&results.run_id)).await.unwrap_or(0);
+        results::write(&results_path, results)?;
+        write_run_reports(&fixtures.root, run_dir, results, ui);
+        eprintln!(
+            "interrupted: removed {removed} {}; results so far kept in {}",
+            runtime.kind().unit(),
+            results_path.display()
+        );
+        return Ok(None);
+    }
+    results::write(&results_path, results)?;
+    let reports = write_run_reports(&fixtures.root, run_dir, results, ui);
+    for failed in results
+        .targets
+        .iter()
+        .filter(|t| t.status == TargetStatus::Failed)
+    {
+        let error = failed.error.as_deref().unwrap_or("failed");
+        eprintln!("error: {}: {error}", failed.target);
+    }
+    Ok(Some(reports))
+}
+
+/// Records the ids of the base images the app images were built on.
+pub fn fill_base_ids(results: &mut RunResults) {
+    let bases: Vec<(String, String)> = results
+        .targets
+        .iter()
+        .filter_map(|t| t.image.as_ref())
+        .map(|image| (image.base_image.clone(), image.base_image_id.clone()))
+        .collect();
+    results.manifest.base_images.clear();
+    results.manifest.base_images.extend(bases);
+}
+
+/// Writes report.md and report.html next to results.json. A report that cannot be written
+/// is a warning, not a failed run: the results file is what counts and is already on disk.
+pub fn write_run_reports(root: &Path, dir: &Path, results: &RunResults, ui: Ui) -> Vec<PathBuf> {
+    let claims = match crate::claims::Claims::load(root) {
+        Ok(claims) => claims,
+        Err(err) => {
+            ui.warn(&format!(
+                "reports not written: {} (fix it, then `faceoff report`)",
+                super::causes_line(&err)
+            ));
+            return Vec::new();
+        }
+    };
+    let analysis =
+        crate::analysis::Analysis::new(results, &claims, crate::stats::Bootstrap::default());
+    match report::export::write_reports(dir, &analysis, &report::export::RUN_REPORTS) {
+        Ok(paths) => paths,
+        Err(err) => {
+            ui.warn(&format!(
+                "reports not written: {}",
+                super::causes_line(&err)
+            ));
+            Vec::new()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_base_images_recorded_are_those_the_targets_were_built_on() {
+        let mut results = crate::analysis::test_support::fixture_results();
+        results.manifest.base_images.clear();
+        fill_base_ids(&mut results);
+        let expected: Vec<&str> = results
+            .targets
+            .iter()
+            .filter_map(|t| t.image.as_ref())
+            .map(|i| i.base_image.as_str())
+            .collect();
+        assert!(!expected.is_empty());
+        for base in expected {
+            assert!(results.manifest.base_images.contains_key(base), "{base}");
+        }
+    }
+
+    #[test]
+    fn only_a_complete_run_exits_zero() {
+        let mut results = crate::analysis::test_support::fixture_results();
+        results.status = RunStatus::Complete;
+        assert_eq!(exit_code(&results), ExitCode::SUCCESS);
+        results.status = RunStatus::Failed;
+        assert_eq!(exit_code(&results), ExitCode::FAILURE);
+    }
+}

@@ -1,0 +1,78 @@
+//! The contract check's record: each case's outcome per target, in results.json and in
+//! `verify.json`.
+
+use serde::{Deserialize, Serialize};
+
+/// The outcome of one case on one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct CaseOutcome {
+    pub id: String,
+    pub workload: String,
+    pub description: String,
+    pub passed: bool,
+    /// Each difference from the contract, one line each.
+    pub failures: Vec<String>,
+    pub status: Option<u16>,
+    pub elapsed_ms: f64,
+}
+
+/// Every case's outcome on one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetVerification {
+    pub target: String,
+    pub passed: bool,
+    /// Why the target could not be verified at all (did not start, …).
+    pub error: Option<String>,
+    pub cases: Vec<CaseOutcome>,
+}
+
+impl TargetVerification {
+    /// A verification from case outcomes.
+    pub fn from_cases(target: &str, cases: Vec<CaseOutcome>) -> Self {
+        TargetVerification {
+            target: target.to_string(),
+            passed: cases.iter().all(|c| c.passed),
+            error: None,
+            cases,
+        }
+    }
+
+    /// A target that could not be verified.
+    pub fn failed_to_start(target: &str, error: String) -> Self {
+        TargetVerification {
+            target: target.to_string(),
+            passed: false,
+            error: Some(error),
+            cases: Vec::new(),
+        }
+    }
+
+    /// The failed cases, as one line each: `id: difference; difference`.
+    pub fn failure_lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> = self.error.iter().map(|e| format!("start: {e}")).collect();
+        lines.extend(
+            self.cases
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| format!("{}: {}", c.id, c.failures.join("; "))),
+        );
+        lines
+    }
+}
+
+/// `verify.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    pub schema_version: u32,
+    pub run_id: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub workloads: Vec<String>,
+    pub targets: Vec<TargetVerification>,
+}
+
+impl VerifyReport {
+    pub fn passed(&self) -> bool {
+        self.targets.iter().all(|t| t.passed)
+    }
+}
