@@ -246,7 +246,8 @@ pub struct RunArgs {
     /// same order) [default: a fresh one]
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Per-request timeout; a slower answer counts as a timeout error
+    /// Per-request timeout; a slower answer counts as a timeout error. A workload whose
+    /// requests are slow on purpose (leibniz-large) sets a longer one, which this can only raise
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     pub request_timeout: Duration,
     /// CPUs for the load generator [default: every CPU not in --cpuset]

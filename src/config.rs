@@ -145,12 +145,21 @@ pub struct Workload {
     /// Auxiliary services (fixtures/services.toml) started before the target, in order.
     #[serde(default)]
     pub services: Vec<String>,
+    /// The least per-request timeout a run uses, for requests slow on purpose
+    /// (`--request-timeout` can raise it, not lower it).
+    #[serde(default, with = "optional_duration_text")]
+    pub request_timeout: Option<Duration>,
 }
 
 impl Workload {
     /// The contract workload verified before this one is timed.
     pub fn contract_workload(&self) -> &str {
         self.verify.as_deref().unwrap_or(&self.name)
+    }
+
+    /// The per-request timeout of a run: `asked`, or the workload's own if that is longer.
+    pub fn request_timeout_or(&self, asked: Duration) -> Duration {
+        self.request_timeout.map_or(asked, |own| own.max(asked))
     }
 
     /// The body every request carries, serialized.

@@ -109,10 +109,14 @@ pub struct Expect {
 
 /// Something to do before a case.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Before {
     /// POST /orders/reset with no body.
     Reset,
+    /// Stop the target's services (its data server down). `verify` runs these cases after
+    /// every other check; the check `run` makes before timing leaves them out, since its
+    /// services must stay up for the trial.
+    StopServices,
 }
 
 /// One request and what must come back.
@@ -218,7 +222,14 @@ mod tests {
         assert_eq!(
             contract.workloads(),
             [
-                "status", "sleep", "orders", "compute", "offload", "db", "hybrid"
+                "status",
+                "sleep",
+                "orders",
+                "compute",
+                "offload",
+                "db",
+                "hybrid",
+                "sharkbench"
             ]
         );
         assert!(contract.cases.len() > 40);

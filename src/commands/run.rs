@@ -72,6 +72,7 @@ pub async fn run_command<R: Runtime>(
     let run_id = run::new_run_id();
     let run_dir = args.out.join(&run_id);
     let results_path = run_dir.join("results.json");
+    let request_timeout = workload.request_timeout_or(args.request_timeout);
     let plan = RunPlan {
         run_id: run_id.clone(),
         targets,
@@ -84,7 +85,7 @@ pub async fn run_command<R: Runtime>(
         max_requests: args.max_requests.or(profile.max_requests),
         load,
         profile: profile.name.clone(),
-        request_timeout: args.request_timeout,
+        request_timeout,
         ready_timeout: args.limits.ready_timeout,
         sample_interval: args.sample_interval,
         limits,

@@ -944,6 +944,7 @@ mod tests {
             verify: None,
             services: vec!["redis".into()],
             kind: Default::default(),
+            request_timeout: None,
         };
         let err = catalog.for_workload(&workload).unwrap_err().to_string();
         assert!(err.contains("redis") && err.contains("postgres"), "{err}");

@@ -351,12 +351,26 @@ async fn run_case(
 
 /// Runs the contract's cases for `workloads` (all when empty) against the target on `port`,
 /// then the orders concurrency check when orders are included, the db rows-read check
-/// (against `database_url`) when db is, then the Date check.
+/// (against `database_url`) when db is, then the Date check. Cases that need the services
+/// stopped are left out (see [`verify_target_and_services`]).
 pub async fn verify_target(
     port: u16,
     contract: &Contract,
     workloads: &[String],
     database_url: Option<&str>,
+) -> Vec<CaseOutcome> {
+    verify_target_and_services(port, contract, workloads, database_url, None).await
+}
+
+/// [`verify_target`], and with `services` (the target's running services, if any) the
+/// cases with `before = "stop-services"` too: after every other check, the services are
+/// stopped (taken out of `services`) and those cases run against the target alone.
+pub async fn verify_target_and_services(
+    port: u16,
+    contract: &Contract,
+    workloads: &[String],
+    database_url: Option<&str>,
+    services: Option<&mut Option<crate::runtime::services::RunningServices>>,
 ) -> Vec<CaseOutcome> {
     let client = match client() {
         Ok(client) => client,
@@ -372,7 +386,11 @@ pub async fn verify_target(
     let started = Instant::now();
     let first = send(&client, port, "GET", "/status", None).await.ok();
     let mut outcomes = Vec::new();
-    for case in contract.cases_for(workloads) {
+    let (with_services_down, cases): (Vec<&Case>, Vec<&Case>) = contract
+        .cases_for(workloads)
+        .into_iter()
+        .partition(|case| case.before == Some(Before::StopServices));
+    for case in cases {
         outcomes.push(run_case(&client, port, case, &contract.defaults).await);
     }
     let orders_included = workloads.is_empty() || workloads.iter().any(|w| w == "orders");
@@ -382,6 +400,24 @@ pub async fn verify_target(
     let db_included = workloads.is_empty() || workloads.iter().any(|w| w == "db");
     if db_included && let Some(spec) = &contract.db_reads {
         outcomes.push(db::rows_read_check(&client, port, spec, database_url).await);
+    }
+    if let Some(services) = services
+        && !with_services_down.is_empty()
+    {
+        let stopped = match services.take() {
+            Some(running) => running.stop().await.map_err(|err| err.to_string()),
+            None => Ok(()),
+        };
+        for case in with_services_down {
+            let mut outcome = run_case(&client, port, case, &contract.defaults).await;
+            if let Err(err) = &stopped {
+                outcome
+                    .failures
+                    .insert(0, format!("stopping the services failed: {err}"));
+                outcome.passed = false;
+            }
+            outcomes.push(outcome);
+        }
     }
     outcomes.push(date_check(&client, port, first, started).await);
     outcomes
@@ -597,6 +633,7 @@ pub async fn verify_all<R: crate::runtime::Runtime>(
             },
             _ => None,
         };
+        let mut running = running;
         let env = running.as_ref().map(|r| r.env()).unwrap_or_default();
         let instance =
             match crate::runtime::start_ready(runtime, target, launch, &env, &indented).await {
@@ -612,11 +649,23 @@ pub async fn verify_all<R: crate::runtime::Runtime>(
                     continue;
                 }
             };
-        let database_url = running.as_ref().and_then(|r| r.database_url());
+        let database_url = running
+            .as_ref()
+            .and_then(|r| r.database_url())
+            .map(str::to_string);
         let cases = match &target.chat {
             // A chat server answers the chat cases; the HTTP contract is not its to serve.
             Some(chat) => chat::verify_chat(instance.port(), chat).await,
-            None => verify_target(instance.port(), contract, workloads, database_url).await,
+            None => {
+                verify_target_and_services(
+                    instance.port(),
+                    contract,
+                    workloads,
+                    database_url.as_deref(),
+                    Some(&mut running),
+                )
+                .await
+            }
         };
         let result = TargetVerification::from_cases(&target.name, cases);
         progress(&format!(

@@ -1,3 +1,5 @@
+import os
+
 from django.urls import path
 
 from . import views
@@ -16,7 +18,21 @@ urlpatterns = [
     path("hybrid/notifications", views.hybrid_notifications),
 ]
 
-handler400 = "project.views.bad_request"
-handler403 = "project.views.forbidden"
-handler404 = "project.views.not_found"
-handler500 = "project.views.server_error"
+# Sharkbench's web test: as Sharkbench's own Django apps, async views with httpx's AsyncClient
+# under ASGI (uvicorn, target django), sync views with requests under WSGI (gunicorn, target
+# django-wsgi). The entry point (asgi.py, wsgi.py) says which interface this is.
+if os.environ.get("FACEOFF_DJANGO_INTERFACE") == "asgi":
+    urlpatterns += [
+        path("api/v1/periodic-table/element", views.periodic_element_async),
+        path("api/v1/periodic-table/shells", views.periodic_shells_async),
+    ]
+else:
+    urlpatterns += [
+        path("api/v1/periodic-table/element", views.periodic_element_sync),
+        path("api/v1/periodic-table/shells", views.periodic_shells_sync),
+    ]
+
+handler400 = "project.contract.bad_request"
+handler403 = "project.contract.forbidden"
+handler404 = "project.contract.not_found"
+handler500 = "project.contract.server_error"

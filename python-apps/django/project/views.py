@@ -1,158 +1,35 @@
-"""Views for the shared contract (fixtures/contract.toml), plus JSON error handlers.
-
-Every response body is JSON, sent as `application/json; charset=utf-8` with compact
-separators (the bytes JSON.stringify would produce), so all targets answer alike.
+"""Views for the shared contract (fixtures/contract.toml): the articles' code, each view
+keeping the semantics of the seed snippet it comes from. The contract's plumbing (JSON
+responses and errors, the input rules) is in contract.py.
 
 The same code runs over ASGI (target "django", uvicorn) and WSGI (target "django-wsgi",
 gunicorn, one sync worker). Which views are `async def` is chosen per workload (README.md):
 - sync views (status, orders, compute) are plain Django: under ASGI Django runs each in
   a thread of its own (one per request, `ThreadSensitiveContext`), under WSGI in the worker;
 - async views (both sleeps, the offload job) run on the event loop under ASGI; under WSGI
-  Django runs them to completion with asgiref's `async_to_sync`, blocking the worker.
+  Django runs them to completion with asgiref's `async_to_sync`, blocking the worker;
+- the sharkbench views come in both kinds, as in Sharkbench: async with httpx under ASGI,
+  sync with requests under WSGI (urls.py picks them by interface).
 """
 
 import asyncio
 import itertools
-import json
 import math
+import os
 import random
 import re
 import threading
 import time
 from datetime import datetime, timezone
-from functools import wraps
 
-from asgiref.sync import iscoroutinefunction
+import httpx
+import requests
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.db import Error as DatabaseError
 from django.db import connection
-from django.http import JsonResponse
 
-from . import leibniz
-
-CONTENT_TYPE = "application/json; charset=utf-8"
-
-
-def json_response(data, status=200):
-    return JsonResponse(
-        data,
-        safe=False,  # the db rows are a list
-        status=status,
-        content_type=CONTENT_TYPE,
-        json_dumps_params={"separators": (",", ":")},
-    )
-
-
-class ApiError(Exception):
-    """An error answer: `raise ApiError(400, "...")` in a view -> {"error": "..."}."""
-
-    def __init__(self, status, message):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-    def response(self):
-        return json_response({"error": self.message}, status=self.status)
-
-
-def api_view(*methods):
-    """Like django.views.decorators.http.require_http_methods, with a JSON 405 body, and
-    ApiError turned into its JSON answer. Works for sync and async views alike."""
-
-    allow = ", ".join(methods)
-
-    def method_not_allowed():
-        response = json_response({"error": "method not allowed"}, status=405)
-        response["Allow"] = allow
-        return response
-
-    def decorator(view):
-        if iscoroutinefunction(view):
-
-            @wraps(view)
-            async def inner(request, *args, **kwargs):
-                if request.method not in methods:
-                    return method_not_allowed()
-                try:
-                    return await view(request, *args, **kwargs)
-                except ApiError as error:
-                    return error.response()
-
-        else:
-
-            @wraps(view)
-            def inner(request, *args, **kwargs):
-                if request.method not in methods:
-                    return method_not_allowed()
-                try:
-                    return view(request, *args, **kwargs)
-                except ApiError as error:
-                    return error.response()
-
-        return inner
-
-    return decorator
-
-
-# ---------------------------------------------------------------- input rules
-
-PLAIN_DIGITS = re.compile(r"[0-9]{1,12}")
-
-
-def query_int(request, name, low, high):
-    """A required query integer written as plain decimal digits, low..=high, else 400."""
-    value = request.GET.get(name)
-    if value is None:
-        raise ApiError(400, f"query parameter {name} is required")
-    if not PLAIN_DIGITS.fullmatch(value) or not low <= int(value) <= high:
-        raise ApiError(400, f"{name} must be an integer from {low} to {high}")
-    return int(value)
-
-
-def _refuse_constant(name):
-    raise ValueError(f"{name} is not JSON")
-
-
-def json_body(request, required=True):
-    """The request's JSON object, or None when the body is empty and not required.
-
-    Body over DATA_UPLOAD_MAX_MEMORY_SIZE -> 413; a body that is not application/json
-    (a charset parameter is fine) -> 415; malformed JSON or not an object -> 400.
-    NaN and Infinity are refused, as JSON.parse does.
-    """
-    try:
-        raw = request.body
-    except RequestDataTooBig:
-        raise ApiError(413, f"request body larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes") from None
-    if not raw:
-        if required:
-            raise ApiError(400, "a JSON body is required")
-        return None
-    if request.content_type.lower() != "application/json":
-        raise ApiError(415, "Content-Type must be application/json")
-    try:
-        data = json.loads(raw, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as error:
-        raise ApiError(400, f"malformed JSON: {error}") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "the JSON body must be an object")
-    return data
-
-
-def is_int(value):
-    """A JSON integer: Python's bool is an int subclass, and is refused."""
-    return type(value) is int
-
-
-def check_fields(data, required, optional=(), where="body"):
-    """Exactly the expected keys: a missing or an unknown one is 400."""
-    for name in required:
-        if name not in data:
-            raise ApiError(400, f"{where}: missing field {name}")
-    for name in data:
-        if name not in required and name not in optional:
-            raise ApiError(400, f"{where}: unknown field {name}")
+from . import leibniz, periodic
+from .contract import ApiError, api_view, check_fields, is_int, json_body, json_response, query_int
 
 
 # ---------------------------------------------------------------- status (seed 004)
@@ -399,18 +276,102 @@ def hybrid_notifications(request):
     return json_response({"realtime": realtime, "historical": HISTORICAL, "server": "Python"})
 
 
-# Error handlers (urls.py). Django uses them when DEBUG is False.
-def bad_request(request, exception):
-    return json_response({"error": "bad request"}, status=400)
+# ---------------------------------------------------------------- sharkbench (seed 004)
+#
+# Sharkbench's web test, which seed 004 quotes (Fastify 9,340 vs FastAPI 1,185 req/s): each
+# request fetches a JSON document from the data server at SHARKBENCH_DATA_URL, parses it and
+# answers a few fields of one element (periodic.py). Sharkbench's Django apps use httpx's
+# AsyncClient under uvicorn and a requests Session under gunicorn; so do these. Both keep
+# their connections alive and wait at most SHARKBENCH_DATA_TIMEOUT_MS: down or a bad answer
+# is 502, too slow 504, no SHARKBENCH_DATA_URL 503.
+
+DATA_URL = os.environ.get("SHARKBENCH_DATA_URL") or None
+DATA_TIMEOUT_MS = int(os.environ.get("SHARKBENCH_DATA_TIMEOUT_MS", periodic.DEFAULT_TIMEOUT_MS))
+
+# ASGI: one AsyncClient for the server's one event loop (it binds to the loop on first use).
+async_client = httpx.AsyncClient(
+    timeout=DATA_TIMEOUT_MS / 1000,
+    limits=httpx.Limits(max_connections=100, max_keepalive_connections=100),
+    trust_env=False,
+)
+# WSGI: one Session for the sync worker, which serves one request at a time.
+session = requests.Session()
+session.trust_env = False
 
 
-def forbidden(request, exception):
-    return json_response({"error": "forbidden"}, status=403)
+async def fetch_document_async(name):
+    if DATA_URL is None:
+        raise periodic.not_configured()
+    try:
+        response = await async_client.get(f"{DATA_URL}/{name}")
+    except httpx.TimeoutException:
+        raise periodic.too_slow(DATA_TIMEOUT_MS) from None
+    except httpx.HTTPError as error:
+        raise periodic.unavailable(error) from None
+    if response.status_code != 200:
+        raise periodic.bad_answer(response.status_code)
+    try:
+        return response.json()
+    except ValueError:
+        raise periodic.not_json() from None
 
 
-def not_found(request, exception):
-    return json_response({"error": "not found"}, status=404)
+def fetch_document_sync(name):
+    if DATA_URL is None:
+        raise periodic.not_configured()
+    try:
+        response = session.get(f"{DATA_URL}/{name}", timeout=DATA_TIMEOUT_MS / 1000)
+    except requests.Timeout:
+        raise periodic.too_slow(DATA_TIMEOUT_MS) from None
+    except requests.RequestException as error:
+        raise periodic.unavailable(error) from None
+    if response.status_code != 200:
+        raise periodic.bad_answer(response.status_code)
+    try:
+        return response.json()
+    except ValueError:
+        raise periodic.not_json() from None
 
 
-def server_error(request):
-    return json_response({"error": "internal error"}, status=500)
+def periodic_error(error):
+    return ApiError(error.status, error.message)
+
+
+@api_view("GET", "HEAD")
+async def periodic_element_async(request):
+    symbol = request.GET.get("symbol")
+    try:
+        periodic.check_symbol(symbol)
+        return json_response(periodic.element(await fetch_document_async("element.json"), symbol))
+    except periodic.PeriodicError as error:
+        raise periodic_error(error) from None
+
+
+@api_view("GET", "HEAD")
+async def periodic_shells_async(request):
+    symbol = request.GET.get("symbol")
+    try:
+        periodic.check_symbol(symbol)
+        return json_response(periodic.shells(await fetch_document_async("shells.json"), symbol))
+    except periodic.PeriodicError as error:
+        raise periodic_error(error) from None
+
+
+@api_view("GET", "HEAD")
+def periodic_element_sync(request):
+    symbol = request.GET.get("symbol")
+    try:
+        periodic.check_symbol(symbol)
+        return json_response(periodic.element(fetch_document_sync("element.json"), symbol))
+    except periodic.PeriodicError as error:
+        raise periodic_error(error) from None
+
+
+@api_view("GET", "HEAD")
+def periodic_shells_sync(request):
+    symbol = request.GET.get("symbol")
+    try:
+        periodic.check_symbol(symbol)
+        return json_response(periodic.shells(fetch_document_sync("shells.json"), symbol))
+    except periodic.PeriodicError as error:
+        raise periodic_error(error) from None
