@@ -242,7 +242,7 @@ fn language_level_claims_are_judged_on_every_node_and_python_pair() {
 }
 
 #[test]
-fn planned_workloads_and_profiles_leave_their_claims_not_run_with_the_reason() {
+fn a_claim_with_no_matching_run_is_not_run_with_the_command_that_runs_its_method() {
     let claims = registry();
     let verdicts = claims.verdicts(&[], &Bootstrap::default());
     let (_, rps) = verdicts
@@ -250,11 +250,14 @@ fn planned_workloads_and_profiles_leave_their_claims_not_run_with_the_reason() {
         .find(|(c, _)| c.id == "004-sharkbench-fastify-vs-fastapi-rps")
         .unwrap();
     let why = rps.why().unwrap();
-    assert!(why.contains("`sharkbench` workload"), "{why}");
+    assert!(
+        why.contains("--workload sharkbench") && why.contains("--profile closed-32"),
+        "{why}"
+    );
     let (_, per_request) = verdicts
         .iter()
         .find(|(c, _)| c.id == "000-python-slower-per-request")
         .unwrap();
     let why = per_request.why().unwrap();
-    assert!(why.contains("`closed-1` profile"), "{why}");
+    assert!(why.contains("--profile closed-1"), "{why}");
 }
