@@ -1552,7 +1552,7 @@ fn server_cpus(run: &RunResults) -> usize {
 /// Whether figures of this metric are throughput, whose ratio a duet measures: both
 /// servers share the cpuset, so each one's latency and memory are not those of a server
 /// with the cores to itself, but the ratio of their rates is the ratio of their costs.
-fn duet_measures(metric: Metric) -> bool {
+pub fn duet_measures(metric: Metric) -> bool {
     matches!(metric, Metric::RequestsPerSec | Metric::DurationS)
 }
 

@@ -85,9 +85,10 @@ pub enum Command {
 
     /// Give every figure the articles quote (fixtures/claims.toml) a verdict from results
     /// files: reproduced, direction-only, contradicted, inconclusive or not-run, with our
-    /// numbers beside theirs.
+    /// numbers beside theirs. With --reproduce, plan and perform the runs that judge every
+    /// claim this host can judge, resumably, and write claims.md.
     #[command(
-        after_help = "Example:\n  faceoff claims\n  faceoff claims --run results/20261125T120241Z-5f5f0b/results.json results/20261125T121516Z-d6cfc1"
+        after_help = "Example:\n  faceoff claims --reproduce --quick --plan-only\n  faceoff claims --reproduce --quick\n  faceoff claims --resume results/reproduce-quick\n  faceoff claims\n  faceoff claims --run results/20261125T120241Z-5f5f0b/results.json results/20261125T121516Z-d6cfc1"
     )]
     Claims(ClaimsArgs),
 
@@ -360,7 +361,7 @@ pub struct CalibrateArgs {
 pub struct ClaimsArgs {
     /// Results files (or run directories) to judge the claims on, oldest first [default:
     /// none: every claim is listed as not run, with the command that would run it]
-    #[arg(long, num_args = 1.., value_name = "RESULTS")]
+    #[arg(long, num_args = 1.., value_name = "RESULTS", conflicts_with_all = ["reproduce", "resume", "plan_only"])]
     pub run: Vec<PathBuf>,
     /// Print the verdicts as JSON instead of a table
     #[arg(long)]
@@ -368,6 +369,69 @@ pub struct ClaimsArgs {
     /// Seed of the bootstrap resampling (recorded with the verdicts)
     #[arg(long, default_value_t = crate::stats::Bootstrap::DEFAULT_SEED)]
     pub seed: u64,
+    /// Judge every claim this host can judge: plan the fewest `faceoff run`s that cover them,
+    /// run them one after another, and write claims.md and claims.json. The same command
+    /// again resumes: runs already complete are kept
+    #[arg(long)]
+    pub reproduce: bool,
+    /// Print the plan (one line per run, and the time it takes) and stop
+    #[arg(long)]
+    pub plan_only: bool,
+    /// Fewer trials (3, the fewest a paired verdict rests on) and shorter windows (5 s, 1 s
+    /// warm-up, 60 s capacity ramps); the report says the reproduction was quick
+    #[arg(long, conflicts_with = "resume")]
+    pub quick: bool,
+    /// The reproduction directory: reproduce.json (the plan and each run's status), runs/,
+    /// claims.md, claims.json. One that holds the same plan is resumed [default:
+    /// results/reproduce, or results/reproduce-quick with --quick]
+    #[arg(long, value_name = "DIR", conflicts_with = "resume")]
+    pub out: Option<PathBuf>,
+    /// Resume the reproduction in DIR with its own plan: redo every run that did not
+    /// complete (killed, interrupted, failed), keep the others
+    #[arg(long, value_name = "DIR")]
+    pub resume: Option<PathBuf>,
+    /// Only these targets may run; claims that need others are left out [default: all]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "A,B,…",
+        conflicts_with = "resume"
+    )]
+    pub targets: Vec<String>,
+    /// Only these claims (ids of fixtures/claims.toml) [default: all]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "ID,…",
+        conflicts_with = "resume"
+    )]
+    pub only: Vec<String>,
+    /// Only the claims of these workloads [default: all]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "W,…",
+        conflicts_with = "resume"
+    )]
+    pub workload: Vec<String>,
+    /// Trials of every run [default: the profile's; 3 with --quick]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100), conflicts_with = "resume")]
+    pub trials: Option<u32>,
+    /// Measured window of every closed-loop trial [default: the profile's; 5 s with --quick]
+    #[arg(long, value_parser = parse_duration, conflicts_with = "resume")]
+    pub duration: Option<Duration>,
+    /// Warm-up of every trial [default: the profile's; 1 s with --quick]
+    #[arg(long, value_parser = parse_duration, conflicts_with = "resume")]
+    pub warmup: Option<Duration>,
+    #[command(flatten)]
+    pub build: BuildArgs,
+}
+
+impl ClaimsArgs {
+    /// Whether the command plans (and runs) a reproduction rather than judging files.
+    pub fn reproducing(&self) -> bool {
+        self.reproduce || self.plan_only || self.resume.is_some()
+    }
 }
 
 #[derive(Debug, Args)]

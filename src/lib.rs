@@ -11,7 +11,7 @@
 //! | mechanisms | `load`, `runtime` (services included), `images`, `sample`, `database`, `manifest`, `schedule`, `sweep`, `ui`, `chat` |
 //! | record | `results`: every type of results.json and verify.json, with read and write |
 //! | procedures | `run` (one trial loop for HTTP and chat), `verify`, `instrument` |
-//! | judgement and presentation | `claims`, `analysis`, `compare`, `merge`, `audit`, `matrix`, `report` (files), `console` (terminal) |
+//! | judgement and presentation | `claims`, `analysis`, `compare`, `merge`, `audit`, `matrix`, `reproduce` (the plan, state and report of `claims --reproduce`), `report` (files), `console` (terminal) |
 //! | edge | `commands` (one handler per subcommand), `cli`, and the binary's `main` |
 
 pub mod analysis;
@@ -32,6 +32,7 @@ pub mod manifest;
 pub mod matrix;
 pub mod merge;
 pub mod report;
+pub mod reproduce;
 pub mod results;
 pub mod run;
 pub mod runtime;

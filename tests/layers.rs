@@ -21,7 +21,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "judgement and presentation",
         &[
-            "claims", "analysis", "compare", "merge", "audit", "matrix", "report", "console",
+            "claims",
+            "analysis",
+            "compare",
+            "merge",
+            "audit",
+            "matrix",
+            "reproduce",
+            "report",
+            "console",
         ],
     ),
     ("edge", &["commands", "cli", "main"]),

@@ -56,6 +56,11 @@ pub fn claims(fixtures: &Fixtures, args: &ClaimsArgs) -> Result<ExitCode> {
             summary.join(", "),
             bootstrap.seed
         );
+        if runs.is_empty() {
+            println!(
+                "to judge every claim this host can judge: faceoff claims --reproduce (--plan-only shows the runs first)"
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -14,6 +14,7 @@ pub mod load;
 pub mod matrix;
 pub mod merge;
 pub mod report;
+pub mod reproduce;
 pub mod run;
 pub mod up;
 pub mod verify;
@@ -122,6 +123,9 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Verify(args) => {
             let selected = Selected::new(cli.runtime, &fixtures, &args.build).await?;
             with_runtime!(selected, runtime => verify::verify_command(&runtime, &fixtures, &args, ui).await)
+        }
+        Command::Claims(args) if args.reproducing() => {
+            reproduce::reproduce_command(&fixtures, cli.runtime, &args, ui).await
         }
         Command::Claims(args) => claims::claims(&fixtures, &args),
         Command::Report(args) => report::report_command(&fixtures, &args),
