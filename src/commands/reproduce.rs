@@ -99,7 +99,7 @@ fn open(
     let plan = reproduce::plan(registry, fixtures, host_facts(registry), &options)?;
     let dir = args.out.clone().unwrap_or_else(|| default_dir(args.quick));
     match State::read(&dir)? {
-        Some(existing) => {
+        Some(mut existing) => {
             let differences = existing.plan.differences(&plan);
             if !differences.is_empty() {
                 bail!(
@@ -109,6 +109,8 @@ fn open(
                     dir.display()
                 );
             }
+            // The same runs; this faceoff's estimates of them.
+            existing.plan = plan;
             Ok((dir, existing, true))
         }
         None => Ok((dir, State::new(plan, &crate::run::now_rfc3339()), false)),

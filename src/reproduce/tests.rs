@@ -450,8 +450,13 @@ fn a_planned_run_is_the_faceoff_run_command_a_user_would_type() {
 #[test]
 fn plans_of_the_same_options_are_the_same_and_others_say_how_they_differ() {
     let a = plan_with(SMALL_HOST, &Options::default());
-    let b = plan_with(SMALL_HOST, &Options::default());
+    let mut b = plan_with(SMALL_HOST, &Options::default());
     assert!(a.differences(&b).is_empty());
+    b.runs[0].estimate_s *= 2.0;
+    assert!(
+        a.differences(&b).is_empty(),
+        "another estimate of the same runs is the same plan"
+    );
     let quick = plan_with(
         SMALL_HOST,
         &Options {
