@@ -329,6 +329,14 @@ pub fn capacity_needed(claim: &Claim) -> Option<u64> {
     Some(needed.ceil().max(0.0) as u64)
 }
 
+/// Whether a verdict on `claim` rests on at least [`MIN_ROUNDS`] trials: every claim but
+/// "holds at least N connections", which one ramp that held N settles.
+pub fn needs_rounds(claim: &Claim) -> bool {
+    !(claim.kind == Kind::Absolute
+        && claim.metric == Metric::ConnectionsHeld
+        && claim.at_least.is_some())
+}
+
 /// What one claim needs from a run.
 struct Need {
     workload: usize,
@@ -393,10 +401,21 @@ pub fn plan(
             .collect();
         let ramp = matches!(profile.mode, LoadMode::Capacity | LoadMode::Fanout);
         let profile_trials = profile.trials_or(None);
-        let trials = options.trials.unwrap_or(if options.quick {
-            profile_trials.min(MIN_ROUNDS as u32)
+        // A profile of one trial (a capacity ramp) still gets the rounds a verdict needs,
+        // unless every claim of the run is settled by one ramp.
+        let fewest = if claim_ids
+            .iter()
+            .filter_map(|id| claims.get(id))
+            .any(needs_rounds)
+        {
+            MIN_ROUNDS as u32
         } else {
-            profile_trials
+            1
+        };
+        let trials = options.trials.unwrap_or(if options.quick {
+            profile_trials.min(MIN_ROUNDS as u32).max(fewest)
+        } else {
+            profile_trials.max(fewest)
         });
         let duration = if ramp {
             if options.quick {

@@ -333,8 +333,24 @@ fn quick_takes_three_trials_and_short_windows_but_keeps_slow_requests_windows_an
         30.0
     );
     let ramp = run_for(&quick, "chat", "capacity");
-    assert_eq!(ramp.trials, 1, "one ramp, as the profile says");
+    assert_eq!(
+        ramp.trials, 3,
+        "the profile's one ramp would leave the socketio vs python-socketio claims inconclusive"
+    );
     assert_eq!(ramp.duration_s, 60.0);
+    assert_eq!(run_for(&full, "chat", "capacity").trials, 3);
+    let one_ramp = plan_with(
+        SMALL_HOST,
+        &Options {
+            only: vec!["000-node-thousands-of-persistent-connections".into()],
+            ..Options::default()
+        },
+    );
+    assert_eq!(
+        one_ramp.runs[0].trials, 1,
+        "holding 1,000 connections once settles it"
+    );
+    assert_eq!(one_ramp.runs[0].targets, ["socketio"]);
     assert!(quick.estimate_s() < full.estimate_s());
 
     let pinned = plan_with(
