@@ -122,3 +122,54 @@ fn faceoff_state(out: &std::path::Path, extra: &[&str]) -> Option<serde_json::Va
     let text = std::fs::read_to_string(out.join("reproduce.json")).ok()?;
     serde_json::from_str(&text).ok()
 }
+
+#[test]
+fn plan_only_with_json_prints_the_state_a_reproduction_would_start_from() {
+    let assert = faceoff()
+        .args(["claims", "--reproduce", "--plan-only", "--json", "--only"])
+        .arg("001-fastapi-10-15pct-slower-at-100")
+        .assert()
+        .success();
+    let state: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    assert_eq!(state["plan"]["runs"][0]["key"], "01-status-closed-100");
+    assert_eq!(state["runs"][0]["status"], "pending");
+}
+
+#[test]
+fn a_run_that_cannot_start_is_recorded_as_failed_and_the_reproduction_exits_1_with_a_partial_report()
+ {
+    // The local runtime runs no PostgreSQL, so the db run fails at once, before any process.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("repro");
+    faceoff()
+        .args([
+            "--runtime",
+            "local",
+            "claims",
+            "--reproduce",
+            "--only",
+            "003-fastify-14200-vs-fastapi-8500-db",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("error: run 01-db-closed-50:"))
+        .stderr(predicate::str::contains("faceoff claims --resume"));
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("reproduce.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["runs"][0]["status"], "failed");
+    assert!(
+        state["runs"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("--runtime docker")
+    );
+    let md = std::fs::read_to_string(out.join("claims.md")).unwrap();
+    assert!(
+        md.contains("**partial**: 0 of 1 planned runs complete"),
+        "{md}"
+    );
+    assert!(md.contains("its run 01-db-closed-50 failed"), "{md}");
+}

@@ -48,7 +48,11 @@ pub async fn reproduce_command(
     let (dir, mut state, resumed) = open(fixtures, &registry, args)?;
     let lines = plan_lines(&state, &dir, resumed, args.plan_only);
     if args.plan_only {
-        lines.iter().for_each(|line| println!("{line}"));
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&state)?);
+        } else {
+            lines.iter().for_each(|line| println!("{line}"));
+        }
         return Ok(ExitCode::SUCCESS);
     }
     lines.iter().for_each(|line| ui.step(line));
@@ -141,8 +145,9 @@ fn host_facts(registry: &Claims) -> Host {
 fn plan_lines(state: &State, dir: &Path, resumed: bool, commands: bool) -> Vec<String> {
     let plan = &state.plan;
     let to_do = state.to_do(dir);
+    let covered: usize = plan.runs.iter().map(|r| r.claims.len()).sum();
     let mut lines = vec![format!(
-        "{} {} in {}: {} run{} covering {} claims, about {} in all (images already built; building them first adds a few minutes)",
+        "{} {} in {}: {} run{} covering {} claim{}, about {} in all (images already built; building them first adds a few minutes)",
         if resumed {
             "Resuming the"
         } else {
@@ -156,7 +161,8 @@ fn plan_lines(state: &State, dir: &Path, resumed: bool, commands: bool) -> Vec<S
         dir.display(),
         plan.runs.len(),
         if plan.runs.len() == 1 { "" } else { "s" },
-        plan.runs.iter().map(|r| r.claims.len()).sum::<usize>(),
+        covered,
+        if covered == 1 { "" } else { "s" },
         show_duration(plan.estimate_s()),
     )];
     for (index, (planned, run)) in plan.runs.iter().zip(&state.runs).enumerate() {

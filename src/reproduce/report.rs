@@ -49,14 +49,25 @@ pub fn judge<'c>(
             let why = if let Some(skipped) = state.plan.skipped_entry(&claim.id) {
                 skipped.why.clone()
             } else if let Some(run) = state.plan.run_of(&claim.id)
-                && let Some(index) = state.runs.iter().position(|r| r.key == run.key)
-                && state.runs[index].status != Progress::Complete
-                && state.runs[index].status != Progress::Failed
+                && let Some(state) = state.runs.iter().find(|r| r.key == run.key)
+                && state.status != Progress::Complete
+                // A failed run's own results say best why its claims have no figures.
+                && (state.status != Progress::Failed || state.results.is_none())
             {
+                let what = match state.status {
+                    Progress::Pending => "has not run yet",
+                    Progress::Running => "was killed mid-way",
+                    Progress::Interrupted => "was interrupted",
+                    _ => "failed",
+                };
                 format!(
-                    "its run {} is {}: resume with `faceoff claims --resume {}`",
+                    "its run {} {what}{}: `faceoff claims --resume {}` redoes it",
                     run.key,
-                    state.runs[index].status.label(),
+                    state
+                        .error
+                        .as_deref()
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default(),
                     dir.display()
                 )
             } else {

@@ -627,7 +627,8 @@ fn the_report_judges_the_finished_runs_and_a_partial_one_says_what_is_left() {
             .why()
             .is_some_and(|w| w.contains("02-status-closed-100")
                 && w.contains("interrupted")
-                && w.contains("--resume")),
+                && w.contains("--resume")
+                && w.contains("redoes it")),
         "{waiting:?}"
     );
     let excluded = verdict_of("003-fastify-52000-vs-fastapi-18000-json");
