@@ -309,10 +309,29 @@ async fn perform<R: Runtime>(
         }
         state.write(dir, &crate::run::now_rfc3339())?;
         if interrupted {
+            if let Some(recorded) = &recorded {
+                sweep_interrupted(runtime, &recorded.run_id).await;
+            }
             return Ok(true);
         }
     }
     Ok(false)
+}
+
+/// How long after an interrupted run its containers are looked for once more.
+const SWEEP_DELAY: Duration = Duration::from_millis(1500);
+
+/// Removes what an interrupted run still has, a moment after it cleaned up: a container
+/// whose creation was under way when the run stopped is created after the run's own clean
+/// listed its containers, and would be left behind `Created`.
+async fn sweep_interrupted<R: Runtime>(runtime: &R, run_id: &str) {
+    tokio::time::sleep(SWEEP_DELAY).await;
+    if let Ok(removed @ 1..) = runtime.clean(Some(run_id)).await {
+        eprintln!(
+            "removed {removed} more {} of the interrupted run {run_id}",
+            runtime.kind().unit()
+        );
+    }
 }
 
 /// One run, as `faceoff run` with `args` would do it. Ctrl-C is the run's to handle (it
