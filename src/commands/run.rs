@@ -181,6 +181,9 @@ pub async fn run_command<R: Runtime>(
             for line in crate::console::throughput_comparisons(&analysis) {
                 println!("{line}");
             }
+            for line in crate::console::duet_lines(&analysis) {
+                println!("{line}");
+            }
         }
         for warning in crate::analysis::outlier_warnings(&results) {
             ui.warn(&warning);

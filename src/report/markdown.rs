@@ -64,6 +64,7 @@ pub fn markdown(analysis: &Analysis<'_>) -> String {
 
     summary(&mut out, analysis);
     comparisons(&mut out, analysis);
+    duets(&mut out, analysis);
     warnings(&mut out, analysis);
     verify(&mut out, analysis);
     claims(&mut out, analysis);
@@ -168,6 +169,22 @@ fn comparisons(out: &mut String, analysis: &Analysis<'_>) {
     out.push_str("## Comparisons\n\n");
     for c in &analysis.comparisons {
         let _ = writeln!(out, "- {}", text::comparison(c));
+    }
+    out.push('\n');
+}
+
+fn duets(out: &mut String, analysis: &Analysis<'_>) {
+    if analysis.duets.is_empty() {
+        return;
+    }
+    out.push_str("## Duet rounds\n\n");
+    out.push_str("Each pair also ran at the same time on the same cpuset, each under its own generator: their ratio round by round cancels the host's noise. Ratios come from here; absolute figures from the dedicated-core trials above.\n\n");
+    for duet in &analysis.duets {
+        let _ = writeln!(out, "- {}", text::duet_line(duet));
+        let rounds = text::duet_rounds(duet);
+        if !rounds.is_empty() {
+            let _ = writeln!(out, "  - rounds: {rounds}");
+        }
     }
     out.push('\n');
 }
