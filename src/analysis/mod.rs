@@ -146,10 +146,6 @@ impl DuetFigures {
     }
 }
 
-/// A duet server below this share of its fair half of the cpuset did not stay CPU-bound:
-/// the other server got more than half, and the round's ratio overstates the difference.
-pub const DUET_FAIR_SHARE: f64 = 0.8;
-
 /// Everything a report shows about one run.
 #[derive(Debug, Clone)]
 pub struct Analysis<'a> {
@@ -371,7 +367,7 @@ fn duet_warnings(results: &RunResults, duets: &[DuetFigures]) -> Vec<String> {
             }
         }
         for (index, (x, y)) in duet.cpu_percent.iter().enumerate() {
-            if x.min(*y) < DUET_FAIR_SHARE * fair {
+            if x.min(*y) < crate::claims::DUET_FAIR_SHARE * fair {
                 warnings.push(format!(
                     "duet {pair}: round {} servers used {x:.0}% and {y:.0}% CPU of a fair {fair:.0}% each: one did not stay CPU-bound, so the other had more than half the cpuset.",
                     index + 1

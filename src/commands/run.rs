@@ -170,16 +170,16 @@ pub async fn run_command<R: Runtime>(
         for line in crate::console::sweep::summary_lines(&results) {
             println!("{line}");
         }
-        if results.parameters.trials > 1
-            && let Ok(claims) = crate::claims::Claims::load(&fixtures.root)
-        {
+        if let Ok(claims) = crate::claims::Claims::load(&fixtures.root) {
             let analysis = crate::analysis::Analysis::new(
                 &results,
                 &claims,
                 crate::stats::Bootstrap::default(),
             );
-            for line in crate::console::throughput_comparisons(&analysis) {
-                println!("{line}");
+            if results.parameters.trials > 1 {
+                for line in crate::console::throughput_comparisons(&analysis) {
+                    println!("{line}");
+                }
             }
             for line in crate::console::duet_lines(&analysis) {
                 println!("{line}");
