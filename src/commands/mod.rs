@@ -175,6 +175,35 @@ pub fn build_options(args: &BuildArgs) -> Result<BuildOptions> {
     })
 }
 
+/// The launcher of `services` when there are any, with the limits the user gave the
+/// database (`--db-cpuset`, `--db-memory`) and the targets' own for server-class services.
+pub async fn services_launcher(
+    services: &[crate::runtime::services::Service],
+    kind: RuntimeKind,
+    label: &str,
+    fixtures: &Fixtures,
+    args: (&BuildArgs, &crate::cli::ServiceLimitArgs),
+    limits: &crate::runtime::Limits,
+) -> Result<Option<crate::runtime::services::Launcher>> {
+    use crate::runtime::services as topology;
+    let (build, service_limits) = args;
+    let database = topology::database_limits(
+        service_limits.db_cpuset.as_deref(),
+        service_limits.db_memory,
+        limits,
+    )?;
+    Ok(topology::launcher_for(
+        services,
+        kind,
+        label,
+        fixtures,
+        build_options(build)?,
+        database,
+        limits.clone(),
+    )
+    .await?)
+}
+
 /// A signal that should stop the work and clean up: Ctrl-C or SIGTERM.
 pub async fn shutdown_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();

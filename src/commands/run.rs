@@ -16,7 +16,7 @@ use crate::runtime::docker;
 use crate::runtime::services as topology;
 use crate::runtime::{self as rt, Limits, Runtime, RuntimeKind};
 
-use super::{EXIT_INTERRUPTED, build_options, shutdown_signal};
+use super::{EXIT_INTERRUPTED, shutdown_signal};
 
 pub async fn run_command<R: Runtime>(
     runtime: &R,
@@ -54,18 +54,13 @@ pub async fn run_command<R: Runtime>(
         catalog.targets_for_runtime(runtime.kind(), targets, !args.targets.is_empty())?;
     notes.iter().for_each(|note| eprintln!("note: {note}"));
     let services = catalog.with_target_services(catalog.for_workload(&workload)?, &targets)?;
-    let launcher = topology::launcher_for(
+    let launcher = super::services_launcher(
         &services,
         runtime.kind(),
         &workload.name,
         fixtures,
-        build_options(&args.build)?,
-        topology::database_limits(
-            args.services.db_cpuset.as_deref(),
-            args.services.db_memory,
-            &limits,
-        )?,
-        limits.clone(),
+        (&args.build, &args.services),
+        &limits,
     )
     .await?;
     let targets_count = targets.len();

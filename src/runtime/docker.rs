@@ -138,16 +138,9 @@ impl Runtime for DockerRuntime {
         target: &Target,
         progress: Progress<'_>,
     ) -> Result<Prepared, RuntimeError> {
-        images::ensure_bases(
-            &self.docker,
-            &self.fixtures,
-            &[target.language],
-            &self.build,
-            progress,
-        )
-        .await?;
         let image =
-            images::build_app(&self.docker, &self.fixtures, target, &self.build, progress).await?;
+            images::build_app_and_base(&self.docker, &self.fixtures, target, &self.build, progress)
+                .await?;
         Ok(Prepared {
             target: target.clone(),
             lockfile_sha256: image.lockfile_sha256.clone(),
