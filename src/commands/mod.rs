@@ -37,6 +37,9 @@ use crate::images::HOST_CA_BUNDLE;
 /// Exit code for a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
+/// Exit code when SIGTERM ended the command at once (128 + SIGTERM).
+pub const EXIT_TERMINATED: u8 = 143;
+
 /// Exit code of `compare` and `audit` when they could not do their job at all, so CI can
 /// tell "figures got worse" (1) from "could not tell" (2).
 pub const EXIT_ERROR: u8 = 2;
