@@ -132,10 +132,10 @@ pub enum Command {
     )]
     Audit(Box<AuditArgs>),
 
-    /// Remove every container (and with --images, every image) faceoff created, including
-    /// what a killed run left behind.
+    /// Remove the containers (and with --images, the images) faceoff created: what killed runs
+    /// left behind. Runs whose faceoff process still runs are spared unless --force or --run.
     #[command(
-        after_help = "Example:\n  faceoff clean\n  faceoff clean --run 20261125T120000Z-3fa2c1"
+        after_help = "Example:\n  faceoff clean\n  faceoff clean --run 20261125T120000Z-3fa2c1\n  faceoff clean --force"
     )]
     Clean(CleanArgs),
 }
@@ -461,6 +461,10 @@ pub struct CleanArgs {
     /// Also remove faceoff's app images (base images are kept: they are slow to rebuild)
     #[arg(long)]
     pub images: bool,
+    /// Also remove the containers of runs whose faceoff still runs (or runs on another host):
+    /// without it, `clean` spares them
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub use crate::config::parse_duration;

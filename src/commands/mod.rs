@@ -119,6 +119,12 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Run(args) => {
             let selected = Selected::new(cli.runtime, &fixtures, &args.build).await?;
+            if let Selected::Docker(runtime) = &selected {
+                // Containers of dead runs take CPU and memory from the one about to be timed.
+                for line in clean::leftover_lines(runtime.docker()).await {
+                    ui.warn(&line);
+                }
+            }
             let engine = selected.engine().await;
             with_runtime!(selected, runtime => run::run_command(&runtime, &fixtures, &args, engine, ui).await)
         }
