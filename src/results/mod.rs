@@ -333,6 +333,13 @@ pub fn write(path: &Path, results: &RunResults) -> Result<(), WriteError> {
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
     tmp.write_all(&json).map_err(fail)?;
     tmp.write_all(b"\n").map_err(fail)?;
+    // Readable like the reports beside it (a temporary file starts as 0600).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(fail)?;
+    }
     tmp.as_file().sync_all().map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
@@ -444,6 +451,16 @@ mod tests {
             err.contains("results.json") && err.contains("--out"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn results_are_written_readable_like_the_reports() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        write(&path, &serde_json::from_str(SAMPLE).unwrap()).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
     }
 
     #[test]
