@@ -37,6 +37,9 @@ use crate::images::HOST_CA_BUNDLE;
 /// Exit code for a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
+/// Exit code when SIGTERM ended the command at once (128 + SIGTERM).
+pub const EXIT_TERMINATED: u8 = 143;
+
 /// Exit code of `compare` and `audit` when they could not do their job at all, so CI can
 /// tell "figures got worse" (1) from "could not tell" (2).
 pub const EXIT_ERROR: u8 = 2;
@@ -116,6 +119,12 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Run(args) => {
             let selected = Selected::new(cli.runtime, &fixtures, &args.build).await?;
+            if let Selected::Docker(runtime) = &selected {
+                // Containers of dead runs take CPU and memory from the one about to be timed.
+                for line in clean::leftover_lines(runtime.docker()).await {
+                    ui.warn(&line);
+                }
+            }
             let engine = selected.engine().await;
             with_runtime!(selected, runtime => run::run_command(&runtime, &fixtures, &args, engine, ui).await)
         }
