@@ -1704,6 +1704,9 @@ fn not_bottleneck(
     let cpus = server_cpus(run).max(1);
     // In a duet each server had about half the cpuset.
     let capacity = 100.0 * cpus as f64 / if duet { 2.0 } else { 1.0 };
+    if duet && let Some(why) = duet_not_cpu_bound(run, targets, capacity) {
+        return Some(why);
+    }
     for target in targets {
         let trials: Vec<&TrialResult> = if duet {
             duet_trials(run, target)
@@ -1735,6 +1738,48 @@ fn not_bottleneck(
                 trials.len(),
                 stats::median(&generator).unwrap_or_default(),
                 stats::median(&server).unwrap_or_default() / cpus as f64,
+            ));
+        }
+    }
+    None
+}
+
+/// A duet server below this share of its fair half of the cpuset did not stay CPU-bound:
+/// the other server then had more than half, and the round's ratio overstates the gap.
+pub const DUET_FAIR_SHARE: f64 = 0.8;
+
+/// Why the duet rounds of `targets` cannot be read as a ratio, if they cannot: in more than
+/// half of a pair's rounds one server used less than [`DUET_FAIR_SHARE`] of its fair share
+/// (`fair`, percent of one CPU). Both servers must fill the shared cpuset for the round to
+/// compare them; a busy host or a starved generator leaves both idle part of the time.
+fn duet_not_cpu_bound(run: &RunResults, targets: &[&str], fair: f64) -> Option<String> {
+    for duet in &run.duets {
+        if !targets.iter().all(|t| duet.targets.iter().any(|d| d == t)) {
+            continue;
+        }
+        let sampled: Vec<(f64, f64)> = duet
+            .rounds
+            .iter()
+            .filter(|r| r.trials.iter().all(|t| !t.resources.samples.is_empty()))
+            .map(|r| {
+                (
+                    r.trials[0].resources.mean_cpu_percent,
+                    r.trials[1].resources.mean_cpu_percent,
+                )
+            })
+            .collect();
+        let short = sampled
+            .iter()
+            .filter(|(x, y)| x.min(*y) < DUET_FAIR_SHARE * fair)
+            .count();
+        if !sampled.is_empty() && short * 2 > sampled.len() {
+            let low: Vec<f64> = sampled.iter().map(|(x, y)| x.min(*y)).collect();
+            return Some(format!(
+                "the duet servers did not stay CPU-bound: in {short} of {} rounds of {} and {} one used {:.0}% CPU of a fair {fair:.0}% each (the host was busy, or the generator could not keep up); run again on a quieter host or with --generator-cpus",
+                sampled.len(),
+                duet.targets[0],
+                duet.targets[1],
+                stats::median(&low).unwrap_or_default()
             ));
         }
     }

@@ -133,10 +133,10 @@ pub enum Command {
     )]
     Audit(Box<AuditArgs>),
 
-    /// Remove every container (and with --images, every image) faceoff created, including
-    /// what a killed run left behind.
+    /// Remove the containers (and with --images, the images) faceoff created: what killed runs
+    /// left behind. Runs whose faceoff process still runs are spared unless --force or --run.
     #[command(
-        after_help = "Example:\n  faceoff clean\n  faceoff clean --run 20261125T120000Z-3fa2c1"
+        after_help = "Example:\n  faceoff clean\n  faceoff clean --run 20261125T120000Z-3fa2c1\n  faceoff clean --force"
     )]
     Clean(CleanArgs),
 }
@@ -189,7 +189,7 @@ pub struct LimitArgs {
     #[arg(long, default_value = "1g", value_parser = parse_bytes, value_name = "SIZE")]
     pub memory: u64,
     /// How long a target may take to answer 200 on GET /status
-    #[arg(long, default_value = "60s", value_parser = parse_duration, value_name = "DURATION")]
+    #[arg(long, default_value = "60s", value_parser = parse_positive_duration, value_name = "DURATION")]
     pub ready_timeout: Duration,
 }
 
@@ -209,7 +209,7 @@ pub struct UpArgs {
     /// The target to run
     pub target: String,
     /// Port on 127.0.0.1 [default: a free one]
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -229,7 +229,7 @@ pub struct RunArgs {
     #[arg(long, default_value = "closed-50")]
     pub profile: String,
     /// Measured time per trial, after warm-up [default: the profile's]
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_positive_duration)]
     pub duration: Option<Duration>,
     /// Warm-up per trial, excluded from results [default: the profile's]
     #[arg(long, value_parser = parse_duration)]
@@ -238,7 +238,7 @@ pub struct RunArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub connections: Option<u32>,
     /// Stop each trial after this many measured requests [default: the profile's, or none]
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_requests: Option<u64>,
     /// Trials per target, interleaved across targets [default: the profile's, or 5]
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -249,13 +249,13 @@ pub struct RunArgs {
     pub seed: Option<u64>,
     /// Per-request timeout; a slower answer counts as a timeout error. A workload whose
     /// requests are slow on purpose (leibniz-large) sets a longer one, which this can only raise
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = parse_positive_duration)]
     pub request_timeout: Duration,
     /// CPUs for the load generator [default: every CPU not in --cpuset]
     #[arg(long, value_name = "CPUS")]
     pub generator_cpus: Option<String>,
     /// Resource sampling interval
-    #[arg(long, default_value = "250ms", value_parser = parse_duration)]
+    #[arg(long, default_value = "250ms", value_parser = parse_positive_duration)]
     pub sample_interval: Duration,
     /// Directory for results; each run writes OUT/<run-id>/results.json
     #[arg(long, default_value = "results", value_name = "DIR")]
@@ -307,16 +307,16 @@ pub struct LoadArgs {
     #[arg(long, short, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub connections: u32,
     /// Measured time, after warm-up
-    #[arg(long, short, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, short, default_value = "10s", value_parser = parse_positive_duration)]
     pub duration: Duration,
     /// Warm-up, excluded from the figures
     #[arg(long, default_value = "0s", value_parser = parse_duration)]
     pub warmup: Duration,
     /// Open loop: requests per second, spread over the connections
-    #[arg(long)]
+    #[arg(long, value_parser = parse_rate)]
     pub rate: Option<f64>,
     /// Generator threads
-    #[arg(long, short, default_value_t = 1)]
+    #[arg(long, short, default_value_t = 1, value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..=1024), usize::from))]
     pub threads: usize,
     /// CPUs to pin the generator's threads to
     #[arg(long, value_name = "CPUS")]
@@ -328,10 +328,10 @@ pub struct LoadArgs {
     #[arg(long, value_name = "JSON")]
     pub body: Option<String>,
     /// Stop after this many measured requests
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_requests: Option<u64>,
     /// Per-request timeout
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = parse_positive_duration)]
     pub timeout: Duration,
     /// Print the report as JSON
     #[arg(long)]
@@ -344,10 +344,10 @@ pub struct CalibrateArgs {
     #[arg(long, default_value_t = 50)]
     pub connections: usize,
     /// Length of each run (whole seconds: wrk takes whole seconds)
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    #[arg(long, default_value = "5s", value_parser = parse_positive_duration)]
     pub duration: Duration,
     /// Interleaved rounds of faceoff then wrk
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub rounds: u32,
     /// Connections held open for the memory figure; 0 skips it
     #[arg(long, default_value_t = 10_000)]
@@ -418,7 +418,7 @@ pub struct ClaimsArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100), conflicts_with = "resume")]
     pub trials: Option<u32>,
     /// Measured window of every closed-loop trial [default: the profile's; 5 s with --quick]
-    #[arg(long, value_parser = parse_duration, conflicts_with = "resume")]
+    #[arg(long, value_parser = parse_positive_duration, conflicts_with = "resume")]
     pub duration: Option<Duration>,
     /// Warm-up of every trial [default: the profile's; 1 s with --quick]
     #[arg(long, value_parser = parse_duration, conflicts_with = "resume")]
@@ -525,9 +525,35 @@ pub struct CleanArgs {
     /// Also remove faceoff's app images (base images are kept: they are slow to rebuild)
     #[arg(long)]
     pub images: bool,
+    /// Also remove the containers of runs whose faceoff still runs (or runs on another host):
+    /// without it, `clean` spares them
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub use crate::config::parse_duration;
+
+/// A duration of at least a millisecond: a zero timeout, window or sampling interval can only
+/// fail later (after targets were started), so it is refused while parsing.
+pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration < Duration::from_millis(1) {
+        return Err(format!("`{}` is too short: give at least 1ms", text.trim()));
+    }
+    Ok(duration)
+}
+
+/// A request rate above zero, finite.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a rate in requests per second (e.g. 5000)"))?;
+    if !(rate.is_finite() && rate > 0.0) {
+        return Err(format!("`{text}` is not a rate above zero"));
+    }
+    Ok(rate)
+}
 
 /// Parses `1g`, `512m`, `1048576`, `64k` (binary units).
 pub fn parse_bytes(text: &str) -> Result<u64, String> {
@@ -572,6 +598,49 @@ mod tests {
         assert_eq!(parse_duration("1.5m").unwrap(), Duration::from_secs(90));
         assert!(parse_duration("10").unwrap_err().contains("unit"));
         assert!(parse_duration("10 parsecs").is_err());
+    }
+
+    #[test]
+    fn zero_durations_counts_and_ports_are_refused_while_parsing() {
+        let refused = [
+            &["faceoff", "run", "--sample-interval", "0ms"][..],
+            &["faceoff", "run", "--duration", "0s"],
+            &["faceoff", "run", "--request-timeout", "0s"],
+            &["faceoff", "run", "--ready-timeout", "0s"],
+            &["faceoff", "run", "--max-requests", "0"],
+            &["faceoff", "up", "express", "--port", "0"],
+            &["faceoff", "load", "http://127.0.0.1:1/", "--duration", "0s"],
+            &["faceoff", "load", "http://127.0.0.1:1/", "--timeout", "0ms"],
+            &[
+                "faceoff",
+                "load",
+                "http://127.0.0.1:1/",
+                "--max-requests",
+                "0",
+            ],
+            &["faceoff", "load", "http://127.0.0.1:1/", "--threads", "0"],
+            &["faceoff", "load", "http://127.0.0.1:1/", "--rate", "0"],
+            &["faceoff", "load", "http://127.0.0.1:1/", "--rate", "NaN"],
+            &["faceoff", "calibrate", "--rounds", "0"],
+        ];
+        for args in refused {
+            let err = Cli::try_parse_from(args).expect_err(&args.join(" "));
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ValueValidation,
+                "{}: {err}",
+                args.join(" ")
+            );
+        }
+        let err = Cli::try_parse_from(["faceoff", "run", "--sample-interval", "0ms"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--sample-interval") && err.contains("at least 1ms"),
+            "{err}"
+        );
+        assert!(Cli::try_parse_from(["faceoff", "run", "--sample-interval", "1ms"]).is_ok());
+        assert!(Cli::try_parse_from(["faceoff", "up", "express", "--port", "8080"]).is_ok());
     }
 
     #[test]

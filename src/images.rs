@@ -280,6 +280,19 @@ async fn build_python_base(
     build(docker, &python.image, tar, &args, &HashMap::new(), progress).await
 }
 
+/// Builds (or reuses) the base of the app's language, then the app's image: what a target
+/// and an app service both need before they can start.
+pub async fn build_app_and_base(
+    docker: &Docker,
+    fixtures: &Fixtures,
+    target: &Target,
+    build: &BuildOptions,
+    progress: Progress<'_>,
+) -> Result<AppImage, ImageError> {
+    ensure_bases(docker, fixtures, &[target.language], build, progress).await?;
+    build_app(docker, fixtures, target, build, progress).await
+}
+
 /// Builds (or reuses) the image of one target's app.
 pub async fn build_app(
     docker: &Docker,

@@ -20,7 +20,12 @@ async fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {}", commands::error_line(&err));
-            error_code
+            // A results file that cannot be judged is "could not tell" in every command.
+            if err.downcast_ref::<faceoff::results::Unusable>().is_some() {
+                ExitCode::from(EXIT_ERROR)
+            } else {
+                error_code
+            }
         }
     }
 }

@@ -886,6 +886,44 @@ fn duet_rounds_are_preferred_for_throughput_ratios() {
 }
 
 #[test]
+fn duet_rounds_whose_servers_did_not_fill_the_shared_cpuset_are_inconclusive() {
+    let claims = registry();
+    let c = claims.get(JSON_2_9X).unwrap();
+    let mut results = sampled_run(
+        "status",
+        50,
+        &[
+            ("fastify", &trials(20_000.0)),
+            ("fastapi", &trials(10_000.0)),
+        ],
+        10.0,
+        99.0,
+    );
+    let template = results.targets[0].trials[0].clone();
+    // Each server at 25% of one CPU where a fair half is 50%: the host was busy.
+    let trial = |rps: f64| {
+        let mut t = template.clone();
+        t.requests_per_sec = rps;
+        t.resources.mean_cpu_percent = 25.0;
+        t
+    };
+    results.duets = vec![faceoff::results::DuetResult {
+        targets: ["fastify".into(), "fastapi".into()],
+        rounds: (1..=5)
+            .map(|round| faceoff::results::DuetRound {
+                round,
+                trials: [trial(14_500.0), trial(5_000.0)],
+            })
+            .collect(),
+        error: None,
+    }];
+    let v = claims.verdict(c, &[results], &Bootstrap::default());
+    assert_eq!(v.label(), "inconclusive", "{v:?}");
+    let why = &v.ours().unwrap().reason;
+    assert!(why.contains("did not stay CPU-bound"), "{why}");
+}
+
+#[test]
 fn a_claim_the_article_gave_no_concurrency_says_it_was_judged_at_the_default() {
     let claims = registry();
     let runs = [sampled_run(

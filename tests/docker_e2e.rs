@@ -96,6 +96,17 @@ async fn run_measures_a_node_and_a_python_target_and_leaves_no_container() {
                 .is_some_and(|h| h.len() == 64)
         );
     }
+    // The pair also ran as a duet: both at once on the same cpuset, each loaded.
+    assert!(results.parameters.duet);
+    assert_eq!(results.duets.len(), 1, "{:?}", results.duets);
+    let duet = &results.duets[0];
+    assert_eq!(duet.targets, ["express", "fastapi"]);
+    assert_eq!(duet.rounds.len(), 1, "{:?}", duet.error);
+    for trial in &duet.rounds[0].trials {
+        assert!(trial.requests > 0 && trial.errors.total() == 0, "{trial:?}");
+        assert!(trial.resources.mean_cpu_percent > 0.0);
+    }
+    assert!(stdout.contains("duet: express / fastapi"), "{stdout}");
     let version = |name: &str| {
         results
             .targets

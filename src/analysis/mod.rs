@@ -123,6 +123,29 @@ pub struct FigureComparison {
     pub comparison: Comparison,
 }
 
+/// One pair's duet rounds: the req/s ratio round by round, paired.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DuetFigures {
+    /// The pair, as `a / b` reads.
+    pub a: String,
+    pub b: String,
+    /// `a / b` of req/s with its paired t-interval; `None` when no round was measured.
+    pub ratio: Option<stats::PairedRatio>,
+    /// Each round's two servers' mean CPU, percent of one CPU: together they should fill
+    /// the shared cpuset, each about half of it.
+    pub cpu_percent: Vec<(f64, f64)>,
+    /// Why the pair stopped early, if it did.
+    pub error: Option<String>,
+}
+
+impl DuetFigures {
+    /// The interval's half-width relative to the ratio: how precisely the rounds pinned it.
+    pub fn half_width(&self) -> Option<f64> {
+        let ratio = self.ratio.as_ref()?;
+        Some((ratio.ci.high - ratio.ci.low) / 2.0 / ratio.ratio)
+    }
+}
+
 /// Everything a report shows about one run.
 #[derive(Debug, Clone)]
 pub struct Analysis<'a> {
@@ -139,6 +162,8 @@ pub struct Analysis<'a> {
     pub warnings: Vec<String>,
     /// Every claim of the registry with its verdict on this run, in registry order.
     pub verdicts: Vec<(&'a Claim, Verdict)>,
+    /// Each pair measured in duet rounds.
+    pub duets: Vec<DuetFigures>,
 }
 
 impl<'a> Analysis<'a> {
@@ -151,7 +176,9 @@ impl<'a> Analysis<'a> {
             .map(|t| target_figures(t, &bootstrap))
             .collect();
         let comparisons = comparisons(&targets, &bootstrap);
-        let warnings = warnings(results);
+        let duets = duet_figures(results, bootstrap.confidence);
+        let mut warnings = warnings(results);
+        warnings.extend(duet_warnings(results, &duets));
         let verdicts = claims.verdicts(std::slice::from_ref(results), &bootstrap);
         Analysis {
             results,
@@ -160,6 +187,7 @@ impl<'a> Analysis<'a> {
             comparisons,
             warnings,
             verdicts,
+            duets,
         }
     }
 
@@ -285,6 +313,72 @@ fn comparisons(targets: &[TargetFigures<'_>], bootstrap: &Bootstrap) -> Vec<Figu
         }
     }
     out
+}
+
+fn duet_figures(results: &RunResults, confidence: f64) -> Vec<DuetFigures> {
+    results
+        .duets
+        .iter()
+        .map(|duet| {
+            let [a, b] = &duet.targets;
+            let pairs: Vec<(f64, f64)> = duet
+                .rounds
+                .iter()
+                .map(|r| (r.trials[0].requests_per_sec, r.trials[1].requests_per_sec))
+                .collect();
+            DuetFigures {
+                a: a.clone(),
+                b: b.clone(),
+                ratio: stats::paired_ratio_ci(&pairs, confidence),
+                cpu_percent: duet
+                    .rounds
+                    .iter()
+                    .map(|r| {
+                        (
+                            r.trials[0].resources.mean_cpu_percent,
+                            r.trials[1].resources.mean_cpu_percent,
+                        )
+                    })
+                    .collect(),
+                error: duet.error.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Rounds whose ratio jumps away from the pair's others, and rounds where a server used
+/// less than its fair share of the shared cpuset.
+fn duet_warnings(results: &RunResults, duets: &[DuetFigures]) -> Vec<String> {
+    let cpus = crate::runtime::parse_cpuset(&results.parameters.limits.cpuset)
+        .map(|c| c.len())
+        .unwrap_or(1)
+        .max(1) as f64;
+    let fair = 100.0 * cpus / 2.0;
+    let mut warnings = Vec::new();
+    for duet in duets {
+        let pair = format!("{} / {}", duet.a, duet.b);
+        if let Some(ratio) = &duet.ratio {
+            for &index in &ratio.flagged {
+                warnings.push(format!(
+                    "duet {pair}: round {} gave {:.3}, far from the other rounds (kept in every figure); the host may have hit one server alone.",
+                    index + 1,
+                    ratio.rounds[index]
+                ));
+            }
+        }
+        for (index, (x, y)) in duet.cpu_percent.iter().enumerate() {
+            if x.min(*y) < crate::claims::DUET_FAIR_SHARE * fair {
+                warnings.push(format!(
+                    "duet {pair}: round {} servers used {x:.0}% and {y:.0}% CPU of a fair {fair:.0}% each: one did not stay CPU-bound, so the other had more than half the cpuset.",
+                    index + 1
+                ));
+            }
+        }
+        if let Some(error) = &duet.error {
+            warnings.push(format!("duet {pair} stopped: {error}"));
+        }
+    }
+    warnings
 }
 
 fn warnings(results: &RunResults) -> Vec<String> {

@@ -15,7 +15,7 @@ use super::{EXIT_INTERRUPTED, Selected, results_file, with_runtime};
 
 pub async fn audit_command(fixtures: &Fixtures, args: &AuditArgs, ui: Ui) -> Result<ExitCode> {
     let file = results_file(&args.results);
-    let original = results::read(&file)?;
+    let original = results::read_finished(&file)?;
     let out = args.out.join(format!("audit-{}", run::new_run_id()));
     let audit = crate::audit::plan(
         &original,

@@ -19,7 +19,7 @@ pub fn claims(fixtures: &Fixtures, args: &ClaimsArgs) -> Result<ExitCode> {
         } else {
             path.clone()
         };
-        let run = results::read(&file)?;
+        let run = results::read_finished(&file)?;
         if let Some(warning) = crate::merge::mixed_warning(&run, &file.display().to_string()) {
             eprintln!("warning: {warning}");
         }

@@ -10,8 +10,8 @@ use crate::results;
 use super::results_file;
 
 pub fn compare_command(args: &CompareArgs) -> Result<ExitCode> {
-    let baseline = results::read(&results_file(&args.baseline))?;
-    let current = results::read(&results_file(&args.current))?;
+    let baseline = results::read_finished(&results_file(&args.baseline))?;
+    let current = results::read_finished(&results_file(&args.current))?;
     let bootstrap = crate::stats::Bootstrap {
         seed: args.seed,
         ..Default::default()

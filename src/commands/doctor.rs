@@ -98,6 +98,13 @@ pub async fn doctor(fixtures: &Fixtures, kind: RuntimeKind) -> Result<ExitCode> 
                         Err(err) => line(false, "base image", format!("{image}: {err}")),
                     }
                 }
+                let leftovers = super::clean::leftover_lines(&client).await;
+                if leftovers.is_empty() {
+                    line(true, "leftovers", "no containers of dead runs".into());
+                }
+                for leftover in leftovers {
+                    line(false, "leftovers", leftover);
+                }
                 match images::find_on_path("debootstrap") {
                     Some(_) => line(true, "debootstrap", "present".into()),
                     None => line(

@@ -11,7 +11,7 @@ use crate::load::{ErrorCounts, LoadReport, OpenLoopStats};
 use crate::runtime::{self as rt};
 use crate::stats::{LatencySummary, latency_summary};
 
-use super::{EXIT_INTERRUPTED, shutdown_signal};
+use super::{EXIT_INTERRUPTED, EXIT_TERMINATED};
 
 pub async fn load_command(args: &LoadArgs) -> Result<ExitCode> {
     use crate::load::{self, LiveCounters, LoadSpec};
@@ -45,14 +45,44 @@ pub async fn load_command(args: &LoadArgs) -> Result<ExitCode> {
     };
     let live = std::sync::Arc::new(LiveCounters::default());
     let rate = args.rate;
-    let run = tokio::task::spawn_blocking(move || match rate {
-        Some(rate) => load::run_open_loop(&spec, rate, live),
-        None => load::run_closed_loop(&spec, live),
-    });
+    // A plain thread, not `spawn_blocking`: the process can then exit at once on a second
+    // signal without waiting for the generator (tokio waits for its blocking threads).
+    let (done, report) = tokio::sync::oneshot::channel();
+    {
+        let live = live.clone();
+        std::thread::Builder::new()
+            .name("faceoff-load".into())
+            .spawn(move || {
+                let _ = done.send(match rate {
+                    Some(rate) => load::run_open_loop(&spec, rate, live),
+                    None => load::run_closed_loop(&spec, live),
+                });
+            })
+            .context("cannot start the load generator thread")?;
+    }
+    let mut report = std::pin::pin!(report);
+    let mut interrupted = false;
     let report = tokio::select! {
-        report = run => report.context("the load generator thread failed")??,
-        _ = shutdown_signal() => return Ok(ExitCode::from(EXIT_INTERRUPTED)),
-    };
+        report = &mut report => report,
+        signal = next_signal() => {
+            if signal == Signal::Terminate {
+                return Ok(ExitCode::from(EXIT_TERMINATED));
+            }
+            // First Ctrl-C: the generator stops within a second and what it measured is
+            // printed; a second Ctrl-C, or SIGTERM, quits at once.
+            interrupted = true;
+            live.stop();
+            eprintln!("interrupted: stopping the load (Ctrl-C again to quit at once)");
+            tokio::select! {
+                report = &mut report => report,
+                signal = next_signal() => return Ok(ExitCode::from(match signal {
+                    Signal::Interrupt => EXIT_INTERRUPTED,
+                    Signal::Terminate => EXIT_TERMINATED,
+                })),
+            }
+        }
+    }
+    .context("the load generator thread failed")??;
     if let Some(open) = report.open_loop.as_ref().filter(|open| !open.kept_rate()) {
         eprintln!("warning: {}", crate::sweep::rate_shortfall(open));
     }
@@ -70,7 +100,54 @@ pub async fn load_command(args: &LoadArgs) -> Result<ExitCode> {
             )
         );
     }
+    if interrupted {
+        eprintln!(
+            "interrupted: the figures above cover {:.1}s of measured load",
+            report.elapsed.as_secs_f64()
+        );
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
+    if let Some(line) = nothing_succeeded(&report) {
+        eprintln!("error: {line}");
+        return Ok(ExitCode::FAILURE);
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Why a run in which no request got a successful (below 400) answer failed, one line; `None`
+/// when some did.
+fn nothing_succeeded(report: &LoadReport) -> Option<String> {
+    let succeeded: u64 = report.status_counts.range(..400).map(|(_, n)| n).sum();
+    if succeeded > 0 {
+        return None;
+    }
+    let errors = &report.errors;
+    Some(format!(
+        "no request succeeded: {} answered with a status of 400 or more, {} connect error(s), {} timeout(s), {} I/O error(s)",
+        errors.non_success, errors.connect, errors.timeout, errors.io
+    ))
+}
+
+/// Which signal arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signal {
+    Interrupt,
+    Terminate,
+}
+
+/// The next Ctrl-C or SIGTERM.
+async fn next_signal() -> Signal {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => Signal::Interrupt,
+        _ = async {
+            match term.as_mut() {
+                Some(term) => { term.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => Signal::Terminate,
+    }
 }
 
 /// `faceoff load --json`: the run's settings and every figure the generator measured.
@@ -124,6 +201,44 @@ impl<'a> LoadSummary<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn report_with(status_counts: BTreeMap<u16, u64>, errors: ErrorCounts) -> LoadReport {
+        LoadReport {
+            requests: status_counts.values().sum(),
+            elapsed: std::time::Duration::from_secs(1),
+            latency_us: hdrhistogram::Histogram::new(3).unwrap(),
+            service_latency_us: None,
+            status_counts,
+            errors,
+            bytes_received: 0,
+            response_bytes: 0,
+            per_second: vec![],
+            warmup_requests: 0,
+            warmup_errors: 0,
+            connections_opened: 1,
+            open_loop: None,
+        }
+    }
+
+    #[test]
+    fn a_load_in_which_no_request_succeeded_fails_with_the_counts() {
+        let refused = ErrorCounts {
+            connect: 3,
+            ..Default::default()
+        };
+        let line = nothing_succeeded(&report_with(BTreeMap::new(), refused)).unwrap();
+        assert!(
+            line.contains("no request succeeded") && line.contains("3 connect"),
+            "{line}"
+        );
+        let all_500 = ErrorCounts {
+            non_success: 10,
+            ..Default::default()
+        };
+        assert!(nothing_succeeded(&report_with(BTreeMap::from([(500, 10)]), all_500)).is_some());
+        let one_ok = report_with(BTreeMap::from([(500, 10), (200, 1)]), all_500);
+        assert_eq!(nothing_succeeded(&one_ok), None);
+    }
 
     #[test]
     fn the_json_summary_carries_the_settings_and_the_figures() {

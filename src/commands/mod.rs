@@ -38,6 +38,9 @@ use crate::images::HOST_CA_BUNDLE;
 /// Exit code for a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
+/// Exit code when SIGTERM ended the command at once (128 + SIGTERM).
+pub const EXIT_TERMINATED: u8 = 143;
+
 /// Exit code of `compare` and `audit` when they could not do their job at all, so CI can
 /// tell "figures got worse" (1) from "could not tell" (2).
 pub const EXIT_ERROR: u8 = 2;
@@ -117,6 +120,12 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Run(args) => {
             let selected = Selected::new(cli.runtime, &fixtures, &args.build).await?;
+            if let Selected::Docker(runtime) = &selected {
+                // Containers of dead runs take CPU and memory from the one about to be timed.
+                for line in clean::leftover_lines(runtime.docker()).await {
+                    ui.warn(&line);
+                }
+            }
             let engine = selected.engine().await;
             with_runtime!(selected, runtime => run::run_command(&runtime, &fixtures, &args, engine, ui).await)
         }
@@ -177,6 +186,35 @@ pub fn build_options(args: &BuildArgs) -> Result<BuildOptions> {
         force: args.force,
         mirror: args.mirror.clone(),
     })
+}
+
+/// The launcher of `services` when there are any, with the limits the user gave the
+/// database (`--db-cpuset`, `--db-memory`) and the targets' own for server-class services.
+pub async fn services_launcher(
+    services: &[crate::runtime::services::Service],
+    kind: RuntimeKind,
+    label: &str,
+    fixtures: &Fixtures,
+    args: (&BuildArgs, &crate::cli::ServiceLimitArgs),
+    limits: &crate::runtime::Limits,
+) -> Result<Option<crate::runtime::services::Launcher>> {
+    use crate::runtime::services as topology;
+    let (build, service_limits) = args;
+    let database = topology::database_limits(
+        service_limits.db_cpuset.as_deref(),
+        service_limits.db_memory,
+        limits,
+    )?;
+    Ok(topology::launcher_for(
+        services,
+        kind,
+        label,
+        fixtures,
+        build_options(build)?,
+        database,
+        limits.clone(),
+    )
+    .await?)
 }
 
 /// A signal that should stop the work and clean up: Ctrl-C or SIGTERM.

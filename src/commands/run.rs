@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
+use futures_util::FutureExt;
 
 use crate::cli::RunArgs;
 use crate::config::{Fixtures, Language, LoadMode, WorkloadKind};
@@ -16,7 +17,7 @@ use crate::runtime::docker;
 use crate::runtime::services as topology;
 use crate::runtime::{self as rt, Limits, Runtime, RuntimeKind};
 
-use super::{EXIT_INTERRUPTED, build_options, shutdown_signal};
+use super::{EXIT_INTERRUPTED, shutdown_signal};
 
 pub async fn run_command<R: Runtime>(
     runtime: &R,
@@ -54,18 +55,13 @@ pub async fn run_command<R: Runtime>(
         catalog.targets_for_runtime(runtime.kind(), targets, !args.targets.is_empty())?;
     notes.iter().for_each(|note| eprintln!("note: {note}"));
     let services = catalog.with_target_services(catalog.for_workload(&workload)?, &targets)?;
-    let launcher = topology::launcher_for(
+    let launcher = super::services_launcher(
         &services,
         runtime.kind(),
         &workload.name,
         fixtures,
-        build_options(&args.build)?,
-        topology::database_limits(
-            args.services.db_cpuset.as_deref(),
-            args.services.db_memory,
-            &limits,
-        )?,
-        limits.clone(),
+        (&args.build, &args.services),
+        &limits,
     )
     .await?;
     let targets_count = targets.len();
@@ -170,15 +166,18 @@ pub async fn run_command<R: Runtime>(
         for line in crate::console::sweep::summary_lines(&results) {
             println!("{line}");
         }
-        if results.parameters.trials > 1
-            && let Ok(claims) = crate::claims::Claims::load(&fixtures.root)
-        {
+        if let Ok(claims) = crate::claims::Claims::load(&fixtures.root) {
             let analysis = crate::analysis::Analysis::new(
                 &results,
                 &claims,
                 crate::stats::Bootstrap::default(),
             );
-            for line in crate::console::throughput_comparisons(&analysis) {
+            if results.parameters.trials > 1 {
+                for line in crate::console::throughput_comparisons(&analysis) {
+                    println!("{line}");
+                }
+            }
+            for line in crate::console::duet_lines(&analysis) {
                 println!("{line}");
             }
         }
@@ -202,10 +201,11 @@ pub fn exit_code(results: &RunResults) -> ExitCode {
     }
 }
 
-/// Runs a session's trials until they end or Ctrl-C. Either way the results file and the
-/// reports are written with everything measured so far, and each failed target is named
-/// on stderr. Returns the reports written, or `None` when interrupted (the run's containers
-/// are then removed).
+/// Runs a session's trials until they end, Ctrl-C, or a panic. Either way the results file
+/// and the reports are written with everything measured so far, and each failed target is
+/// named on stderr. Returns the reports written, or `None` when interrupted (the run's
+/// containers are then removed). A panic (a bug) removes the run's containers too, marks the
+/// results `failed` with the panic's message, and then goes on unwinding (exit 101).
 pub async fn execute_session<R: Runtime, T: run::session::Trials>(
     runtime: &R,
     fixtures: &Fixtures,
@@ -215,12 +215,39 @@ pub async fn execute_session<R: Runtime, T: run::session::Trials>(
     ui: Ui,
 ) -> Result<Option<Vec<PathBuf>>> {
     let results_path = run_dir.join("results.json");
-    let interrupted = {
+    let outcome = {
         let work = run::session::execute(runtime, fixtures, trials, results, ui);
+        let work = std::panic::AssertUnwindSafe(work).catch_unwind();
         tokio::select! {
-            outcome = work => { outcome?; false }
-            _ = shutdown_signal() => true,
+            outcome = work => Some(outcome),
+            _ = shutdown_signal() => None,
         }
+    };
+    let interrupted = match outcome {
+        Some(Ok(outcome)) => {
+            outcome?;
+            false
+        }
+        Some(Err(panic)) => {
+            // The work future is gone: no container of the run is still in use.
+            let removed = runtime.clean(Some(&results.run_id)).await.unwrap_or(0);
+            results.status = RunStatus::Failed;
+            results.finished_at = Some(run::now_rfc3339());
+            let kept = results::write(&results_path, results).is_ok();
+            eprintln!(
+                "error: faceoff crashed ({}): removed {removed} {} of run {}{}",
+                panic_message(&*panic),
+                runtime.kind().unit(),
+                results.run_id,
+                if kept {
+                    format!("; results so far kept in {}", results_path.display())
+                } else {
+                    String::new()
+                }
+            );
+            std::panic::resume_unwind(panic);
+        }
+        None => true,
     };
     fill_base_ids(results);
     if interrupted {
@@ -247,6 +274,15 @@ pub async fn execute_session<R: Runtime, T: run::session::Trials>(
         eprintln!("error: {}: {error}", failed.target);
     }
     Ok(Some(reports))
+}
+
+/// A panic's message, as `panic!` was given it.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
 }
 
 /// Records the ids of the base images the app images were built on.
@@ -307,6 +343,107 @@ mod tests {
         for base in expected {
             assert!(results.manifest.base_images.contains_key(base), "{base}");
         }
+    }
+
+    /// A runtime that starts nothing and records what it was asked to clean.
+    #[derive(Default)]
+    struct RecordingRuntime {
+        cleaned: std::sync::Mutex<Vec<Option<String>>>,
+    }
+
+    impl Runtime for RecordingRuntime {
+        type Instance = crate::runtime::docker::DockerInstance;
+        fn kind(&self) -> RuntimeKind {
+            RuntimeKind::Docker
+        }
+        async fn prepare(
+            &self,
+            target: &crate::config::Target,
+            _: crate::images::Progress<'_>,
+        ) -> Result<rt::Prepared, rt::RuntimeError> {
+            Err(rt::RuntimeError::Prepare {
+                target: target.name.clone(),
+                message: "not in this test".into(),
+            })
+        }
+        async fn start(
+            &self,
+            prepared: &rt::Prepared,
+            _: &rt::LaunchSpec<'_>,
+        ) -> Result<Self::Instance, rt::RuntimeError> {
+            Err(rt::RuntimeError::Prepare {
+                target: prepared.target.name.clone(),
+                message: "not in this test".into(),
+            })
+        }
+        async fn clean(&self, run_id: Option<&str>) -> Result<usize, rt::RuntimeError> {
+            self.cleaned
+                .lock()
+                .unwrap()
+                .push(run_id.map(str::to_string));
+            Ok(2)
+        }
+    }
+
+    /// Trials whose first step panics, as `--sample-interval 0ms` once did mid-trial.
+    struct PanickingTrials<'a> {
+        results_path: &'a Path,
+    }
+
+    impl run::session::Trials for PanickingTrials<'_> {
+        type Shared = ();
+        fn schedule(&self) -> run::session::Schedule<'_> {
+            run::session::Schedule {
+                targets: &[],
+                trials: 1,
+                seed: 1,
+                results_path: self.results_path,
+                verify: false,
+            }
+        }
+        async fn prepare_shared(&self, _: &mut RunResults, _: Ui) -> Result<(), String> {
+            panic!("`period` must be non-zero")
+        }
+        async fn trial<R: Runtime>(
+            &self,
+            _: &R,
+            _: &rt::Prepared,
+            _: &(),
+            _: u32,
+            _: Ui,
+        ) -> run::session::Outcome {
+            unreachable!("the run panicked before its first trial")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panic_during_a_run_removes_its_containers_and_records_the_run_as_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = RecordingRuntime::default();
+        let trials = PanickingTrials {
+            results_path: &dir.path().join("results.json"),
+        };
+        let mut results = crate::analysis::test_support::fixture_results();
+        results.status = RunStatus::Running;
+        let run_id = results.run_id.clone();
+        let fixtures = crate::commands::test_support::fixtures();
+        let session = execute_session(
+            &runtime,
+            &fixtures,
+            &trials,
+            &mut results,
+            dir.path(),
+            Ui { quiet: true },
+        );
+        let panic = std::panic::AssertUnwindSafe(session)
+            .catch_unwind()
+            .await
+            .expect_err("the panic goes on after the cleanup");
+        assert_eq!(panic_message(&*panic), "`period` must be non-zero");
+        assert_eq!(*runtime.cleaned.lock().unwrap(), vec![Some(run_id)]);
+        let written = results::read(&dir.path().join("results.json")).unwrap();
+        assert_eq!(written.status, RunStatus::Failed);
+        assert!(written.finished_at.is_some());
     }
 
     #[test]

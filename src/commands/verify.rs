@@ -15,7 +15,7 @@ use crate::runtime::services as topology;
 use crate::runtime::{self as rt, Limits, Runtime};
 use crate::verify::{self, VerifyReport};
 
-use super::{EXIT_INTERRUPTED, build_options, shutdown_signal};
+use super::{EXIT_INTERRUPTED, shutdown_signal};
 
 pub async fn verify_command<R: Runtime>(
     runtime: &R,
@@ -50,18 +50,13 @@ pub async fn verify_command<R: Runtime>(
     let (workloads, workload_services) = (checked.workloads, checked.services);
     let services = catalog.with_target_services(workload_services.clone(), &targets)?;
     let workload_services: Vec<String> = workload_services.into_iter().map(|s| s.name).collect();
-    let launcher = topology::launcher_for(
+    let launcher = super::services_launcher(
         &services,
         runtime.kind(),
         "verify",
         fixtures,
-        build_options(&args.build)?,
-        topology::database_limits(
-            args.services.db_cpuset.as_deref(),
-            args.services.db_memory,
-            &limits,
-        )?,
-        limits.clone(),
+        (&args.build, &args.services),
+        &limits,
     )
     .await?;
     let prepared_services = match &launcher {

@@ -141,3 +141,12 @@ pub fn throughput_comparisons(analysis: &Analysis<'_>) -> Vec<String> {
         .map(|c| format!("req/s: {}", c.comparison))
         .collect()
 }
+
+/// One line per pair measured in duet rounds.
+pub fn duet_lines(analysis: &Analysis<'_>) -> Vec<String> {
+    analysis
+        .duets
+        .iter()
+        .map(|d| format!("duet: {}", crate::report::text::duet_line(d)))
+        .collect()
+}

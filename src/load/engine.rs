@@ -19,7 +19,9 @@ use super::connection::drive_connection;
 use super::open_loop::{Pacer, Schedule};
 use super::record::{WorkerStats, merge};
 use super::target::{Target, serialize_request};
-use super::{CONNECT_GRACE, LiveCounters, LoadError, LoadReport, LoadSpec, ensure_fd_limit};
+use super::{
+    CONNECT_GRACE, LiveCounters, LoadError, LoadReport, LoadSpec, STOP_POLL, ensure_fd_limit,
+};
 
 /// Pause between attempts to open the first connection.
 pub(super) const PROBE_RETRY: Duration = Duration::from_millis(50);
@@ -106,6 +108,8 @@ pub(super) struct Shared {
     /// Length of each worker's per-second vector (whole seconds of the window plus one).
     pub(super) seconds: usize,
     pub(super) live: Arc<LiveCounters>,
+    /// When the first worker saw [`LiveCounters::stop`]: the measured window ends there.
+    pub(super) stopped_at: std::sync::OnceLock<Instant>,
 }
 
 /// Shared request budget: a slot is taken before a measured request is sent (or, for a
@@ -171,6 +175,7 @@ pub(super) fn run(
             .unwrap_or(usize::MAX - 1)
             .saturating_add(1),
         live: Arc::clone(&live),
+        stopped_at: std::sync::OnceLock::new(),
     });
 
     let workers = spec.threads.min(spec.connections);
@@ -243,13 +248,17 @@ pub(super) fn run(
         for go in &go_senders {
             let _ = go.send(Go::Start(timeline));
         }
-        let until_measuring = timeline
-            .warmup_end
-            .saturating_duration_since(Instant::now());
-        if !until_measuring.is_zero() {
-            std::thread::sleep(until_measuring);
+        // Until the warm-up ends, or the run is stopped.
+        loop {
+            let until_measuring = timeline
+                .warmup_end
+                .saturating_duration_since(Instant::now());
+            if until_measuring.is_zero() || live.stopped() {
+                break;
+            }
+            std::thread::sleep(until_measuring.min(STOP_POLL));
         }
-        live.measuring.store(true, Ordering::Relaxed);
+        live.measuring.store(!live.stopped(), Ordering::Relaxed);
 
         let mut finished = Vec::with_capacity(handles.len());
         for handle in handles {
@@ -344,16 +353,27 @@ pub(super) async fn drive_worker(
     let tasks: Vec<JoinHandle<()>> = (0..connections)
         .map(|_| tokio::task::spawn_local(drive_connection(Rc::clone(&worker), first.take())))
         .collect();
+    let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
     let give_up = worker.timeline.end + SHUTDOWN_GRACE;
-    for mut task in tasks {
-        match timeout_at(give_up, &mut task).await {
-            Ok(Ok(())) => {}
-            Ok(Err(join_error)) => match join_error.try_into_panic() {
-                Ok(panic) => std::panic::resume_unwind(panic),
-                Err(_cancelled) => {}
-            },
-            // Only a starved worker gets here; what the task counted so far is kept.
-            Err(_late) => task.abort(),
+    let finish = async {
+        for mut task in tasks {
+            match timeout_at(give_up, &mut task).await {
+                Ok(Ok(())) => {}
+                Ok(Err(join_error)) => match join_error.try_into_panic() {
+                    Ok(panic) => std::panic::resume_unwind(panic),
+                    Err(_cancelled) => {}
+                },
+                // Only a starved worker gets here; what the task counted so far is kept.
+                Err(_late) => task.abort(),
+            }
+        }
+    };
+    tokio::select! {
+        () = finish => {}
+        () = watch_stop(&worker) => {
+            // Stopped: requests in flight are abandoned, as at the end of the window; what
+            // the connections counted so far is kept.
+            aborts.iter().for_each(tokio::task::AbortHandle::abort);
         }
     }
     flusher.abort();
@@ -361,6 +381,18 @@ pub(super) async fn drive_worker(
     let mut stats = worker.stats.borrow_mut();
     stats.flush_live(&worker.shared.live);
     std::mem::replace(&mut *stats, WorkerStats::new(0, false))
+}
+
+/// Returns once [`LiveCounters::stop`] was called, noting when in [`Shared::stopped_at`];
+/// never returns when the run is not stopped.
+pub(super) async fn watch_stop(worker: &Worker) {
+    loop {
+        if worker.shared.live.stopped() {
+            worker.shared.stopped_at.get_or_init(Instant::now);
+            return;
+        }
+        tokio::time::sleep(STOP_POLL).await;
+    }
 }
 
 /// Drives the worker's [`Pacer`], if it has one, until the task is aborted.

@@ -150,6 +150,42 @@ pub struct LiveCounters {
     pub warmup_requests: AtomicU64,
     /// `true` once the warm-up has ended and the measured window runs.
     pub measuring: AtomicBool,
+    /// Set by [`LiveCounters::stop`] from another thread: the run ends within
+    /// [`STOP_POLL`], its measured window cut short where it stopped.
+    pub stop: AtomicBool,
+}
+
+/// How often the workers look at [`LiveCounters::stop`]: a stopped run ends within about this.
+pub const STOP_POLL: Duration = Duration::from_millis(20);
+
+impl LiveCounters {
+    /// Asks the run to end now (Ctrl-C): requests in flight are abandoned, and the report
+    /// covers the measured window up to here.
+    pub fn stop(&self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether [`LiveCounters::stop`] was called.
+    pub fn stopped(&self) -> bool {
+        self.stop.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A guard that stops the run when dropped: an async caller holding it across the wait
+    /// for the generator's thread stops the load when its future is dropped (Ctrl-C in
+    /// `run`), instead of leaving the thread to the end of the window.
+    pub fn stop_on_drop(self: &Arc<Self>) -> StopOnDrop {
+        StopOnDrop(Arc::clone(self))
+    }
+}
+
+/// Stops a run when dropped; see [`LiveCounters::stop_on_drop`].
+#[derive(Debug)]
+pub struct StopOnDrop(Arc<LiveCounters>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
 }
 
 /// Result of one run; everything but the `warmup_*` fields covers the measured window only.

@@ -241,10 +241,14 @@ pub(super) fn merge(
     }
 
     let reached_max = spec.max_requests.is_some_and(|max| requests >= max);
-    let elapsed = match last_measured {
+    let mut elapsed = match last_measured {
         Some(last) if reached_max => (last - timeline.warmup_end).min(spec.duration),
         _ => spec.duration,
     };
+    // A stopped run's window ends where it stopped (zero when stopped in the warm-up).
+    if let Some(stopped) = shared.stopped_at.get() {
+        elapsed = elapsed.min(stopped.saturating_duration_since(timeline.warmup_end));
+    }
     per_second.truncate(usize::try_from(elapsed.as_secs()).unwrap_or(usize::MAX));
 
     let open_loop = shared.schedule.as_ref().map(|schedule| {

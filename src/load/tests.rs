@@ -735,3 +735,60 @@ fn counts_a_connection_closed_mid_response_as_a_reset() {
     assert!(report.errors.reset > 0, "{:?}", report.errors);
     assert_eq!(report.errors.reset, report.errors.io, "{:?}", report.errors);
 }
+
+#[test]
+fn a_stopped_run_ends_within_a_second_and_reports_what_it_measured() {
+    let server = TestServer::start(Behaviour::Ok("ok"));
+    for rate in [None, Some(2000.0)] {
+        let mut spec = spec(server.url("/"));
+        spec.duration = Duration::from_secs(60);
+        let live = Arc::new(LiveCounters::default());
+        let stopper = {
+            let live = Arc::clone(&live);
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(500));
+                live.stop();
+                WallClock::now()
+            })
+        };
+
+        let report = match rate {
+            None => run_closed_loop(&spec, Arc::clone(&live)),
+            Some(rate) => run_open_loop(&spec, rate, Arc::clone(&live)),
+        }
+        .unwrap();
+
+        let stopped = stopper.join().unwrap();
+        assert!(stopped.elapsed() < Duration::from_secs(1), "{rate:?}");
+        assert!(report.requests > 0, "{rate:?}");
+        assert!(
+            report.elapsed >= Duration::from_millis(400) && report.elapsed < Duration::from_secs(1),
+            "{rate:?}: {:?}",
+            report.elapsed
+        );
+        assert_eq!(report.latency_us.len(), report.requests);
+    }
+}
+
+#[test]
+fn a_run_stopped_in_its_warm_up_measures_nothing() {
+    let server = TestServer::start(Behaviour::Ok("ok"));
+    let mut spec = spec(server.url("/"));
+    spec.warmup = Duration::from_secs(30);
+    let live = Arc::new(LiveCounters::default());
+    let guard = live.stop_on_drop();
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        drop(guard);
+    });
+    let started = WallClock::now();
+
+    let report = run_closed_loop(&spec, Arc::clone(&live)).unwrap();
+
+    stopper.join().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(report.requests, 0);
+    assert_eq!(report.elapsed, Duration::ZERO);
+    assert!(report.warmup_requests > 0);
+    assert!(!live.measuring.load(Ordering::SeqCst));
+}

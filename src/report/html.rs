@@ -201,6 +201,13 @@ fn throughput(analysis: &Analysis<'_>) -> Markup {
                 h2 style="margin-top:16px" { "Comparisons" }
                 ul { @for c in &analysis.comparisons { li { (text::comparison(c)) } } }
             }
+            @if !analysis.duets.is_empty() {
+                h2 style="margin-top:16px" { "Duet rounds" }
+                p class="note" { "Each pair also ran at the same time on the same cpuset, each under its own generator; ratios come from these rounds, absolute figures from the dedicated-core trials." }
+                ul { @for d in &analysis.duets {
+                    li { (text::duet_line(d)) br; small { "rounds: " (text::duet_rounds(d)) } }
+                } }
+            }
         }
     }
 }

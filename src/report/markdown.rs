@@ -19,9 +19,18 @@ impl Exporter for MarkdownExporter {
     }
 }
 
-/// A table cell: pipes escaped, line breaks flattened, so no value breaks the table.
+/// Text from a results file with HTML escaped: a server's error page, or a crafted file,
+/// stays text in a rendered report (GitHub renders inline HTML in Markdown).
+fn html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A table cell: HTML and pipes escaped, line breaks flattened, so no value breaks the table.
 fn cell(text: &str) -> String {
-    text.replace('\\', "\\\\")
+    html(text)
+        .replace('\\', "\\\\")
         .replace('|', "\\|")
         .replace(['\r', '\n'], " ")
 }
@@ -50,7 +59,7 @@ fn table(out: &mut String, header: &[&str], right: &[bool], rows: &[Vec<String>]
 pub fn markdown(analysis: &Analysis<'_>) -> String {
     let results = analysis.results;
     let mut out = String::new();
-    let _ = writeln!(out, "# faceoff: {}\n", text::title(analysis));
+    let _ = writeln!(out, "# faceoff: {}\n", html(&text::title(analysis)));
     let _ = writeln!(
         out,
         "Run `{}`: **{}**, {} → {}. {}.\n",
@@ -60,10 +69,11 @@ pub fn markdown(analysis: &Analysis<'_>) -> String {
         results.finished_at.as_deref().unwrap_or("not finished"),
         text::provenance(analysis)
     );
-    let _ = writeln!(out, "> {}\n", super::text::conditions_line(results));
+    let _ = writeln!(out, "> {}\n", html(&super::text::conditions_line(results)));
 
     summary(&mut out, analysis);
     comparisons(&mut out, analysis);
+    duets(&mut out, analysis);
     warnings(&mut out, analysis);
     verify(&mut out, analysis);
     claims(&mut out, analysis);
@@ -172,13 +182,29 @@ fn comparisons(out: &mut String, analysis: &Analysis<'_>) {
     out.push('\n');
 }
 
+fn duets(out: &mut String, analysis: &Analysis<'_>) {
+    if analysis.duets.is_empty() {
+        return;
+    }
+    out.push_str("## Duet rounds\n\n");
+    out.push_str("Each pair also ran at the same time on the same cpuset, each under its own generator: their ratio round by round cancels the host's noise. Ratios come from here; absolute figures from the dedicated-core trials above.\n\n");
+    for duet in &analysis.duets {
+        let _ = writeln!(out, "- {}", text::duet_line(duet));
+        let rounds = text::duet_rounds(duet);
+        if !rounds.is_empty() {
+            let _ = writeln!(out, "  - rounds: {rounds}");
+        }
+    }
+    out.push('\n');
+}
+
 fn warnings(out: &mut String, analysis: &Analysis<'_>) {
     if analysis.warnings.is_empty() {
         return;
     }
     out.push_str("## Warnings\n\n");
     for w in &analysis.warnings {
-        let _ = writeln!(out, "- {w}");
+        let _ = writeln!(out, "- {}", html(w));
     }
     out.push('\n');
 }
@@ -193,7 +219,12 @@ fn verify(out: &mut String, analysis: &Analysis<'_>) {
     let ids = analysis.verify_case_ids();
     if ids.is_empty() {
         for t in &results.targets {
-            let _ = writeln!(out, "- {}: {}", t.target, text::verify_status(t.verify));
+            let _ = writeln!(
+                out,
+                "- {}: {}",
+                html(&t.target),
+                text::verify_status(t.verify)
+            );
         }
         out.push('\n');
     } else {
@@ -217,7 +248,7 @@ fn verify(out: &mut String, analysis: &Analysis<'_>) {
     }
     for t in &results.targets {
         for line in &t.verify_failures {
-            let _ = writeln!(out, "- FAIL {} {line}", t.target);
+            let _ = writeln!(out, "- FAIL {} {}", html(&t.target), html(line));
         }
     }
     if results
@@ -266,9 +297,9 @@ fn claims(out: &mut String, analysis: &Analysis<'_>) {
 fn environment(out: &mut String, analysis: &Analysis<'_>) {
     let results = analysis.results;
     out.push_str("## Environment\n\n");
-    let _ = writeln!(out, "- host: {}", text::host(analysis));
-    let _ = writeln!(out, "- engine: {}", text::engine(analysis));
-    let _ = writeln!(out, "- {}", text::provenance(analysis));
+    let _ = writeln!(out, "- host: {}", html(&text::host(analysis)));
+    let _ = writeln!(out, "- engine: {}", html(&text::engine(analysis)));
+    let _ = writeln!(out, "- {}", html(&text::provenance(analysis)));
     if let Some(command) = text::command_line(analysis) {
         let _ = writeln!(out, "- command: `{command}`");
     }
@@ -283,15 +314,15 @@ fn environment(out: &mut String, analysis: &Analysis<'_>) {
             || "no image".to_string(),
             |i| format!("image {} ({})", i.tag, text::short(&i.image_id)),
         );
-        let _ = writeln!(
-            out,
-            "- {}: {}, {}, {image}",
+        let line = format!(
+            "{}: {}, {}, {image}",
             t.target,
             t.server,
             t.runtime_version
                 .as_deref()
                 .unwrap_or("runtime version unknown")
         );
+        let _ = writeln!(out, "- {}", html(&line));
     }
     out.push('\n');
 }
@@ -391,6 +422,25 @@ mod tests {
         );
         assert!(md.contains("- command: `"), "{md}");
         assert!(md.contains(&results.manifest.host.kernel), "{md}");
+    }
+
+    #[test]
+    fn markdown_escapes_html_from_the_results() {
+        let mut results = crate::analysis::test_support::fixture_results();
+        results.targets[0].verify_failures = vec!["got <script>alert(1)</script> & more".into()];
+        results.targets[0].server = "<img src=x onerror=alert(1)>".into();
+        results.manifest.host.cpu_model = "<b>cpu</b>".into();
+        let claims =
+            crate::claims::Claims::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let analysis = Analysis::new(&results, &claims, crate::stats::Bootstrap::default());
+        let md = markdown(&analysis);
+        for raw in ["<script>", "<img", "<b>"] {
+            assert!(!md.contains(raw), "{raw} left unescaped");
+        }
+        assert!(
+            md.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; more"),
+            "{md}"
+        );
     }
 
     #[test]

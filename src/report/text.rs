@@ -320,7 +320,54 @@ pub fn ours_text(ours: &crate::claims::Ours) -> String {
     if !ours.outliers.is_empty() {
         text.push_str(&format!("; {} outlier trial(s) kept", ours.outliers.len()));
     }
+    text.push_str(&format!("; {}", ours.evidence_text()));
+    if !ours.reason.is_empty() {
+        text.push_str(&format!("; {}", ours.reason));
+    }
     text
+}
+
+/// A pair's duet ratio on one line: `fastify / fastapi 3.41x [3.35, 3.47] (±1.7%), 5 duet
+/// rounds`, or why there is none.
+pub fn duet_line(duet: &crate::analysis::DuetFigures) -> String {
+    let pair = format!("{} / {}", duet.a, duet.b);
+    match (&duet.ratio, duet.half_width()) {
+        (Some(ratio), Some(half)) => format!(
+            "{pair} req/s {:.2}x [{:.2}, {:.2}] (±{:.1}%), {} duet round(s), paired",
+            ratio.ratio,
+            ratio.ci.low,
+            ratio.ci.high,
+            half * 100.0,
+            ratio.rounds.len()
+        ),
+        _ => format!(
+            "{pair}: no duet round measured{}",
+            duet.error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        ),
+    }
+}
+
+/// Each round's ratio, flagged rounds marked: `3.39, 3.44, 2.90 (far), 3.41`.
+pub fn duet_rounds(duet: &crate::analysis::DuetFigures) -> String {
+    let Some(ratio) = &duet.ratio else {
+        return String::new();
+    };
+    ratio
+        .rounds
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            if ratio.flagged.contains(&i) {
+                format!("{r:.3} (far)")
+            } else {
+                format!("{r:.3}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

@@ -333,19 +333,106 @@ pub fn write(path: &Path, results: &RunResults) -> Result<(), WriteError> {
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
     tmp.write_all(&json).map_err(fail)?;
     tmp.write_all(b"\n").map_err(fail)?;
+    // Readable like the reports beside it (a temporary file starts as 0600).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(fail)?;
+    }
     tmp.as_file().sync_all().map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
 }
 
-/// Reads a results file.
+/// Reads a results file of any schema version this faceoff can read; a file of a newer
+/// version is refused ([`Unusable::NewerSchema`]) before its fields are parsed, so the
+/// message says "newer" rather than naming whatever field changed.
 pub fn read(path: &Path) -> anyhow::Result<RunResults> {
     use anyhow::Context;
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    #[derive(Deserialize)]
+    struct Version {
+        schema_version: u32,
+    }
+    if let Ok(Version { schema_version }) = serde_json::from_str::<Version>(&text)
+        && schema_version > SCHEMA_VERSION
+    {
+        return Err(Unusable::NewerSchema {
+            path: path.to_path_buf(),
+            found: schema_version,
+        }
+        .into());
+    }
     let results: RunResults = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a faceoff results file", path.display()))?;
     Ok(results)
+}
+
+/// Reads a results file to judge: one of a run that finished (complete, failed or
+/// interrupted) with at least one target. `compare`, `claims` and `audit` read through
+/// this, so a run killed before its first target can never pass a gate.
+pub fn read_finished(path: &Path) -> anyhow::Result<RunResults> {
+    let results = read(path)?;
+    check_finished(&results, path)?;
+    Ok(results)
+}
+
+/// Whether `results` (read from `path`) can be judged: see [`read_finished`].
+pub fn check_finished(results: &RunResults, path: &Path) -> Result<(), Unusable> {
+    if results.schema_version > SCHEMA_VERSION {
+        return Err(Unusable::NewerSchema {
+            path: path.to_path_buf(),
+            found: results.schema_version,
+        });
+    }
+    if results.status == RunStatus::Running {
+        return Err(Unusable::StillRunning {
+            path: path.to_path_buf(),
+        });
+    }
+    if results.targets.is_empty() {
+        return Err(Unusable::NoTargets {
+            path: path.to_path_buf(),
+            status: results.status,
+        });
+    }
+    Ok(())
+}
+
+/// Why a results file cannot be judged. The binary exits 2 ("could not tell") on it, in
+/// every command.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum Unusable {
+    #[error(
+        "{} has schema version {found}, newer than this faceoff's {SCHEMA_VERSION}: use the faceoff that wrote it, or a newer one",
+        path.display()
+    )]
+    NewerSchema { path: PathBuf, found: u32 },
+    #[error(
+        "{} is of a run that never finished (status `running`: still going, or killed): wait for it, or run it again",
+        path.display()
+    )]
+    StillRunning { path: PathBuf },
+    #[error(
+        "{} has no measured target (status `{}`): nothing to judge; run it again",
+        path.display(),
+        status.label()
+    )]
+    NoTargets { path: PathBuf, status: RunStatus },
+}
+
+impl RunStatus {
+    /// The status as results.json spells it.
+    pub fn label(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Complete => "complete",
+            RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
 }
 
 #[cfg(test)]
@@ -367,12 +454,74 @@ mod tests {
     }
 
     #[test]
+    fn results_are_written_readable_like_the_reports() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.json");
+        write(&path, &serde_json::from_str(SAMPLE).unwrap()).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644);
+    }
+
+    #[test]
     fn results_round_trip_through_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("run/results.json");
         let results: RunResults = serde_json::from_str(SAMPLE).unwrap();
         write(&path, &results).unwrap();
         assert_eq!(read(&path).unwrap(), results);
+    }
+
+    fn sample_file(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) -> PathBuf {
+        let mut value: serde_json::Value = serde_json::from_str(SAMPLE).unwrap();
+        edit(&mut value);
+        let path = dir.join("results.json");
+        std::fs::write(&path, value.to_string()).unwrap();
+        path
+    }
+
+    fn unusable(err: anyhow::Error) -> Unusable {
+        err.downcast::<Unusable>().expect("refused as unusable")
+    }
+
+    #[test]
+    fn a_run_that_never_finished_is_refused_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = sample_file(dir.path(), |_| {});
+        let err = unusable(read_finished(&path).unwrap_err());
+        assert_eq!(err, Unusable::StillRunning { path: path.clone() });
+        let line = err.to_string();
+        assert!(
+            line.contains("never finished") && line.contains("running"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn a_finished_run_without_targets_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = sample_file(dir.path(), |v| v["status"] = "interrupted".into());
+        let err = unusable(read_finished(&path).unwrap_err());
+        assert!(matches!(err, Unusable::NoTargets { .. }), "{err}");
+        assert!(err.to_string().contains("`interrupted`"), "{err}");
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_even_when_its_fields_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = sample_file(dir.path(), |v| {
+            v["schema_version"] = (SCHEMA_VERSION + 1).into();
+            v["parameters"] = "reshaped in a later version".into();
+        });
+        let err = unusable(read(&path).unwrap_err());
+        assert_eq!(
+            err,
+            Unusable::NewerSchema {
+                path,
+                found: SCHEMA_VERSION + 1
+            }
+        );
+        assert!(err.to_string().contains("newer"), "{err}");
     }
 
     const SAMPLE: &str = r#"{

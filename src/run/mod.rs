@@ -700,6 +700,8 @@ async fn measure<I: Instance>(
         request_timeout: plan.request_timeout,
     };
     let live = Arc::new(LiveCounters::default());
+    // Dropped with this future (Ctrl-C): the generator's thread stops too, not at the window's end.
+    let _stop_load = live.stop_on_drop();
     let bar = progress_bar(ui, plan.load.max_duration(plan.warmup, plan.duration));
     let ticker = tokio::spawn(update_bar(bar.clone(), live.clone()));
     let load = {

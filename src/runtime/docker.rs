@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
+use super::owner::{Liveness, Owner, ThisHost};
 use super::{
     Exited, Instance, LaunchSpec, Prepared, ResourceReading, Runtime, RuntimeError, RuntimeKind,
     tail_lines,
@@ -138,16 +139,9 @@ impl Runtime for DockerRuntime {
         target: &Target,
         progress: Progress<'_>,
     ) -> Result<Prepared, RuntimeError> {
-        images::ensure_bases(
-            &self.docker,
-            &self.fixtures,
-            &[target.language],
-            &self.build,
-            progress,
-        )
-        .await?;
         let image =
-            images::build_app(&self.docker, &self.fixtures, target, &self.build, progress).await?;
+            images::build_app_and_base(&self.docker, &self.fixtures, target, &self.build, progress)
+                .await?;
         Ok(Prepared {
             target: target.clone(),
             lockfile_sha256: image.lockfile_sha256.clone(),
@@ -257,6 +251,66 @@ impl DockerRuntime {
     }
 }
 
+/// The containers one run left on the engine, and whether the faceoff that started them
+/// still runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunContainers {
+    pub run_id: String,
+    pub ids: Vec<String>,
+    pub liveness: Liveness,
+}
+
+/// Every run with containers on the engine, in run id order.
+pub async fn runs_on_engine(docker: &Docker) -> Result<Vec<RunContainers>, RuntimeError> {
+    let filters = HashMap::from([("label".to_string(), vec![LABEL_RUN.to_string()])]);
+    let options = ListContainersOptionsBuilder::default()
+        .all(true)
+        .filters(&filters)
+        .build();
+    let containers = docker.list_containers(Some(options)).await?;
+    let here = ThisHost::current();
+    let mut runs: std::collections::BTreeMap<String, RunContainers> = Default::default();
+    for container in containers {
+        let (Some(id), Some(labels)) = (container.id, container.labels) else {
+            continue;
+        };
+        let Some(run_id) = labels.get(LABEL_RUN).cloned() else {
+            continue;
+        };
+        let entry = runs.entry(run_id.clone()).or_insert_with(|| RunContainers {
+            run_id,
+            ids: Vec::new(),
+            liveness: match Owner::from_labels(&labels) {
+                Some(owner) => owner.liveness(&here),
+                // Spared by default: it may be a live run of an older faceoff.
+                None => {
+                    Liveness::Unknown("started by a faceoff that did not record its process".into())
+                }
+            },
+        });
+        entry.ids.push(id);
+    }
+    Ok(runs.into_values().collect())
+}
+
+/// The runs a `faceoff clean` without `--run` removes: those whose faceoff is gone, or every
+/// one with `force`. The others are spared.
+pub fn runs_to_remove(
+    runs: Vec<RunContainers>,
+    force: bool,
+) -> (Vec<RunContainers>, Vec<RunContainers>) {
+    runs.into_iter()
+        .partition(|run| force || matches!(run.liveness, Liveness::Dead(_)))
+}
+
+/// Removes `ids`; returns how many.
+pub async fn remove_containers(docker: &Docker, ids: &[String]) -> Result<usize, RuntimeError> {
+    for id in ids {
+        remove_container(docker, id).await?;
+    }
+    Ok(ids.len())
+}
+
 /// The host settings every faceoff container gets: host networking (traffic stays on
 /// 127.0.0.1), its cpuset, and a memory limit with no swap, so a container over its limit
 /// is killed, not slowed.
@@ -273,13 +327,18 @@ pub fn host_config(limits: &super::Limits) -> HostConfig {
 
 /// Creates and starts a container, removing it again when it does not start. `language`
 /// decides what [`Instance::runtime_version`] asks (none for a service such as PostgreSQL).
+/// The container is labelled with this faceoff process ([`Owner`]), so that `clean` spares it
+/// while this process lives.
 pub async fn launch(
     docker: &Docker,
     name: &str,
-    body: ContainerCreateBody,
+    mut body: ContainerCreateBody,
     port: u16,
     language: Option<Language>,
 ) -> Result<DockerInstance, RuntimeError> {
+    body.labels
+        .get_or_insert_default()
+        .extend(Owner::current().labels());
     let options = CreateContainerOptionsBuilder::default().name(name).build();
     let created = docker.create_container(Some(options), body).await?;
     let instance = DockerInstance {

@@ -5,6 +5,7 @@
 
 pub mod docker;
 pub mod local;
+pub mod owner;
 mod proc;
 pub mod services;
 

@@ -475,16 +475,14 @@ impl Launcher {
                 message: "an app service needs app_dir, language and command".into(),
             })
         })?;
-        images::ensure_bases(
+        let image = images::build_app_and_base(
             &self.docker,
             &self.fixtures,
-            &[target.language],
+            &target,
             &self.build,
             progress,
         )
         .await?;
-        let image =
-            images::build_app(&self.docker, &self.fixtures, &target, &self.build, progress).await?;
         Ok(PreparedService {
             service: service.clone(),
             image: image.tag,
