@@ -519,6 +519,12 @@ pub async fn duet_round<R: Runtime>(
         )
         .await
     };
+    let ready = async {
+        ready.await?;
+        // Each warmed alone first, then both together: the same warm-up as their trials.
+        warm_alone(plan, first.instance.port()).await?;
+        warm_alone(plan, second.instance.port()).await
+    };
     let measured = match ready.await {
         Ok(()) => {
             // One bar for two loads would mislead: the round reports itself when done.
@@ -548,7 +554,7 @@ pub async fn duet_round<R: Runtime>(
             );
             x.and_then(|(x, _)| y.map(|(y, _)| [x, y]))
         }
-        Err(err) => Err(err.into()),
+        Err(err) => Err(err),
     };
     let stopped = first.stop().await.and(second.stop().await);
     let trials = measured?;
@@ -617,6 +623,49 @@ async fn send_setup(port: u16, workload: &Workload) -> Result<(), TrialError> {
     Ok(())
 }
 
+/// The load every trial of the plan drives against the target on `port`.
+fn load_spec(plan: &RunPlan, port: u16) -> Result<LoadSpec, TrialError> {
+    let url = format!("http://{}:{port}{}", runtime::HOST, plan.workload.path);
+    Ok(LoadSpec {
+        url: url
+            .parse()
+            .map_err(|e| TrialError::Join(format!("bad URL {url}: {e}")))?,
+        method: plan
+            .workload
+            .method
+            .parse()
+            .map_err(|e| TrialError::Join(format!("bad method: {e}")))?,
+        body: plan.workload.body_bytes().map(bytes::Bytes::from),
+        connections: plan.connections,
+        threads: plan.generator_cpus.len().max(1),
+        cpus: plan.generator_cpus.clone(),
+        warmup: plan.warmup,
+        duration: plan.duration,
+        max_requests: plan.max_requests,
+        request_timeout: plan.request_timeout,
+    })
+}
+
+/// Warms a duet's target alone on the shared cpuset, as a dedicated trial's warm-up does:
+/// a JIT (V8's optimising compiler runs on background threads) warms on a whole CPU, not on
+/// the half a duet leaves it, where it was measured to take several times longer.
+async fn warm_alone(plan: &RunPlan, port: u16) -> Result<(), TrialError> {
+    if plan.warmup.is_zero() {
+        return Ok(());
+    }
+    send_setup(port, &plan.workload).await?;
+    let mut spec = load_spec(plan, port)?;
+    spec.duration = plan.warmup;
+    spec.warmup = Duration::ZERO;
+    spec.max_requests = None;
+    let live = Arc::new(LiveCounters::default());
+    let _stop_load = live.stop_on_drop();
+    tokio::task::spawn_blocking(move || crate::load::run_closed_loop(&spec, live))
+        .await
+        .map_err(|e| TrialError::Join(e.to_string()))??;
+    Ok(())
+}
+
 /// The services running beside a trial's target.
 struct TrialServices<'a> {
     database_url: Option<&'a str>,
@@ -675,30 +724,7 @@ async fn measure<I: Instance>(
         .await?;
     }
     send_setup(instance.port(), &plan.workload).await?;
-    let url = format!(
-        "http://{}:{}{}",
-        runtime::HOST,
-        instance.port(),
-        plan.workload.path
-    );
-    let spec = LoadSpec {
-        url: url
-            .parse()
-            .map_err(|e| TrialError::Join(format!("bad URL {url}: {e}")))?,
-        method: plan
-            .workload
-            .method
-            .parse()
-            .map_err(|e| TrialError::Join(format!("bad method: {e}")))?,
-        body: plan.workload.body_bytes().map(bytes::Bytes::from),
-        connections: plan.connections,
-        threads: plan.generator_cpus.len().max(1),
-        cpus: plan.generator_cpus.clone(),
-        warmup: plan.warmup,
-        duration: plan.duration,
-        max_requests: plan.max_requests,
-        request_timeout: plan.request_timeout,
-    };
+    let spec = load_spec(plan, instance.port())?;
     let live = Arc::new(LiveCounters::default());
     // Dropped with this future (Ctrl-C): the generator's thread stops too, not at the window's end.
     let _stop_load = live.stop_on_drop();
