@@ -1704,7 +1704,7 @@ fn not_bottleneck(
     let cpus = server_cpus(run).max(1);
     // In a duet each server had about half the cpuset.
     let capacity = 100.0 * cpus as f64 / if duet { 2.0 } else { 1.0 };
-    if duet && let Some(why) = duet_not_cpu_bound(run, targets, capacity) {
+    if duet && let Some(why) = duet_not_cpu_bound(run, targets, duet_fair_percent(run)) {
         return Some(why);
     }
     for target in targets {
@@ -1748,6 +1748,17 @@ fn not_bottleneck(
 /// the other server then had more than half, and the round's ratio overstates the gap.
 pub const DUET_FAIR_SHARE: f64 = 0.8;
 
+/// A duet server's fair share of the run's cpuset, percent of one CPU: half of it.
+pub fn duet_fair_percent(run: &RunResults) -> f64 {
+    100.0 * server_cpus(run).max(1) as f64 / 2.0
+}
+
+/// Whether a duet round's servers, at `x` and `y` percent CPU, fell short of their fair
+/// share `fair` (see [`DUET_FAIR_SHARE`]).
+pub fn short_of_fair_share(x: f64, y: f64, fair: f64) -> bool {
+    x.min(y) < DUET_FAIR_SHARE * fair
+}
+
 /// Why the duet rounds of `targets` cannot be read as a ratio, if they cannot: in more than
 /// half of a pair's rounds one server used less than [`DUET_FAIR_SHARE`] of its fair share
 /// (`fair`, percent of one CPU). Both servers must fill the shared cpuset for the round to
@@ -1757,23 +1768,13 @@ fn duet_not_cpu_bound(run: &RunResults, targets: &[&str], fair: f64) -> Option<S
         if !targets.iter().all(|t| duet.targets.iter().any(|d| d == t)) {
             continue;
         }
-        let sampled: Vec<(f64, f64)> = duet
-            .rounds
-            .iter()
-            .filter(|r| r.trials.iter().all(|t| !t.resources.samples.is_empty()))
-            .map(|r| {
-                (
-                    r.trials[0].resources.mean_cpu_percent,
-                    r.trials[1].resources.mean_cpu_percent,
-                )
-            })
-            .collect();
+        let sampled = duet.server_cpu();
         let short = sampled
             .iter()
-            .filter(|(x, y)| x.min(*y) < DUET_FAIR_SHARE * fair)
+            .filter(|(_, x, y)| short_of_fair_share(*x, *y, fair))
             .count();
         if !sampled.is_empty() && short * 2 > sampled.len() {
-            let low: Vec<f64> = sampled.iter().map(|(x, y)| x.min(*y)).collect();
+            let low: Vec<f64> = sampled.iter().map(|(_, x, y)| x.min(*y)).collect();
             return Some(format!(
                 "the duet servers did not stay CPU-bound: in {short} of {} rounds of {} and {} one used {:.0}% CPU of a fair {fair:.0}% each (the host was busy, or the generator could not keep up); run again on a quieter host or with --generator-cpus",
                 sampled.len(),

@@ -131,9 +131,6 @@ pub struct DuetFigures {
     pub b: String,
     /// `a / b` of req/s with its paired t-interval; `None` when no round was measured.
     pub ratio: Option<stats::PairedRatio>,
-    /// Each round's two servers' mean CPU, percent of one CPU: together they should fill
-    /// the shared cpuset, each about half of it.
-    pub cpu_percent: Vec<(f64, f64)>,
     /// Why the pair stopped early, if it did.
     pub error: Option<String>,
 }
@@ -330,16 +327,6 @@ fn duet_figures(results: &RunResults, confidence: f64) -> Vec<DuetFigures> {
                 a: a.clone(),
                 b: b.clone(),
                 ratio: stats::paired_ratio_ci(&pairs, confidence),
-                cpu_percent: duet
-                    .rounds
-                    .iter()
-                    .map(|r| {
-                        (
-                            r.trials[0].resources.mean_cpu_percent,
-                            r.trials[1].resources.mean_cpu_percent,
-                        )
-                    })
-                    .collect(),
                 error: duet.error.clone(),
             }
         })
@@ -349,13 +336,10 @@ fn duet_figures(results: &RunResults, confidence: f64) -> Vec<DuetFigures> {
 /// Rounds whose ratio jumps away from the pair's others, and rounds where a server used
 /// less than its fair share of the shared cpuset.
 fn duet_warnings(results: &RunResults, duets: &[DuetFigures]) -> Vec<String> {
-    let cpus = crate::runtime::parse_cpuset(&results.parameters.limits.cpuset)
-        .map(|c| c.len())
-        .unwrap_or(1)
-        .max(1) as f64;
-    let fair = 100.0 * cpus / 2.0;
+    // From the recorded cpuset, which may be another host's.
+    let fair = crate::claims::duet_fair_percent(results);
     let mut warnings = Vec::new();
-    for duet in duets {
+    for (duet, record) in duets.iter().zip(&results.duets) {
         let pair = format!("{} / {}", duet.a, duet.b);
         if let Some(ratio) = &duet.ratio {
             for &index in &ratio.flagged {
@@ -366,11 +350,10 @@ fn duet_warnings(results: &RunResults, duets: &[DuetFigures]) -> Vec<String> {
                 ));
             }
         }
-        for (index, (x, y)) in duet.cpu_percent.iter().enumerate() {
-            if x.min(*y) < crate::claims::DUET_FAIR_SHARE * fair {
+        for (round, x, y) in record.server_cpu() {
+            if crate::claims::short_of_fair_share(x, y, fair) {
                 warnings.push(format!(
-                    "duet {pair}: round {} servers used {x:.0}% and {y:.0}% CPU of a fair {fair:.0}% each: one did not stay CPU-bound, so the other had more than half the cpuset.",
-                    index + 1
+                    "duet {pair}: round {round} servers used {x:.0}% and {y:.0}% CPU of a fair {fair:.0}% each: one did not stay CPU-bound, so the other had more than half the cpuset."
                 ));
             }
         }

@@ -238,6 +238,23 @@ pub struct DuetRound {
 }
 
 impl DuetResult {
+    /// Each round's two servers' mean CPU, percent of one CPU, in the order of `targets`,
+    /// by round number; rounds where either server has no CPU sample are left out.
+    pub fn server_cpu(&self) -> Vec<(u32, f64, f64)> {
+        self.rounds
+            .iter()
+            .filter(|r| r.trials.iter().all(|t| !t.resources.samples.is_empty()))
+            .map(|r| {
+                let [x, y] = &r.trials;
+                (
+                    r.round,
+                    x.resources.mean_cpu_percent,
+                    y.resources.mean_cpu_percent,
+                )
+            })
+            .collect()
+    }
+
     /// This pair's per-round figures in the order `(a, b)`, whichever order it was run in;
     /// `None` when this duet is not of `a` and `b`.
     pub fn paired<'a>(
