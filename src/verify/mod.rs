@@ -7,10 +7,12 @@
 
 pub mod chat;
 mod db;
+mod raw;
 
 // The record types live with the results; `faceoff::verify::VerifyReport` stays a name.
 pub use crate::results::{CaseOutcome, TargetVerification, VerifyReport};
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
@@ -26,6 +28,8 @@ pub struct Observed {
     /// `Content-Length` or `Transfer-Encoding` was present.
     pub framed: bool,
     pub date: Option<String>,
+    /// The names of the headers present, lowercase.
+    pub header_names: BTreeSet<String>,
     pub body: Vec<u8>,
     pub elapsed: Duration,
 }
@@ -51,9 +55,7 @@ pub fn check_case(case: &Case, defaults: &Defaults, observed: &Observed) -> Vec<
             defaults.content_type
         )),
     }
-    if !observed.framed {
-        failures.push("neither Content-Length nor Transfer-Encoding in the response".into());
-    }
+    failures.extend(header_failures(defaults, observed));
     let elapsed_ms = observed.elapsed.as_millis() as u64;
     if let Some(min) = expect.min_ms
         && elapsed_ms < min
@@ -135,6 +137,29 @@ pub fn check_case(case: &Case, defaults: &Defaults, observed: &Observed) -> Vec<
                 None => failures.push(format!("body has no integer at {pointer}")),
             }
         }
+    }
+    failures
+}
+
+/// TechEmpower's header rules (`verify_headers` in its toolset), for any response: each of
+/// the contract's required headers present, the body framed by `Content-Length` or
+/// `Transfer-Encoding`, and a `Date` in HTTP's fixed format (`Wed, 25 Nov 2026 12:00:00 GMT`).
+pub fn header_failures(defaults: &Defaults, observed: &Observed) -> Vec<String> {
+    let mut failures: Vec<String> = defaults
+        .required_headers
+        .iter()
+        .filter(|name| !observed.header_names.contains(&name.to_ascii_lowercase()))
+        .map(|name| format!("required header `{name}` missing (TechEmpower's verifier fails it)"))
+        .collect();
+    if !observed.framed {
+        failures.push("neither Content-Length nor Transfer-Encoding in the response".into());
+    }
+    if let Some(date) = &observed.date
+        && chrono::NaiveDateTime::parse_from_str(date, "%a, %d %b %Y %H:%M:%S GMT").is_err()
+    {
+        failures.push(format!(
+            "Date `{date}` is not in HTTP's format (`Wed, 25 Nov 2026 12:00:00 GMT`)"
+        ));
     }
     failures
 }
@@ -271,6 +296,10 @@ pub async fn send(
         framed: headers.contains_key(reqwest::header::CONTENT_LENGTH)
             || headers.contains_key(reqwest::header::TRANSFER_ENCODING),
         date: header(reqwest::header::DATE),
+        header_names: headers
+            .keys()
+            .map(|name| name.as_str().to_string())
+            .collect(),
         body,
         elapsed: started.elapsed(),
     })
@@ -284,6 +313,21 @@ fn describe(err: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// How long a raw request waits for its answer: a target that waits for a body it was
+/// promised and never gets would otherwise hold the check for good.
+const RAW_ANSWER_LIMIT: Duration = Duration::from_secs(10);
+
+/// The framing of a case the HTTP client cannot send (chunked, or a length declared and not
+/// sent); `None` for an ordinary request.
+fn raw_framing(case: &Case) -> Option<raw::Framing> {
+    if case.request.chunked {
+        // Small chunks, so that the body really arrives in pieces.
+        Some(raw::Framing::Chunked(4096))
+    } else {
+        case.request.declared_length.map(raw::Framing::Declared)
+    }
 }
 
 /// The body a case sends, with its content type.
@@ -332,10 +376,28 @@ async fn run_case(
         }
     }
     let body = case_body(case, defaults);
-    let body = body
-        .as_ref()
-        .map(|(bytes, ct)| (bytes.clone(), ct.as_str()));
-    match send(client, port, &case.request.method, &case.request.path, body).await {
+    let answer = match raw_framing(case) {
+        Some(framing) => {
+            let (bytes, content_type) =
+                body.unwrap_or_else(|| (Vec::new(), "application/json".into()));
+            let request = raw::request_bytes(
+                port,
+                &case.request.method,
+                &case.request.path,
+                &content_type,
+                &bytes,
+                framing,
+            );
+            raw::exchange(port, &request, RAW_ANSWER_LIMIT).await
+        }
+        None => {
+            let body = body
+                .as_ref()
+                .map(|(bytes, ct)| (bytes.clone(), ct.as_str()));
+            send(client, port, &case.request.method, &case.request.path, body).await
+        }
+    };
+    match answer {
         Ok(observed) => {
             outcome.status = Some(observed.status);
             outcome.elapsed_ms = observed.elapsed.as_secs_f64() * 1000.0;
@@ -396,6 +458,9 @@ pub async fn verify_target_and_services(
     let orders_included = workloads.is_empty() || workloads.iter().any(|w| w == "orders");
     if orders_included {
         outcomes.push(concurrency_check(&client, port, contract).await);
+    }
+    if orders_included && let Some(spec) = &contract.idle_connection {
+        outcomes.push(idle_connection_check(&client, port, spec).await);
     }
     let db_included = workloads.is_empty() || workloads.iter().any(|w| w == "db");
     if db_included && let Some(spec) = &contract.db_reads {
@@ -536,6 +601,77 @@ async fn concurrency_check(
         Err(err) => failures.push(format!("reading the inventory failed: {err}")),
     }
     let mut outcome = outcome_of("orders.concurrency", "orders", &description, failures);
+    outcome.elapsed_ms = elapsed_ms;
+    outcome
+}
+
+/// One client connects and sends nothing (a slow client, or one gone quiet). Meanwhile
+/// another must get its answer within `max_ms`, and the target's state must survive: a
+/// server that kills a stuck worker to free itself loses the stock it held in memory.
+async fn idle_connection_check(
+    client: &reqwest::Client,
+    port: u16,
+    spec: &crate::contract::IdleConnection,
+) -> CaseOutcome {
+    let description = format!(
+        "an idle connection open: another client answered within {} ms, the stock kept",
+        spec.max_ms
+    );
+    let outcome = |failures| {
+        outcome_of(
+            "slow_clients.idle_connection",
+            "orders",
+            &description,
+            failures,
+        )
+    };
+    // A stock no restart would give back (a restarted worker has the article's 100).
+    let stock = serde_json::json!({"inventory": {"item1": 7, "item2": 0, "item3": 7}});
+    let reset = send(
+        client,
+        port,
+        "POST",
+        "/orders/reset",
+        Some((stock.to_string().into_bytes(), "application/json")),
+    )
+    .await;
+    if !matches!(&reset, Ok(r) if r.status == 200) {
+        return outcome(vec![format!(
+            "setting the stock answered {:?}",
+            reset.map(|r| r.status)
+        )]);
+    }
+    let idle = match raw::idle_connection(port).await {
+        Ok(idle) => idle,
+        Err(err) => return outcome(vec![format!("opening the idle connection: {err}")]),
+    };
+    // Let the server accept it (a sync worker then waits on it).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let limit = Duration::from_millis(spec.max_ms);
+    let answer =
+        tokio::time::timeout(limit, send(client, port, "GET", "/orders/inventory", None)).await;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    drop(idle);
+    let mut failures = Vec::new();
+    match answer {
+        Err(_) => failures.push(format!(
+            "GET /orders/inventory got no answer within {} ms while another connection sat idle",
+            spec.max_ms
+        )),
+        Ok(Err(err)) => failures.push(format!("GET /orders/inventory failed: {err}")),
+        Ok(Ok(inventory)) => {
+            let body: Value = serde_json::from_slice(&inventory.body).unwrap_or(Value::Null);
+            let left = body.pointer("/inventory/item1").and_then(Value::as_i64);
+            if left != Some(7) {
+                failures.push(format!(
+                    "the stock of item1 is {left:?} after an idle connection, expected 7 (was the worker restarted?)"
+                ));
+            }
+        }
+    }
+    let _ = send(client, port, "POST", "/orders/reset", None).await;
+    let mut outcome = outcome(failures);
     outcome.elapsed_ms = elapsed_ms;
     outcome
 }
@@ -696,6 +832,7 @@ mod tests {
         Defaults {
             content_type: "application/json; charset=utf-8".into(),
             max_body_bytes: 16,
+            required_headers: vec!["Server".into(), "Date".into(), "Content-Type".into()],
         }
     }
 
@@ -711,6 +848,8 @@ mod tests {
                 json: None,
                 body: None,
                 content_type: None,
+                chunked: false,
+                declared_length: None,
             },
             expect,
         }
@@ -737,6 +876,9 @@ mod tests {
             content_type: Some("application/json; charset=utf-8".into()),
             framed: true,
             date: Some("Wed, 25 Nov 2026 12:00:00 GMT".into()),
+            header_names: ["server", "date", "content-type", "content-length"]
+                .map(String::from)
+                .into(),
             body: body.as_bytes().to_vec(),
             elapsed: Duration::from_millis(5),
         }
@@ -784,6 +926,38 @@ mod tests {
         let mut seen = observed(200, "{}");
         seen.framed = false;
         assert_eq!(check_case(&case(expect(200)), &defaults(), &seen).len(), 1);
+    }
+
+    #[test]
+    fn a_response_without_a_server_header_fails_as_techempower_fails_it() {
+        let mut seen = observed(200, "{}");
+        seen.header_names.remove("server");
+        assert_eq!(
+            check_case(&case(expect(200)), &defaults(), &seen),
+            ["required header `Server` missing (TechEmpower's verifier fails it)"]
+        );
+    }
+
+    #[test]
+    fn an_error_response_needs_the_same_headers() {
+        let mut e = expect(404);
+        e.error = true;
+        let mut seen = observed(404, r#"{"error":"not found"}"#);
+        seen.header_names.remove("date");
+        seen.date = None;
+        assert_eq!(
+            check_case(&case(e), &defaults(), &seen),
+            ["required header `Date` missing (TechEmpower's verifier fails it)"]
+        );
+    }
+
+    #[test]
+    fn a_date_outside_https_format_fails() {
+        let mut seen = observed(200, "{}");
+        seen.date = Some("2026-11-25T12:00:00Z".into());
+        let failures = check_case(&case(expect(200)), &defaults(), &seen);
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(failures[0].contains("not in HTTP's format"), "{failures:?}");
     }
 
     #[test]

@@ -229,7 +229,7 @@ def query_count(request):
 def world_rows(count):
     """`count` random rows of `world`, one query each, on this request's connection (from
     the psycopg pool of settings.DATABASES; 503 when there is no database or it is down)."""
-    if "default" not in settings.DATABASES:
+    if not settings.DATABASE_CONFIGURED:
         raise ApiError(503, "no database configured: set DATABASE_URL")
     try:
         with connection.cursor() as cursor:
