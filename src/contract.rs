@@ -11,6 +11,10 @@ use crate::config::{ConfigError, parse_str};
 /// Placeholder body replaced by a JSON object larger than the contract's body limit.
 pub const OVERSIZED: &str = "{{OVERSIZED}}";
 
+/// Placeholder body replaced by a valid order whose `customer_id` holds a byte that is not
+/// UTF-8 (0xFF): a contract file is text, and cannot hold it.
+pub const INVALID_UTF8: &str = "{{INVALID_UTF8}}";
+
 /// Contract-wide settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -165,6 +169,14 @@ pub struct IdleConnection {
     pub max_ms: u64,
 }
 
+/// The fuzz check: `inputs` bad inputs generated from `seed`, each a 400 with a JSON error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fuzz {
+    pub seed: u64,
+    pub inputs: usize,
+}
+
 /// The whole contract.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -175,6 +187,8 @@ pub struct Contract {
     pub db_reads: Option<DbReads>,
     /// The idle-connection check (run with the orders workload).
     pub idle_connection: Option<IdleConnection>,
+    /// The fuzz check (run with the orders workload).
+    pub fuzz: Option<Fuzz>,
     #[serde(rename = "case")]
     pub cases: Vec<Case>,
 }

@@ -81,8 +81,21 @@ function requireJson(req, res, next) {
   next();
 }
 
+// JSON is UTF-8 (RFC 8259). express.json decodes with U+FFFD in place of bytes that are not
+// UTF-8, and would accept the damaged text; `verify` sees the raw bytes first, and a body
+// that does not decode is malformed (400; body-parser makes a verify error a 403 unless
+// it carries its own status).
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+function verifyUtf8(req, res, buf) {
+  try {
+    utf8.decode(buf);
+  } catch {
+    throw httpError(400, 'the body is not valid UTF-8');
+  }
+}
+
 // Then express.json: 413 past 64 KiB, 400 for malformed JSON; an empty body becomes {}.
-const jsonBody = [requireJson, express.json({ limit: MAX_BODY_BYTES })];
+const jsonBody = [requireJson, express.json({ limit: MAX_BODY_BYTES, verify: verifyUtf8 })];
 
 // POST /jobs/leibniz's body: {"n": 1..=1e9, "timeout_ms": 1..=10000 (default 2000)}, nothing else.
 function validateJob(body) {

@@ -100,13 +100,24 @@ function install(app, { beforeClose, afterClose }) {
     app.initialConfig.onProtoPoisoning,
     app.initialConfig.onConstructorPoisoning,
   );
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+  // JSON is UTF-8 (RFC 8259): the body is read as bytes and decoded strictly, since
+  // `parseAs: 'string'` would put U+FFFD in place of bytes that are not UTF-8 and accept
+  // the damaged text; such a body is malformed (400).
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     if (!hasUtf8Charset(request.headers['content-type'])) {
       done(httpError(415, 'content type must be application/json'), undefined);
     } else if (body.length === 0) {
       done(null, undefined);
     } else {
-      parseJson(request, body, done);
+      let text;
+      try {
+        text = utf8.decode(body);
+      } catch {
+        done(httpError(400, 'the body is not valid UTF-8'), undefined);
+        return;
+      }
+      parseJson(request, text, done);
     }
   });
 

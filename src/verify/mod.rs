@@ -7,6 +7,7 @@
 
 pub mod chat;
 mod db;
+mod fuzz;
 mod raw;
 
 // The record types live with the results; `faceoff::verify::VerifyReport` stays a name.
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::join_all;
 use serde_json::Value;
 
-use crate::contract::{Before, Case, Contract, Defaults, OVERSIZED};
+use crate::contract::{Before, Case, Contract, Defaults, INVALID_UTF8, OVERSIZED};
 
 /// What came back for one request.
 #[derive(Debug, Clone, PartialEq)]
@@ -346,6 +347,14 @@ fn case_body(case: &Case, defaults: &Defaults) -> Option<(Vec<u8>, String)> {
         let json = serde_json::json!({"customer_id": padding, "items": [], "total_amount": 1});
         return Some((json.to_string().into_bytes(), content_type));
     }
+    if body == INVALID_UTF8 {
+        let mut bytes = br#"{"customer_id":"c-"#.to_vec();
+        bytes.push(0xFF);
+        bytes.extend_from_slice(
+            br#"","items":[{"product_id":"item1","quantity":1}],"total_amount":1}"#,
+        );
+        return Some((bytes, content_type));
+    }
     Some((body.clone().into_bytes(), content_type))
 }
 
@@ -458,6 +467,9 @@ pub async fn verify_target_and_services(
     let orders_included = workloads.is_empty() || workloads.iter().any(|w| w == "orders");
     if orders_included {
         outcomes.push(concurrency_check(&client, port, contract).await);
+    }
+    if orders_included && let Some(spec) = &contract.fuzz {
+        outcomes.push(fuzz_check(&client, port, spec).await);
     }
     if orders_included && let Some(spec) = &contract.idle_connection {
         outcomes.push(idle_connection_check(&client, port, spec).await);
@@ -603,6 +615,78 @@ async fn concurrency_check(
     let mut outcome = outcome_of("orders.concurrency", "orders", &description, failures);
     outcome.elapsed_ms = elapsed_ms;
     outcome
+}
+
+/// Generated bad inputs ([`fuzz::bad_inputs`]): each must be a 400 with a JSON error, so
+/// every target answers each alike; and none may touch the stock.
+async fn fuzz_check(
+    client: &reqwest::Client,
+    port: u16,
+    spec: &crate::contract::Fuzz,
+) -> CaseOutcome {
+    // Failures listed one by one, up to this many; the rest are counted.
+    const SHOWN: usize = 5;
+    let description = format!(
+        "{} generated bad inputs (seed {}): each a 400 with a JSON error",
+        spec.inputs, spec.seed
+    );
+    let before = send(client, port, "GET", "/orders/inventory", None)
+        .await
+        .map(|o| o.body);
+    let started = Instant::now();
+    let mut failures = Vec::new();
+    let mut failed = 0;
+    for input in fuzz::bad_inputs(spec.seed, spec.inputs) {
+        let body = input.body.clone().map(|b| (b, "application/json"));
+        let problems = match send(client, port, input.method, &input.path, body).await {
+            Ok(observed) => fuzz_answer_problems(&observed),
+            Err(err) => vec![format!("request failed: {err}")],
+        };
+        if !problems.is_empty() {
+            failed += 1;
+            if failures.len() < SHOWN {
+                failures.push(format!("{}: {}", input.describe(), problems.join("; ")));
+            }
+        }
+    }
+    if failed > SHOWN {
+        failures.push(format!("and {} more inputs", failed - SHOWN));
+    }
+    let after = send(client, port, "GET", "/orders/inventory", None)
+        .await
+        .map(|o| o.body);
+    if let (Ok(before), Ok(after)) = (&before, &after)
+        && before != after
+    {
+        failures.push(format!(
+            "the inventory changed: {} before, {} after",
+            excerpt(before),
+            excerpt(after)
+        ));
+    }
+    let mut outcome = outcome_of("fuzz.bad_inputs", "orders", &description, failures);
+    outcome.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    outcome
+}
+
+/// What is wrong with a fuzz answer: anything but a 400 whose body is a JSON object with a
+/// non-empty string `error`.
+fn fuzz_answer_problems(observed: &Observed) -> Vec<String> {
+    let mut problems = Vec::new();
+    if observed.status != 400 {
+        problems.push(format!("status {}, expected 400", observed.status));
+    }
+    let error = serde_json::from_slice::<Value>(&observed.body)
+        .ok()
+        .and_then(|body| {
+            body.get("error")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
+    if error.is_none_or(|e| e.is_empty()) {
+        problems.push(format!("no JSON error: {}", excerpt(&observed.body)));
+    }
+    problems
 }
 
 /// One client connects and sends nothing (a slow client, or one gone quiet). Meanwhile
@@ -1030,6 +1114,29 @@ mod tests {
             &observed(404, "<h1>Not Found</h1>"),
         );
         assert_eq!(failures, ["body is not JSON: <h1>Not Found</h1>"]);
+    }
+
+    #[test]
+    fn invalid_utf8_placeholder_is_an_order_with_a_byte_that_is_not_utf8() {
+        let mut c = case(expect(400));
+        c.request.body = Some(INVALID_UTF8.into());
+        let (bytes, _) = case_body(&c, &defaults()).unwrap();
+        assert!(std::str::from_utf8(&bytes).is_err());
+        let lossy = String::from_utf8_lossy(&bytes);
+        assert!(serde_json::from_str::<Value>(&lossy).is_ok(), "{lossy}");
+    }
+
+    #[test]
+    fn a_fuzz_answer_must_be_a_400_with_a_json_error() {
+        assert!(fuzz_answer_problems(&observed(400, r#"{"error":"bad"}"#)).is_empty());
+        assert_eq!(
+            fuzz_answer_problems(&observed(422, r#"{"detail":[]}"#)),
+            ["status 422, expected 400", "no JSON error: {\"detail\":[]}"]
+        );
+        assert_eq!(
+            fuzz_answer_problems(&observed(400, r#"{"error":""}"#)).len(),
+            1
+        );
     }
 
     #[test]
