@@ -272,6 +272,11 @@ pub struct RunArgs {
     /// which gives the ratios the claims are judged on (see README: duet rounds)
     #[arg(long)]
     pub no_duet: bool,
+    /// Measure only these pairs in duet rounds, e.g. `fastify/fastapi,express/fastapi`
+    /// [default: every pair of the targets]. Each pair adds a round after every round of
+    /// trials, so a run of many targets can keep to the pairs its claims compare
+    #[arg(long, value_delimiter = ',', value_name = "A/B,…", value_parser = parse_duet_pair, conflicts_with = "no_duet")]
+    pub duet_pairs: Vec<[String; 2]>,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
@@ -543,6 +548,23 @@ pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// A duet pair, `A/B`: two different target names (checked against the run's targets later).
+pub fn parse_duet_pair(text: &str) -> Result<[String; 2], String> {
+    let (a, b) = text
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}` is not a pair: write it as A/B, e.g. fastify/fastapi"))?;
+    let (a, b) = (a.trim(), b.trim());
+    if a.is_empty() || b.is_empty() || b.contains('/') {
+        return Err(format!(
+            "`{text}` is not a pair: write it as A/B, e.g. fastify/fastapi"
+        ));
+    }
+    if a == b {
+        return Err(format!("`{text}` pairs a target with itself"));
+    }
+    Ok([a.to_string(), b.to_string()])
+}
+
 /// A request rate above zero, finite.
 pub fn parse_rate(text: &str) -> Result<f64, String> {
     let rate: f64 = text
@@ -641,6 +663,33 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["faceoff", "run", "--sample-interval", "1ms"]).is_ok());
         assert!(Cli::try_parse_from(["faceoff", "up", "express", "--port", "8080"]).is_ok());
+    }
+
+    #[test]
+    fn duet_pairs_parse_as_two_different_names_and_conflict_with_no_duet() {
+        let parsed = Cli::try_parse_from([
+            "faceoff",
+            "run",
+            "--duet-pairs",
+            "fastify/fastapi,express/ django",
+        ])
+        .unwrap();
+        let Command::Run(args) = parsed.command else {
+            panic!("not a run");
+        };
+        assert_eq!(
+            args.duet_pairs,
+            [["fastify", "fastapi"], ["express", "django"]]
+        );
+        for bad in ["fastify", "fastify/", "a/b/c", "express/express"] {
+            assert!(
+                Cli::try_parse_from(["faceoff", "run", "--duet-pairs", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(
+            Cli::try_parse_from(["faceoff", "run", "--no-duet", "--duet-pairs", "a/b"]).is_err()
+        );
     }
 
     #[test]

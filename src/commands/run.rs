@@ -54,6 +54,19 @@ pub async fn run_command<R: Runtime>(
     let (targets, notes) =
         catalog.targets_for_runtime(runtime.kind(), targets, !args.targets.is_empty())?;
     notes.iter().for_each(|note| eprintln!("note: {note}"));
+    let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+    let duet_pairs = if args.no_duet || profile.mode != LoadMode::Closed || names.len() < 2 {
+        if !args.duet_pairs.is_empty() {
+            bail!(
+                "--duet-pairs needs a closed-loop profile and two targets or more; `{}` with {} target(s) has no duet rounds",
+                profile.name,
+                names.len()
+            );
+        }
+        Vec::new()
+    } else {
+        run::duet_pairs(&args.duet_pairs, &names).map_err(anyhow::Error::msg)?
+    };
     let services = catalog.with_target_services(catalog.for_workload(&workload)?, &targets)?;
     let launcher = super::services_launcher(
         &services,
@@ -64,7 +77,6 @@ pub async fn run_command<R: Runtime>(
         &limits,
     )
     .await?;
-    let targets_count = targets.len();
     let run_id = run::new_run_id();
     let run_dir = args.out.join(&run_id);
     let results_path = run_dir.join("results.json");
@@ -92,7 +104,7 @@ pub async fn run_command<R: Runtime>(
         } else {
             Some(Contract::load(&fixtures.root)?)
         },
-        duet: !args.no_duet && profile.mode == LoadMode::Closed && targets_count >= 2,
+        duet_pairs,
         services,
         launcher,
     };
@@ -136,7 +148,8 @@ pub async fn run_command<R: Runtime>(
             plan.trials,
         ),
         chat: None,
-        duet: plan.duet,
+        duet: !plan.duet_pairs.is_empty(),
+        duet_pairs: plan.duet_pairs.clone(),
     };
     let mut results = RunResults::new(run_id.clone(), run::now_rfc3339(), parameters, manifest);
     results::write(&results_path, &results)?;

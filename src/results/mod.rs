@@ -77,6 +77,10 @@ pub struct Parameters {
     /// false in files from before duets.
     #[serde(default)]
     pub duet: bool,
+    /// The pairs measured in duet rounds (`--duet-pairs`); empty when `duet` is false, and in
+    /// files from before the pairs could be chosen, where `duet` means every pair.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duet_pairs: Vec<[String; 2]>,
     /// The chat workload's settings (capacity steps or fan-out rooms); absent for HTTP runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat: Option<ChatParameters>,
