@@ -27,6 +27,11 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     pub quiet: bool,
 
+    /// How long one call to the Docker engine may take before faceoff gives up on it and
+    /// names it (a build may run longer, as long as the engine answers a ping)
+    #[arg(long, global = true, default_value = "30s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub engine_timeout: Duration,
+
     #[command(subcommand)]
     pub command: Command,
 }

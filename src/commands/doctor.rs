@@ -136,6 +136,7 @@ pub async fn doctor(fixtures: &Fixtures, kind: RuntimeKind) -> Result<ExitCode> 
 pub fn version_of(path: &Path) -> String {
     std::process::Command::new(path)
         .arg("--version")
+        .envs(images::npm_env())
         .output()
         .ok()
         .map(|out| {

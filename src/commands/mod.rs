@@ -94,6 +94,7 @@ macro_rules! with_runtime {
 pub(crate) use with_runtime;
 
 pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    crate::engine::set_call_timeout(cli.engine_timeout);
     // Commands on results files alone work anywhere, without a checkout.
     match &cli.command {
         Command::Merge(args) => return merge::merge_command(args),

@@ -470,9 +470,12 @@ async fn run_trial<R: Runtime>(
         Some(running) => running.first_stopped().await,
         None => None,
     };
-    // Stop on every path; a measurement error is the more useful one to report.
+    // Stop on every path; a measurement error is the more useful one to report. A stop
+    // the engine left unanswered keeps the figures, measured in full: the session fails
+    // the target with the engine's line and ends the run.
     if let Err(err) = started.stop().await
         && measured.is_ok()
+        && crate::engine::stalled().is_none()
     {
         measured = Err(err);
     }

@@ -151,6 +151,20 @@ pub async fn execute<R: Runtime, T: Trials>(
                 results::write(path, results)?;
                 break 'trials;
             }
+            // An engine that left a call unanswered would make every later target wait out
+            // the limit too: the run ends here, with what it measured.
+            if let Some(stalled) = crate::engine::stalled() {
+                if entry.status != TargetStatus::Failed {
+                    ui.step(&format!("  {name} failed: {stalled}"));
+                    entry.status = TargetStatus::Failed;
+                    entry.error = Some(stalled);
+                }
+                ended_early = Some(
+                    "not measured: the run ended when the Docker engine stopped answering".into(),
+                );
+                results::write(path, results)?;
+                break 'trials;
+            }
             results::write(path, results)?;
         }
         let alive: Vec<Prepared> = prepared
