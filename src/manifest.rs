@@ -44,6 +44,10 @@ pub struct Manifest {
     /// The command line that produced the file, program name first.
     #[serde(default)]
     pub command_line: Vec<String>,
+    /// The checkout whose fixtures and apps the run used, and how it was found (absent in
+    /// files from before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixtures_root: Option<crate::config::FixturesRoot>,
 }
 
 impl Manifest {
@@ -59,6 +63,15 @@ impl Manifest {
             fixtures_sha256: fixture_hashes(&root.join("fixtures")),
             base_images: BTreeMap::new(),
             command_line: std::env::args().collect(),
+            fixtures_root: None,
+        }
+    }
+
+    /// [`Manifest::collect`] for the checkout of `fixtures`, recording which one it is.
+    pub fn for_fixtures(fixtures: &crate::config::Fixtures) -> Manifest {
+        Manifest {
+            fixtures_root: Some(fixtures.fixtures_root()),
+            ..Manifest::collect(&fixtures.root)
         }
     }
 }

@@ -96,7 +96,7 @@ pub async fn run_command<R: Runtime>(
         services,
         launcher,
     };
-    let mut manifest = Manifest::collect(&fixtures.root);
+    let mut manifest = Manifest::for_fixtures(fixtures);
     manifest.engine = engine;
     for language in [Language::Node, Language::Python] {
         let image = fixtures.bases.image_for(language);
