@@ -108,6 +108,14 @@ pub fn stalled() -> Option<String> {
     STALLED.lock().ok().and_then(|s| s.clone())
 }
 
+/// Forgets an earlier unanswered call: a new session (one run of several in `claims
+/// --reproduce`) gives the engine a fresh chance.
+pub fn forget_stalled() {
+    if let Ok(mut stalled) = STALLED.lock() {
+        *stalled = None;
+    }
+}
+
 /// Keeps [`stalled`] up to date with the outcome of a call.
 fn note<T>(outcome: &Result<T, EngineError>) {
     let Ok(mut stalled) = STALLED.lock() else {

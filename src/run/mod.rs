@@ -251,6 +251,13 @@ pub(crate) async fn prepare_all<R: Runtime>(
     let mut prepared: Vec<Prepared> = Vec::new();
     for target in targets {
         let entry = results.target_mut(&empty_result(target, fixtures));
+        // An engine that left a call unanswered would make each target wait out the limit.
+        if let Some(stalled) = crate::engine::stalled() {
+            entry.status = TargetStatus::Failed;
+            entry.error = Some(format!("not prepared: {stalled}"));
+            results::write(results_path, results)?;
+            continue;
+        }
         ui.step(&format!("[prepare] {}", target.name));
         let progress = |line: &str| ui.step(&format!("  {line}"));
         match runtime.prepare(target, &progress).await {

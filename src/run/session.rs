@@ -97,6 +97,7 @@ pub async fn execute<R: Runtime, T: Trials>(
 ) -> Result<(), results::WriteError> {
     let schedule = trials.schedule();
     let path = schedule.results_path;
+    crate::engine::forget_stalled();
     let shared = match trials.prepare_shared(results, ui).await {
         Ok(shared) => shared,
         Err(err) => {
