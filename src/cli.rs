@@ -27,6 +27,11 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     pub quiet: bool,
 
+    /// How long one call to the Docker engine may take before faceoff gives up on it and
+    /// names it (a build may run longer, as long as the engine answers a ping)
+    #[arg(long, global = true, default_value = "30s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub engine_timeout: Duration,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -46,9 +51,10 @@ pub enum Command {
     #[command(subcommand)]
     Images(ImagesCommand),
 
-    /// Run one target in the foreground on a printed port until Ctrl-C, for poking with curl.
+    /// Run one target in the foreground on a printed port until Ctrl-C, for poking with curl;
+    /// with --workload, the services that workload needs run beside it.
     #[command(
-        after_help = "Example:\n  faceoff up fastify --port 8080\n  curl http://127.0.0.1:8080/status"
+        after_help = "Example:\n  faceoff up fastify --port 8080\n  curl http://127.0.0.1:8080/status\n  faceoff up fastapi --workload db --port 8080\n  curl http://127.0.0.1:8080/db/single"
     )]
     Up(UpArgs),
 
@@ -208,11 +214,18 @@ pub struct ServiceLimitArgs {
 pub struct UpArgs {
     /// The target to run
     pub target: String,
+    /// Also start the services this workload needs, as `run` does (`db`: a seeded
+    /// PostgreSQL; `sharkbench`: its data server). The target's own services (the hybrid
+    /// pair's realtime service) are always started
+    #[arg(long, value_name = "WORKLOAD")]
+    pub workload: Option<String>,
     /// Port on 127.0.0.1 [default: a free one]
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub services: ServiceLimitArgs,
     #[command(flatten)]
     pub build: BuildArgs,
 }

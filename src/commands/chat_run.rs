@@ -124,7 +124,7 @@ pub async fn run<R: Runtime>(
         results_path: results_path.clone(),
         verify: !args.skip_verify,
     };
-    let mut manifest = Manifest::collect(&fixtures.root);
+    let mut manifest = Manifest::for_fixtures(fixtures);
     manifest.engine = engine;
     let (warmup_s, duration_s) = match &plan.mode {
         ChatMode::Capacity(spec) => (0.0, spec.budget.as_secs_f64()),

@@ -108,7 +108,7 @@ pub async fn run_command<R: Runtime>(
         services,
         launcher,
     };
-    let mut manifest = Manifest::collect(&fixtures.root);
+    let mut manifest = Manifest::for_fixtures(fixtures);
     manifest.engine = engine;
     for language in [Language::Node, Language::Python] {
         let image = fixtures.bases.image_for(language);
@@ -266,12 +266,25 @@ pub async fn execute_session<R: Runtime, T: run::session::Trials>(
     if interrupted {
         results.status = RunStatus::Interrupted;
         results.finished_at = Some(run::now_rfc3339());
-        let removed = runtime.clean(Some(&results.run_id)).await.unwrap_or(0);
+        // The results first: the cleanup talks to the engine, which may be what hangs.
         results::write(&results_path, results)?;
+        // Bounded by the engine's call limit; a second Ctrl-C skips it.
+        let cleaned = tokio::select! {
+            cleaned = runtime.clean(Some(&results.run_id)) => Some(cleaned),
+            _ = shutdown_signal() => None,
+        };
+        let unit = runtime.kind().unit();
+        let run_id = &results.run_id;
+        let cleanup = match cleaned {
+            Some(Ok(removed)) => format!("removed {removed} {unit}"),
+            Some(Err(err)) => format!(
+                "could not remove the run's {unit} ({err}); once the engine answers: faceoff clean --run {run_id}"
+            ),
+            None => format!("left the run's {unit}: faceoff clean --run {run_id}"),
+        };
         write_run_reports(&fixtures.root, run_dir, results, ui);
         eprintln!(
-            "interrupted: removed {removed} {}; results so far kept in {}",
-            runtime.kind().unit(),
+            "interrupted: {cleanup}; results so far kept in {}",
             results_path.display()
         );
         return Ok(None);

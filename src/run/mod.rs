@@ -257,6 +257,13 @@ pub(crate) async fn prepare_all<R: Runtime>(
     let mut prepared: Vec<Prepared> = Vec::new();
     for target in targets {
         let entry = results.target_mut(&empty_result(target, fixtures));
+        // An engine that left a call unanswered would make each target wait out the limit.
+        if let Some(stalled) = crate::engine::stalled() {
+            entry.status = TargetStatus::Failed;
+            entry.error = Some(format!("not prepared: {stalled}"));
+            results::write(results_path, results)?;
+            continue;
+        }
         ui.step(&format!("[prepare] {}", target.name));
         let progress = |line: &str| ui.step(&format!("  {line}"));
         match runtime.prepare(target, &progress).await {
@@ -476,9 +483,12 @@ async fn run_trial<R: Runtime>(
         Some(running) => running.first_stopped().await,
         None => None,
     };
-    // Stop on every path; a measurement error is the more useful one to report.
+    // Stop on every path; a measurement error is the more useful one to report. A stop
+    // the engine left unanswered keeps the figures, measured in full: the session fails
+    // the target with the engine's line and ends the run.
     if let Err(err) = started.stop().await
         && measured.is_ok()
+        && crate::engine::stalled().is_none()
     {
         measured = Err(err);
     }

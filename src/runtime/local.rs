@@ -27,14 +27,7 @@ pub struct LocalRuntime {
     cache: PathBuf,
 }
 
-/// faceoff's cache directory: `$XDG_CACHE_HOME/faceoff` or `~/.cache/faceoff`.
-pub fn cache_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("faceoff")
-}
+pub use crate::images::cache_dir;
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> RuntimeError {
     let context = context.into();
@@ -275,6 +268,7 @@ async fn install(target: &Target, app_dir: &Path, dir: &Path) -> Result<(), Stri
     match target.language {
         Language::Node => {
             run(Command::new("npm")
+                .envs(images::npm_env())
                 .args(["ci", "--omit=dev", "--no-audit", "--no-fund"])
                 .current_dir(&app))
             .await
