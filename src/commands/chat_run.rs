@@ -153,6 +153,7 @@ pub async fn run<R: Runtime>(
         generator_threads: 1,
         chat: Some(ChatParameters::of(&plan)),
         duet: false,
+        pinned_versions: fixtures.bases.pinned_versions(),
         duet_pairs: Vec::new(),
         seed: Some(plan.seed),
         schedule: crate::schedule::schedule(

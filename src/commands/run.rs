@@ -27,6 +27,12 @@ pub async fn run_command<R: Runtime>(
     ui: Ui,
 ) -> Result<ExitCode> {
     let workload = fixtures.workload(&args.workload)?.clone();
+    if runtime.kind() == RuntimeKind::Local {
+        let pinned = fixtures.bases.pinned_versions();
+        if let Some(warning) = results::versions::mismatch(&pinned, &rt::local::host_versions()) {
+            eprintln!("warning: this run {warning}");
+        }
+    }
     if workload.kind == WorkloadKind::Chat {
         return super::chat_run::run(runtime, fixtures, args, &workload, engine, ui).await;
     }
@@ -149,6 +155,7 @@ pub async fn run_command<R: Runtime>(
         ),
         chat: None,
         duet: !plan.duet_pairs.is_empty(),
+        pinned_versions: fixtures.bases.pinned_versions(),
         duet_pairs: plan.duet_pairs.clone(),
     };
     let mut results = RunResults::new(run_id.clone(), run::now_rfc3339(), parameters, manifest);
