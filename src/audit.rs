@@ -224,6 +224,13 @@ fn run_args(p: &crate::results::Parameters, out: &Path) -> Vec<String> {
     }
     if !p.duet {
         args.push("--no-duet".to_string());
+    } else if !p.duet_pairs.is_empty() {
+        let pairs: Vec<String> = p
+            .duet_pairs
+            .iter()
+            .map(|[a, b]| format!("{a}/{b}"))
+            .collect();
+        args.extend(["--duet-pairs".to_string(), pairs.join(",")]);
     }
     args
 }

@@ -27,6 +27,11 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     pub quiet: bool,
 
+    /// How long one call to the Docker engine may take before faceoff gives up on it and
+    /// names it (a build may run longer, as long as the engine answers a ping)
+    #[arg(long, global = true, default_value = "30s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub engine_timeout: Duration,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -46,9 +51,10 @@ pub enum Command {
     #[command(subcommand)]
     Images(ImagesCommand),
 
-    /// Run one target in the foreground on a printed port until Ctrl-C, for poking with curl.
+    /// Run one target in the foreground on a printed port until Ctrl-C, for poking with curl;
+    /// with --workload, the services that workload needs run beside it.
     #[command(
-        after_help = "Example:\n  faceoff up fastify --port 8080\n  curl http://127.0.0.1:8080/status"
+        after_help = "Example:\n  faceoff up fastify --port 8080\n  curl http://127.0.0.1:8080/status\n  faceoff up fastapi --workload db --port 8080\n  curl http://127.0.0.1:8080/db/single"
     )]
     Up(UpArgs),
 
@@ -208,11 +214,18 @@ pub struct ServiceLimitArgs {
 pub struct UpArgs {
     /// The target to run
     pub target: String,
+    /// Also start the services this workload needs, as `run` does (`db`: a seeded
+    /// PostgreSQL; `sharkbench`: its data server). The target's own services (the hybrid
+    /// pair's realtime service) are always started
+    #[arg(long, value_name = "WORKLOAD")]
+    pub workload: Option<String>,
     /// Port on 127.0.0.1 [default: a free one]
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     pub port: Option<u16>,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub services: ServiceLimitArgs,
     #[command(flatten)]
     pub build: BuildArgs,
 }
@@ -272,6 +285,11 @@ pub struct RunArgs {
     /// which gives the ratios the claims are judged on (see README: duet rounds)
     #[arg(long)]
     pub no_duet: bool,
+    /// Measure only these pairs in duet rounds, e.g. `fastify/fastapi,express/fastapi`
+    /// [default: every pair of the targets]. Each pair adds a round after every round of
+    /// trials, so a run of many targets can keep to the pairs its claims compare
+    #[arg(long, value_delimiter = ',', value_name = "A/B,…", value_parser = parse_duet_pair, conflicts_with = "no_duet")]
+    pub duet_pairs: Vec<[String; 2]>,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
@@ -543,6 +561,23 @@ pub fn parse_positive_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
+/// A duet pair, `A/B`: two different target names (checked against the run's targets later).
+pub fn parse_duet_pair(text: &str) -> Result<[String; 2], String> {
+    let (a, b) = text
+        .split_once('/')
+        .ok_or_else(|| format!("`{text}` is not a pair: write it as A/B, e.g. fastify/fastapi"))?;
+    let (a, b) = (a.trim(), b.trim());
+    if a.is_empty() || b.is_empty() || b.contains('/') {
+        return Err(format!(
+            "`{text}` is not a pair: write it as A/B, e.g. fastify/fastapi"
+        ));
+    }
+    if a == b {
+        return Err(format!("`{text}` pairs a target with itself"));
+    }
+    Ok([a.to_string(), b.to_string()])
+}
+
 /// A request rate above zero, finite.
 pub fn parse_rate(text: &str) -> Result<f64, String> {
     let rate: f64 = text
@@ -641,6 +676,33 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["faceoff", "run", "--sample-interval", "1ms"]).is_ok());
         assert!(Cli::try_parse_from(["faceoff", "up", "express", "--port", "8080"]).is_ok());
+    }
+
+    #[test]
+    fn duet_pairs_parse_as_two_different_names_and_conflict_with_no_duet() {
+        let parsed = Cli::try_parse_from([
+            "faceoff",
+            "run",
+            "--duet-pairs",
+            "fastify/fastapi,express/ django",
+        ])
+        .unwrap();
+        let Command::Run(args) = parsed.command else {
+            panic!("not a run");
+        };
+        assert_eq!(
+            args.duet_pairs,
+            [["fastify", "fastapi"], ["express", "django"]]
+        );
+        for bad in ["fastify", "fastify/", "a/b/c", "express/express"] {
+            assert!(
+                Cli::try_parse_from(["faceoff", "run", "--duet-pairs", bad]).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(
+            Cli::try_parse_from(["faceoff", "run", "--no-duet", "--duet-pairs", "a/b"]).is_err()
+        );
     }
 
     #[test]

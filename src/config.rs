@@ -38,6 +38,83 @@ pub enum ConfigError {
         "no faceoff checkout found from {start} upwards (looked for fixtures/targets.toml): run faceoff inside the repository or pass --root DIR"
     )]
     NoRoot { start: PathBuf },
+    #[error(
+        "{dir} is incomplete: {missing} missing; restore it (`git checkout -- fixtures`) or pass --root DIR of a complete checkout"
+    )]
+    Incomplete { dir: PathBuf, missing: String },
+}
+
+/// The fixture files every command reads; a `fixtures/` holding some but not all of them is
+/// refused rather than silently passed over for another checkout's.
+pub const REQUIRED_FIXTURES: &[&str] = &[
+    "targets.toml",
+    "workloads.toml",
+    "bases.toml",
+    "profiles.toml",
+];
+
+/// Fixture files read only by the commands that need them. With the required ones they
+/// tell a faceoff `fixtures/` from another project's directory of the same name.
+const OTHER_FIXTURES: &[&str] = &["contract.toml", "claims.toml", "services.toml"];
+
+/// Where the checkout whose fixtures a command uses came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RootOrigin {
+    /// `--root DIR` or `FACEOFF_ROOT`.
+    Given,
+    /// The first checkout from the current directory upwards.
+    CurrentDirectory,
+    /// None was found from the current directory upwards: the checkout this binary was
+    /// built from.
+    BuiltFrom,
+}
+
+/// The checkout a command takes its fixtures and apps from, and how it was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct FixturesRoot {
+    pub path: PathBuf,
+    pub origin: RootOrigin,
+}
+
+impl fmt::Display for FixturesRoot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let how = match self.origin {
+            RootOrigin::Given => "given by --root",
+            RootOrigin::CurrentDirectory => "found from the current directory",
+            RootOrigin::BuiltFrom => {
+                "the checkout faceoff was built from: none found from the current directory upwards"
+            }
+        };
+        write!(f, "{} ({how})", self.path.join("fixtures").display())
+    }
+}
+
+/// The required fixture files missing from `root/fixtures`, and whether any faceoff fixture
+/// file is there at all.
+fn fixture_files(root: &Path) -> (Vec<&'static str>, bool) {
+    let dir = root.join("fixtures");
+    let missing: Vec<&str> = REQUIRED_FIXTURES
+        .iter()
+        .copied()
+        .filter(|name| !dir.join(name).is_file())
+        .collect();
+    let any = REQUIRED_FIXTURES
+        .iter()
+        .chain(OTHER_FIXTURES)
+        .any(|name| dir.join(name).is_file());
+    (missing, any)
+}
+
+fn complete(root: &Path) -> Result<(), ConfigError> {
+    let (missing, _) = fixture_files(root);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(ConfigError::Incomplete {
+        dir: root.join("fixtures"),
+        missing: missing.join(", "),
+    })
 }
 
 /// The language an app is written in: decides its base image and dependency installer.
@@ -200,6 +277,8 @@ pub struct NodeBase {
 pub struct PythonBase {
     pub image: String,
     pub official: String,
+    /// The CPython minor version the packages bring (`3.13`): what a run records as pinned.
+    pub version: String,
     pub packages: Vec<String>,
 }
 
@@ -213,6 +292,18 @@ pub struct Bases {
 }
 
 impl Bases {
+    /// The runtime versions the containers pin, by language name: what a run records, so a
+    /// run on other versions can say so (`results::versions`).
+    pub fn pinned_versions(&self) -> std::collections::BTreeMap<String, String> {
+        [
+            (Language::Node, self.node.node_version.clone()),
+            (Language::Python, self.python.version.clone()),
+        ]
+        .into_iter()
+        .map(|(language, version)| (language.to_string(), version))
+        .collect()
+    }
+
     /// The offline base image an app of this language builds on.
     pub fn image_for(&self, language: Language) -> &str {
         match language {
@@ -375,6 +466,8 @@ struct WorkloadsFile {
 pub struct Fixtures {
     /// The repository root: app directories are relative to it.
     pub root: PathBuf,
+    /// How that root was found.
+    pub origin: RootOrigin,
     pub targets: Vec<Target>,
     pub workloads: Vec<Workload>,
     pub profiles: Vec<Profile>,
@@ -394,6 +487,7 @@ impl Fixtures {
         validate_workloads(&workloads.workload, &fixtures.join("workloads.toml"))?;
         Ok(Fixtures {
             root: root.to_path_buf(),
+            origin: RootOrigin::Given,
             targets: targets.target,
             workloads: workloads.workload,
             profiles: profiles.profile,
@@ -401,19 +495,54 @@ impl Fixtures {
         })
     }
 
+    /// Loads the fixtures of a root [`Fixtures::find_root`] found.
+    pub fn load_found(root: &FixturesRoot) -> Result<Self, ConfigError> {
+        let mut fixtures = Self::load(&root.path)?;
+        fixtures.origin = root.origin;
+        Ok(fixtures)
+    }
+
+    /// Where these fixtures come from, as `doctor` and the results record it.
+    pub fn fixtures_root(&self) -> FixturesRoot {
+        FixturesRoot {
+            path: self.root.clone(),
+            origin: self.origin,
+        }
+    }
+
     /// Finds the repository root: `explicit` if given, else the first directory from `start`
-    /// upwards holding `fixtures/targets.toml`, else the checkout this binary was built from.
-    pub fn find_root(explicit: Option<&Path>, start: &Path) -> Result<PathBuf, ConfigError> {
+    /// upwards holding faceoff's fixtures, else the checkout this binary was built from (and
+    /// says so). A `fixtures/` with some of the required files but not all is refused, naming
+    /// what is missing, rather than passed over for another checkout's.
+    pub fn find_root(explicit: Option<&Path>, start: &Path) -> Result<FixturesRoot, ConfigError> {
+        Self::find_root_from(explicit, start, Path::new(env!("CARGO_MANIFEST_DIR")))
+    }
+
+    fn find_root_from(
+        explicit: Option<&Path>,
+        start: &Path,
+        built_from: &Path,
+    ) -> Result<FixturesRoot, ConfigError> {
+        let root = |path: &Path, origin| FixturesRoot {
+            path: path.to_path_buf(),
+            origin,
+        };
         if let Some(dir) = explicit {
-            return Ok(dir.to_path_buf());
+            complete(dir)?;
+            return Ok(root(dir, RootOrigin::Given));
         }
-        let is_root = |dir: &Path| dir.join("fixtures").join("targets.toml").is_file();
-        if let Some(found) = start.ancestors().find(|dir| is_root(dir)) {
-            return Ok(found.to_path_buf());
+        for dir in start.ancestors() {
+            match fixture_files(dir) {
+                (missing, _) if missing.is_empty() => {
+                    return Ok(root(dir, RootOrigin::CurrentDirectory));
+                }
+                (_, true) => complete(dir)?,
+                // No faceoff fixture at all: not a checkout, look further up.
+                (_, false) => {}
+            }
         }
-        let built_from = Path::new(env!("CARGO_MANIFEST_DIR"));
-        if is_root(built_from) {
-            return Ok(built_from.to_path_buf());
+        if fixture_files(built_from).0.is_empty() {
+            return Ok(root(built_from, RootOrigin::BuiltFrom));
         }
         Err(ConfigError::NoRoot {
             start: start.to_path_buf(),
@@ -672,6 +801,67 @@ pub struct ChatEndpoint {
     pub protocol: Protocol,
     /// The WebSocket path and query, e.g. `/socket.io/?EIO=4&transport=websocket`.
     pub path: String,
+}
+
+#[cfg(test)]
+mod root_tests {
+    use super::*;
+
+    fn checkout(dir: &Path, files: &[&str]) {
+        std::fs::create_dir_all(dir.join("fixtures")).unwrap();
+        for name in files {
+            std::fs::write(dir.join("fixtures").join(name), "").unwrap();
+        }
+    }
+
+    #[test]
+    fn a_fixtures_directory_missing_targets_toml_is_refused_naming_it() {
+        let here = tempfile::tempdir().unwrap();
+        checkout(
+            here.path(),
+            &[
+                "workloads.toml",
+                "bases.toml",
+                "profiles.toml",
+                "claims.toml",
+            ],
+        );
+        let built = tempfile::tempdir().unwrap();
+        checkout(built.path(), REQUIRED_FIXTURES);
+        let start = here.path().join("sub");
+        let err = Fixtures::find_root_from(None, &start, built.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&here.path().join("fixtures").display().to_string())
+                && err.contains("targets.toml missing")
+                && err.contains("--root"),
+            "{err}"
+        );
+        let err = Fixtures::find_root_from(Some(here.path()), &start, built.path())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("targets.toml missing"), "{err}");
+    }
+
+    #[test]
+    fn the_built_from_checkout_is_used_only_when_none_is_found_and_says_so() {
+        let built = tempfile::tempdir().unwrap();
+        checkout(built.path(), REQUIRED_FIXTURES);
+        // Another project's fixtures/ (no faceoff file in it) is passed over.
+        let elsewhere = tempfile::tempdir().unwrap();
+        checkout(elsewhere.path(), &["users.json"]);
+        let root = Fixtures::find_root_from(None, elsewhere.path(), built.path()).unwrap();
+        assert_eq!(root.origin, RootOrigin::BuiltFrom);
+        assert_eq!(root.path, built.path());
+        assert!(root.to_string().contains("built from"), "{root}");
+
+        let here = tempfile::tempdir().unwrap();
+        checkout(here.path(), REQUIRED_FIXTURES);
+        let root = Fixtures::find_root_from(None, &here.path().join("a/b"), built.path()).unwrap();
+        assert_eq!(root.origin, RootOrigin::CurrentDirectory);
+        assert_eq!(root.path, here.path());
+    }
 }
 
 #[cfg(test)]

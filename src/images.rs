@@ -10,11 +10,11 @@ use std::process::Stdio;
 
 use bollard::Docker;
 use bollard::query_parameters::{BuildImageOptionsBuilder, CreateImageOptionsBuilder};
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::{Fixtures, Language, Target};
+use crate::engine::{self, EngineError};
 
 const NODE_BASE_DOCKERFILE: &str = include_str!("images/node-base.Dockerfile");
 const PYTHON_BASE_DOCKERFILE: &str = include_str!("images/python-base.Dockerfile");
@@ -58,14 +58,20 @@ pub enum ImageError {
         context: String,
         cause: std::io::Error,
     },
-    #[error("Docker engine: {0}")]
-    Engine(bollard::errors::Error),
+    #[error(transparent)]
+    Engine(EngineError),
 }
 
 // The engine's message is part of this error's own line (targets record errors as one
 // line), so it is not also exposed as a source: each cause prints once.
 impl From<bollard::errors::Error> for ImageError {
     fn from(err: bollard::errors::Error) -> Self {
+        ImageError::Engine(err.into())
+    }
+}
+
+impl From<EngineError> for ImageError {
+    fn from(err: EngineError) -> Self {
         ImageError::Engine(err)
     }
 }
@@ -73,6 +79,25 @@ impl From<bollard::errors::Error> for ImageError {
 fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> ImageError {
     let context = context.into();
     move |cause| ImageError::Io { context, cause }
+}
+
+/// faceoff's cache directory: `$XDG_CACHE_HOME/faceoff` or `~/.cache/faceoff`.
+pub fn cache_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("faceoff")
+}
+
+/// The environment of every npm faceoff runs on the host: its cache, and the debug log
+/// npm writes on every command, go to faceoff's cache directory, not the user's `~/.npm`.
+pub fn npm_env() -> [(&'static str, PathBuf); 1] {
+    npm_env_in(&cache_dir())
+}
+
+fn npm_env_in(cache: &Path) -> [(&'static str, PathBuf); 1] {
+    [("npm_config_cache", cache.join("npm"))]
 }
 
 /// Which base an app image is built on.
@@ -150,11 +175,14 @@ pub async fn ensure_bases(
 
 /// The id of a local image, or `None` when the engine does not have it.
 pub async fn image_id(docker: &Docker, image: &str) -> Result<Option<String>, ImageError> {
-    match docker.inspect_image(image).await {
+    match engine::call(
+        &format!("`inspect image {image}`"),
+        docker.inspect_image(image),
+    )
+    .await
+    {
         Ok(inspect) => Ok(inspect.id),
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(None),
+        Err(err) if err.status_code() == Some(404) => Ok(None),
         Err(err) => Err(err.into()),
     }
 }
@@ -207,15 +235,13 @@ pub(crate) async fn ensure_debian(
         .repo(repo)
         .tag(tag)
         .build();
-    let mut stream = docker.create_image(
+    let stream = docker.create_image(
         Some(options),
         Some(bollard::body_full(tarball.into())),
         None,
     );
-    while let Some(item) = stream.next().await {
-        item?;
-    }
-    Ok(())
+    let call = format!("`import {}`", debian.image);
+    engine::drain(docker, &call, stream, |_| Ok::<(), ImageError>(())).await
 }
 
 async fn build_node_base(
@@ -351,9 +377,10 @@ pub async fn remove_app_images(docker: &Docker) -> Result<usize, ImageError> {
         .filters(&filters)
         .build();
     let mut removed = 0;
-    for image in docker.list_images(Some(list)).await? {
+    for image in engine::call("`list images`", docker.list_images(Some(list))).await? {
         let options = RemoveImageOptionsBuilder::default().force(true).build();
-        docker.remove_image(&image.id, Some(options), None).await?;
+        let call = format!("`remove image {}`", short_id(&image.id));
+        engine::call(&call, docker.remove_image(&image.id, Some(options), None)).await?;
         removed += 1;
     }
     Ok(removed)
@@ -382,6 +409,7 @@ async fn registry_build_args(language: Language) -> Vec<(String, String)> {
         Some(value) => Some(value),
         None => tokio::process::Command::new(program)
             .args(args)
+            .envs(npm_env().into_iter().filter(|_| program == "npm"))
             .stderr(Stdio::null())
             .output()
             .await
@@ -405,6 +433,24 @@ fn read_ca_bundle(path: Option<&Path>) -> Result<Vec<u8>, ImageError> {
     }
 }
 
+/// The engine's options for one build. `RUN` steps use the host's network, as the
+/// containers do: a build on the default bridge fails on a host whose `docker0` went away
+/// (or whose bridge has no route out) while every container, on host networking, still works.
+fn build_options(
+    tag: &str,
+    args: &HashMap<impl Into<String> + Clone + Eq + std::hash::Hash, impl Into<String> + Clone>,
+    labels: &HashMap<&str, &str>,
+) -> bollard::query_parameters::BuildImageOptions {
+    BuildImageOptionsBuilder::default()
+        .t(tag)
+        .rm(true)
+        .forcerm(true)
+        .networkmode("host")
+        .buildargs(args)
+        .labels(labels)
+        .build()
+}
+
 /// Runs a legacy-builder build of the tarred context and returns the image id.
 pub(crate) async fn build(
     docker: &Docker,
@@ -414,33 +460,12 @@ pub(crate) async fn build(
     labels: &HashMap<&str, &str>,
     progress: Progress<'_>,
 ) -> Result<String, ImageError> {
-    let options = BuildImageOptionsBuilder::default()
-        .t(tag)
-        .rm(true)
-        .forcerm(true)
-        .buildargs(args)
-        .labels(labels)
-        .build();
-    let mut stream =
-        docker.build_image(options, None, Some(bollard::body_full(context_tar.into())));
+    let options = build_options(tag, args, labels);
+    let stream = docker.build_image(options, None, Some(bollard::body_full(context_tar.into())));
     let mut step = String::from("start");
     let mut tail: Vec<String> = Vec::new();
-    while let Some(item) = stream.next().await {
-        let info = match item {
-            Ok(info) => info,
-            Err(err) => {
-                let message = match err {
-                    bollard::errors::Error::DockerStreamError { error } => error,
-                    other => other.to_string(),
-                };
-                return Err(ImageError::Build {
-                    image: tag.to_string(),
-                    step,
-                    message: one_line(&message),
-                    tail: tail.join(" | "),
-                });
-            }
-        };
+    let call = format!("`build {tag}`");
+    let built = engine::drain(docker, &call, stream, |info| {
         if let Some(text) = info.stream {
             for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
                 if line.starts_with("Step ") {
@@ -453,6 +478,24 @@ pub(crate) async fn build(
                 }
             }
         }
+        Ok::<(), EngineError>(())
+    })
+    .await;
+    match built {
+        Ok(()) => {}
+        Err(EngineError::Api(err)) => {
+            let message = match err {
+                bollard::errors::Error::DockerStreamError { error } => error,
+                other => other.to_string(),
+            };
+            return Err(ImageError::Build {
+                image: tag.to_string(),
+                step,
+                message: one_line(&message),
+                tail: tail.join(" | "),
+            });
+        }
+        Err(timeout) => return Err(timeout.into()),
     }
     image_id(docker, tag)
         .await?
@@ -462,6 +505,12 @@ pub(crate) async fn build(
             message: "the engine reported no image after the build".into(),
             tail: tail.join(" | "),
         })
+}
+
+/// An image or container id as `docker` shows it: 12 hex digits.
+pub fn short_id(id: &str) -> &str {
+    let id = id.trim_start_matches("sha256:");
+    &id[..id.len().min(12)]
 }
 
 fn one_line(text: &str) -> String {
@@ -599,6 +648,9 @@ async fn run_command(
     cwd: Option<&Path>,
 ) -> Result<Vec<u8>, ImageError> {
     let mut command = tokio::process::Command::new(program);
+    if program == "npm" {
+        command.envs(npm_env());
+    }
     command
         .args(args)
         .stdin(Stdio::null())
@@ -719,6 +771,35 @@ mod tests {
             .map(|e| e.unwrap().path().unwrap().to_string_lossy().to_string())
             .collect();
         assert_eq!(names, ["Dockerfile", CA_IN_CONTEXT]);
+    }
+
+    /// npm writes a debug log on every command (`~/.npm/_logs`) and caches in `~/.npm`:
+    /// the npm faceoff runs keeps both in faceoff's own cache directory.
+    #[tokio::test]
+    async fn npm_run_by_faceoff_leaves_the_users_npm_directory_alone() {
+        if find_on_path("npm").is_none() {
+            return;
+        }
+        let home = tempfile::tempdir().unwrap();
+        // The command an image build runs to find the host's registry.
+        let cache = home.path().join("cache/faceoff");
+        let output = tokio::process::Command::new("npm")
+            .args(["config", "get", "registry"])
+            .env("HOME", home.path())
+            .envs(npm_env_in(&cache))
+            .output()
+            .await
+            .unwrap();
+        assert!(output.status.success());
+        assert!(!home.path().join(".npm").exists(), "npm wrote into ~/.npm");
+        assert!(cache.join("npm/_logs").is_dir());
+    }
+
+    #[test]
+    fn builds_run_on_the_host_network_like_the_containers() {
+        let args = HashMap::from([("BASE_IMAGE", "faceoff/base-node:1")]);
+        let options = build_options("faceoff/express:abc", &args, &HashMap::new());
+        assert_eq!(options.networkmode.as_deref(), Some("host"));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! | layer | modules |
 //! |---|---|
 //! | data | `config`, `contract`, `stats` |
-//! | mechanisms | `load`, `runtime` (services included), `images`, `sample`, `database`, `manifest`, `schedule`, `sweep`, `ui`, `chat` |
+//! | mechanisms | `load`, `engine` (every Docker engine call bounded in time), `runtime` (services included), `images`, `sample`, `database`, `manifest`, `schedule`, `sweep`, `ui`, `chat` |
 //! | record | `results`: every type of results.json and verify.json, with read and write |
 //! | procedures | `run` (one trial loop for HTTP and chat), `verify`, `instrument` |
 //! | judgement and presentation | `claims`, `analysis`, `compare`, `merge`, `audit`, `matrix`, `reproduce` (the plan, state and report of `claims --reproduce`), `report` (files), `console` (terminal) |
@@ -25,6 +25,7 @@ pub mod config;
 pub mod console;
 pub mod contract;
 pub mod database;
+pub mod engine;
 pub mod images;
 pub mod instrument;
 pub mod load;

@@ -44,6 +44,10 @@ pub struct Manifest {
     /// The command line that produced the file, program name first.
     #[serde(default)]
     pub command_line: Vec<String>,
+    /// The checkout whose fixtures and apps the run used, and how it was found (absent in
+    /// files from before it was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixtures_root: Option<crate::config::FixturesRoot>,
 }
 
 impl Manifest {
@@ -59,21 +63,39 @@ impl Manifest {
             fixtures_sha256: fixture_hashes(&root.join("fixtures")),
             base_images: BTreeMap::new(),
             command_line: std::env::args().collect(),
+            fixtures_root: None,
+        }
+    }
+
+    /// [`Manifest::collect`] for the checkout of `fixtures`, recording which one it is.
+    pub fn for_fixtures(fixtures: &crate::config::Fixtures) -> Manifest {
+        Manifest {
+            fixtures_root: Some(fixtures.fixtures_root()),
+            ..Manifest::collect(&fixtures.root)
         }
     }
 }
 
 fn git(root: &Path, args: &[&str]) -> Option<String> {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(args)
-        .output()
-        .ok()?;
+    let output = git_command(root).args(args).output().ok()?;
     output
         .status
         .success()
         .then(|| String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// A git command on the checkout at `root` that only reads it. `git status` refreshes the
+/// index and rewrites it under `.git/index.lock` whenever file times changed; a run must
+/// leave the user's checkout as it found it (and not collide with the user's own git), so
+/// optional locks are off.
+fn git_command(root: &Path) -> Command {
+    let mut command = Command::new("git");
+    command
+        .arg("--no-optional-locks")
+        .arg("-C")
+        .arg(root)
+        .env("GIT_OPTIONAL_LOCKS", "0");
+    command
 }
 
 /// SHA-256 of every file under `dir`, keyed by its path relative to `dir` (`/`-separated),
@@ -230,6 +252,47 @@ mod tests {
             cpus_allowed("Name:\tfaceoff\nCpus_allowed_list:\t0\nMems_allowed:\t1\n").as_deref(),
             Some("0")
         );
+    }
+
+    /// A file whose time changed (an editor's save, a checkout) makes `git status` refresh
+    /// and rewrite the index; the manifest reads the checkout without writing it.
+    #[test]
+    fn collecting_provenance_never_writes_the_checkouts_git_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            let status = Command::new("git")
+                .arg("-C")
+                .arg(dir.path())
+                .args(["-c", "user.name=t", "-c", "user.email=t@t"])
+                .args(args)
+                .output()
+                .unwrap()
+                .status;
+            assert!(status.success(), "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        std::fs::write(dir.path().join("a.txt"), "a").unwrap();
+        git(&["add", "a.txt"]);
+        git(&["commit", "-q", "-m", "a"]);
+        // Same content, new time: the index's stat data is stale.
+        let file = std::fs::File::options()
+            .write(true)
+            .open(dir.path().join("a.txt"))
+            .unwrap();
+        file.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+            .unwrap();
+        let index = dir.path().join(".git/index");
+        let before = (
+            std::fs::read(&index).unwrap(),
+            std::fs::metadata(&index).unwrap().modified().unwrap(),
+        );
+        let manifest = Manifest::collect(dir.path());
+        assert_eq!(manifest.git_dirty, Some(false));
+        let after = (
+            std::fs::read(&index).unwrap(),
+            std::fs::metadata(&index).unwrap().modified().unwrap(),
+        );
+        assert!(before == after, "git status rewrote .git/index");
     }
 
     #[test]

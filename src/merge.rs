@@ -18,6 +18,7 @@ use crate::results::{
 const PARAMETERS_PER_JOB: &[&str] = &["targets", "seed", "schedule"];
 
 /// Manifest entries that may differ between identical hosts: where the engine was reached,
+/// where the checkout lies (its fixtures' content is compared by hash),
 /// the memory the kernel reports (varies by a few MiB between identical VMs), the command
 /// line, and base images (each job builds its own; their ids are kept per target).
 const MANIFEST_PER_JOB: &[&str] = &[
@@ -25,6 +26,7 @@ const MANIFEST_PER_JOB: &[&str] = &[
     "command_line",
     "engine.endpoint",
     "engine.memory_bytes",
+    "fixtures_root",
     "host.memory_bytes",
 ];
 

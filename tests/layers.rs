@@ -12,8 +12,8 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "mechanisms",
         &[
-            "load", "runtime", "images", "sample", "database", "manifest", "schedule", "sweep",
-            "ui", "chat",
+            "load", "engine", "runtime", "images", "sample", "database", "manifest", "schedule",
+            "sweep", "ui", "chat",
         ],
     ),
     ("record", &["results"]),

@@ -365,7 +365,9 @@ fn duet_warnings(results: &RunResults, duets: &[DuetFigures]) -> Vec<String> {
 }
 
 fn warnings(results: &RunResults) -> Vec<String> {
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = crate::results::versions::warning(results)
+        .into_iter()
+        .collect();
     if let Some(mixed) =
         crate::merge::mixed_warning(results, &format!("this file (run {})", results.run_id))
     {

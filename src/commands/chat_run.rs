@@ -124,7 +124,7 @@ pub async fn run<R: Runtime>(
         results_path: results_path.clone(),
         verify: !args.skip_verify,
     };
-    let mut manifest = Manifest::collect(&fixtures.root);
+    let mut manifest = Manifest::for_fixtures(fixtures);
     manifest.engine = engine;
     let (warmup_s, duration_s) = match &plan.mode {
         ChatMode::Capacity(spec) => (0.0, spec.budget.as_secs_f64()),
@@ -153,6 +153,8 @@ pub async fn run<R: Runtime>(
         generator_threads: 1,
         chat: Some(ChatParameters::of(&plan)),
         duet: false,
+        pinned_versions: fixtures.bases.pinned_versions(),
+        duet_pairs: Vec::new(),
         seed: Some(plan.seed),
         schedule: crate::schedule::schedule(
             &plan

@@ -18,6 +18,7 @@ pub async fn doctor(fixtures: &Fixtures, kind: RuntimeKind) -> Result<ExitCode> 
         }
         println!("{} {what}: {detail}", if ok { "OK  " } else { "FAIL" });
     };
+    line(true, "fixtures", fixtures.fixtures_root().to_string());
     let cpus = rt::host_cpu_count();
     line(
         cpus >= 2,
@@ -136,6 +137,7 @@ pub async fn doctor(fixtures: &Fixtures, kind: RuntimeKind) -> Result<ExitCode> 
 pub fn version_of(path: &Path) -> String {
     std::process::Command::new(path)
         .arg("--version")
+        .envs(images::npm_env())
         .output()
         .ok()
         .map(|out| {

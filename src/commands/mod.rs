@@ -94,6 +94,7 @@ macro_rules! with_runtime {
 pub(crate) use with_runtime;
 
 pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
+    crate::engine::set_call_timeout(cli.engine_timeout);
     // Commands on results files alone work anywhere, without a checkout.
     match &cli.command {
         Command::Merge(args) => return merge::merge_command(args),
@@ -102,8 +103,14 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
     }
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let root = Fixtures::find_root(cli.root.as_deref(), &cwd)?;
-    let fixtures = Fixtures::load(&root)?;
+    let fixtures = Fixtures::load_found(&root)?;
     let ui = Ui { quiet: cli.quiet };
+    if root.origin == crate::config::RootOrigin::BuiltFrom {
+        // Not this checkout's: say whose, before anything is built or measured from it.
+        ui.warn(&format!(
+            "using the fixtures in {root}; pass --root DIR to choose"
+        ));
+    }
     match cli.command {
         Command::Doctor => doctor::doctor(&fixtures, cli.runtime).await,
         Command::List => list::list(&fixtures),

@@ -27,6 +27,12 @@ pub async fn run_command<R: Runtime>(
     ui: Ui,
 ) -> Result<ExitCode> {
     let workload = fixtures.workload(&args.workload)?.clone();
+    if runtime.kind() == RuntimeKind::Local {
+        let pinned = fixtures.bases.pinned_versions();
+        if let Some(warning) = results::versions::mismatch(&pinned, &rt::local::host_versions()) {
+            eprintln!("warning: this run {warning}");
+        }
+    }
     if workload.kind == WorkloadKind::Chat {
         return super::chat_run::run(runtime, fixtures, args, &workload, engine, ui).await;
     }
@@ -54,6 +60,19 @@ pub async fn run_command<R: Runtime>(
     let (targets, notes) =
         catalog.targets_for_runtime(runtime.kind(), targets, !args.targets.is_empty())?;
     notes.iter().for_each(|note| eprintln!("note: {note}"));
+    let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+    let duet_pairs = if args.no_duet || profile.mode != LoadMode::Closed || names.len() < 2 {
+        if !args.duet_pairs.is_empty() {
+            bail!(
+                "--duet-pairs needs a closed-loop profile and two targets or more; `{}` with {} target(s) has no duet rounds",
+                profile.name,
+                names.len()
+            );
+        }
+        Vec::new()
+    } else {
+        run::duet_pairs(&args.duet_pairs, &names).map_err(anyhow::Error::msg)?
+    };
     let services = catalog.with_target_services(catalog.for_workload(&workload)?, &targets)?;
     let launcher = super::services_launcher(
         &services,
@@ -64,7 +83,6 @@ pub async fn run_command<R: Runtime>(
         &limits,
     )
     .await?;
-    let targets_count = targets.len();
     let run_id = run::new_run_id();
     let run_dir = args.out.join(&run_id);
     let results_path = run_dir.join("results.json");
@@ -92,11 +110,11 @@ pub async fn run_command<R: Runtime>(
         } else {
             Some(Contract::load(&fixtures.root)?)
         },
-        duet: !args.no_duet && profile.mode == LoadMode::Closed && targets_count >= 2,
+        duet_pairs,
         services,
         launcher,
     };
-    let mut manifest = Manifest::collect(&fixtures.root);
+    let mut manifest = Manifest::for_fixtures(fixtures);
     manifest.engine = engine;
     for language in [Language::Node, Language::Python] {
         let image = fixtures.bases.image_for(language);
@@ -136,7 +154,9 @@ pub async fn run_command<R: Runtime>(
             plan.trials,
         ),
         chat: None,
-        duet: plan.duet,
+        duet: !plan.duet_pairs.is_empty(),
+        pinned_versions: fixtures.bases.pinned_versions(),
+        duet_pairs: plan.duet_pairs.clone(),
     };
     let mut results = RunResults::new(run_id.clone(), run::now_rfc3339(), parameters, manifest);
     results::write(&results_path, &results)?;
@@ -253,12 +273,25 @@ pub async fn execute_session<R: Runtime, T: run::session::Trials>(
     if interrupted {
         results.status = RunStatus::Interrupted;
         results.finished_at = Some(run::now_rfc3339());
-        let removed = runtime.clean(Some(&results.run_id)).await.unwrap_or(0);
+        // The results first: the cleanup talks to the engine, which may be what hangs.
         results::write(&results_path, results)?;
+        // Bounded by the engine's call limit; a second Ctrl-C skips it.
+        let cleaned = tokio::select! {
+            cleaned = runtime.clean(Some(&results.run_id)) => Some(cleaned),
+            _ = shutdown_signal() => None,
+        };
+        let unit = runtime.kind().unit();
+        let run_id = &results.run_id;
+        let cleanup = match cleaned {
+            Some(Ok(removed)) => format!("removed {removed} {unit}"),
+            Some(Err(err)) => format!(
+                "could not remove the run's {unit} ({err}); once the engine answers: faceoff clean --run {run_id}"
+            ),
+            None => format!("left the run's {unit}: faceoff clean --run {run_id}"),
+        };
         write_run_reports(&fixtures.root, run_dir, results, ui);
         eprintln!(
-            "interrupted: removed {removed} {}; results so far kept in {}",
-            runtime.kind().unit(),
+            "interrupted: {cleanup}; results so far kept in {}",
             results_path.display()
         );
         return Ok(None);

@@ -21,9 +21,12 @@ use crate::claims::{Claim, Claims, Kind, MIN_ROUNDS, Metric, Pairs, duet_measure
 use crate::config::{ConfigError, Fixtures, LoadMode, Target, Workload};
 
 /// A quick reproduction's measured window per trial (closed loop), unless the workload's
-/// requests are slow on purpose (it sets a request timeout): those keep the profile's
-/// window, or no request would finish inside it.
+/// requests are slow on purpose (it sets a request timeout): see [`QUICK_SLOW_WINDOW`].
 pub const QUICK_WINDOW: Duration = Duration::from_secs(5);
+/// A quick reproduction's window for a workload of slow requests: `leibniz-large` takes
+/// about 3.5 s per Python request on a CPU of its own here, so 15 s still finishes a request
+/// or two on the half CPU a duet leaves it.
+pub const QUICK_SLOW_WINDOW: Duration = Duration::from_secs(15);
 /// A quick reproduction's warm-up per trial.
 pub const QUICK_WARMUP: Duration = Duration::from_secs(1);
 /// A quick reproduction's budget for a whole capacity ramp.
@@ -127,6 +130,10 @@ pub struct PlannedRun {
     /// Whether the run measures duet rounds (closed loop, two targets or more, and some
     /// claim of the run judged on throughput, which is all duets measure).
     pub duet: bool,
+    /// The pairs its claims compare, measured in duet rounds (fewer than every pair keeps a
+    /// run of many targets short); empty in plans from before the pairs were chosen.
+    #[serde(default)]
+    pub duet_pairs: Vec<[String; 2]>,
     /// About how long the run takes, images already built.
     pub estimate_s: f64,
     /// The claims this run gives figures to.
@@ -155,8 +162,16 @@ impl PlannedRun {
         if let Some(cpuset) = &self.cpuset {
             args.extend(["--cpuset".into(), cpuset.clone()]);
         }
+        let every_pair = self.targets.len() * self.targets.len().saturating_sub(1) / 2;
         if !self.duet && self.mode == LoadMode::Closed && self.targets.len() >= 2 {
             args.push("--no-duet".into());
+        } else if self.duet && !self.duet_pairs.is_empty() && self.duet_pairs.len() < every_pair {
+            let pairs: Vec<String> = self
+                .duet_pairs
+                .iter()
+                .map(|[a, b]| format!("{a}/{b}"))
+                .collect();
+            args.extend(["--duet-pairs".into(), pairs.join(",")]);
         }
         args.extend(["--out".into(), out.display().to_string()]);
         args
@@ -343,6 +358,8 @@ struct Need {
     profile: usize,
     server_cpus: u32,
     targets: BTreeSet<String>,
+    /// The pairs whose duet rounds judge the claim (throughput claims on two sides).
+    duet_pairs: BTreeSet<[String; 2]>,
 }
 
 /// Plans the runs for every claim of `claims` that `host` can judge under `options`.
@@ -368,8 +385,8 @@ pub fn plan(
     }
     fixtures.select_targets(&options.targets)?;
 
-    // (workload, profile, server CPUs) → (targets, claims), in fixtures order.
-    type Group = (BTreeSet<String>, Vec<String>);
+    // (workload, profile, server CPUs) → (targets, claims, duet pairs), in fixtures order.
+    type Group = (BTreeSet<String>, Vec<String>, BTreeSet<[String; 2]>);
     let mut groups: BTreeMap<(usize, usize, u32), Group> = BTreeMap::new();
     let mut skipped = Vec::new();
     for claim in &claims.claims {
@@ -380,6 +397,7 @@ pub fn plan(
                     .or_default();
                 group.0.extend(need.targets);
                 group.1.push(claim.id.clone());
+                group.2.extend(need.duet_pairs);
             }
             Err((kind, why)) => skipped.push(Skipped {
                 claim: claim.id.clone(),
@@ -390,7 +408,9 @@ pub fn plan(
     }
 
     let mut runs = Vec::new();
-    for (number, ((w, p, server_cpus), (targets, claim_ids))) in groups.into_iter().enumerate() {
+    for (number, ((w, p, server_cpus), (targets, claim_ids, pairs))) in
+        groups.into_iter().enumerate()
+    {
         let workload = &fixtures.workloads[w];
         let profile = &fixtures.profiles[p];
         // Targets in the order of fixtures/targets.toml.
@@ -427,6 +447,8 @@ pub fn plan(
             Duration::from_secs_f64(d)
         } else if options.quick && workload.request_timeout.is_none() {
             profile.duration.min(QUICK_WINDOW)
+        } else if options.quick {
+            profile.duration.min(QUICK_SLOW_WINDOW)
         } else {
             profile.duration
         };
@@ -435,11 +457,15 @@ pub fn plan(
             None if options.quick => profile.warmup.min(QUICK_WARMUP),
             None => profile.warmup,
         };
-        let throughput_claim = claim_ids
-            .iter()
-            .filter_map(|id| claims.get(id))
-            .any(|c| duet_measures(c.metric));
-        let duet = profile.mode == LoadMode::Closed && targets.len() >= 2 && throughput_claim;
+        let duet = profile.mode == LoadMode::Closed && targets.len() >= 2 && !pairs.is_empty();
+        let names: Vec<String> = targets.iter().map(|t| t.name.clone()).collect();
+        let pairs: Vec<[String; 2]> = if duet {
+            let wanted: Vec<[String; 2]> = pairs.into_iter().collect();
+            crate::run::duet_pairs(&wanted, &names)
+                .expect("a claim's pairs are among its run's targets")
+        } else {
+            Vec::new()
+        };
         let estimate_s = estimate(
             profile.mode,
             workload,
@@ -447,7 +473,7 @@ pub fn plan(
             trials,
             duration.as_secs_f64(),
             warmup.as_secs_f64(),
-            duet,
+            &pairs,
         );
         let cpu_suffix = if server_cpus > 1 {
             format!("-cpus-{server_cpus}")
@@ -466,11 +492,12 @@ pub fn plan(
             mode: profile.mode,
             connections: profile.connections,
             cpuset: (server_cpus > 1).then(|| format!("1-{server_cpus}")),
-            targets: targets.iter().map(|t| t.name.clone()).collect(),
+            targets: names,
             trials,
             duration_s: duration.as_secs_f64(),
             warmup_s: warmup.as_secs_f64(),
             duet,
+            duet_pairs: pairs,
             estimate_s,
             claims: claim_ids,
         });
@@ -570,7 +597,9 @@ fn need(
     let workload = &fixtures.workloads[workload_index];
     let allowed =
         |name: &str| options.targets.is_empty() || options.targets.iter().any(|t| t == name);
-    let targets: BTreeSet<String> = match (claim.pairs, claim.b.as_deref()) {
+    // Each side's targets: the named one, or every target of its language.
+    let mut sides: Vec<Vec<String>> = Vec::new();
+    match (claim.pairs, claim.b.as_deref()) {
         (Pairs::Language, Some(b)) => {
             let language_of = |name: &str| {
                 fixtures
@@ -579,15 +608,15 @@ fn need(
                     .find(|t| t.name == name)
                     .map(|t| t.language)
             };
-            let mut chosen = BTreeSet::new();
             for side in [claim.a.as_str(), b] {
                 let Some(language) = language_of(side) else {
                     return excluded(format!("no target `{side}` in fixtures"));
                 };
-                let of_language: Vec<&Target> = fixtures
+                let of_language: Vec<String> = fixtures
                     .targets
                     .iter()
                     .filter(|t| t.language == language && t.serves(workload) && allowed(&t.name))
+                    .map(|t| t.name.clone())
                     .collect();
                 if of_language.is_empty() {
                     return excluded(format!(
@@ -595,9 +624,8 @@ fn need(
                         workload.name
                     ));
                 }
-                chosen.extend(of_language.iter().map(|t| t.name.clone()));
+                sides.push(of_language);
             }
-            chosen
         }
         _ => {
             let missing: Vec<&str> = claim
@@ -608,19 +636,35 @@ fn need(
             if !missing.is_empty() {
                 return excluded(format!("needs {} (not in --targets)", missing.join(", ")));
             }
-            claim.targets().into_iter().map(str::to_string).collect()
+            sides = claim
+                .targets()
+                .into_iter()
+                .map(|t| vec![t.to_string()])
+                .collect();
         }
-    };
+    }
+    let targets: BTreeSet<String> = sides.iter().flatten().cloned().collect();
+    let mut duet_pairs = BTreeSet::new();
+    if let [a_side, b_side] = sides.as_slice()
+        && duet_measures(claim.metric)
+    {
+        for a in a_side {
+            for b in b_side.iter().filter(|b| *b != a) {
+                duet_pairs.insert([a.clone(), b.clone()]);
+            }
+        }
+    }
     Ok(Need {
         workload: workload_index,
         profile: profile_index,
         server_cpus,
         targets,
+        duet_pairs,
     })
 }
 
 /// About how long a run takes: every container start, contract check, warm-up and window,
-/// duet rounds included; a capacity ramp counts its whole budget.
+/// the duet rounds of `duet_pairs` included; a capacity ramp counts its whole budget.
 pub fn estimate(
     mode: LoadMode,
     workload: &Workload,
@@ -628,7 +672,7 @@ pub fn estimate(
     trials: u32,
     duration_s: f64,
     warmup_s: f64,
-    duet: bool,
+    duet_pairs: &[[String; 2]],
 ) -> f64 {
     let services = |t: &Target| (workload.services.len() + t.services.len()) as f64;
     let start = |t: &Target| START_S + services(t) * SERVICE_START_S;
@@ -644,14 +688,13 @@ pub fn estimate(
                 .iter()
                 .map(|t| trials * (start(t) + window) + VERIFY_S)
                 .sum();
-            let mut duets = 0.0;
-            if duet {
-                for (i, a) in targets.iter().enumerate() {
-                    for b in &targets[i + 1..] {
-                        duets += trials * (start(a) + start(b) + window);
-                    }
-                }
-            }
+            let by_name = |name: &str| targets.iter().find(|t| t.name == name);
+            // Each side is warmed alone first, then both are warmed and measured together.
+            let duets: f64 = duet_pairs
+                .iter()
+                .filter_map(|[a, b]| Some((by_name(a)?, by_name(b)?)))
+                .map(|(a, b)| trials * (start(a) + start(b) + 2.0 * warmup_s + window))
+                .sum();
             solo + duets
         }
     }

@@ -327,11 +327,12 @@ fn quick_takes_three_trials_and_short_windows_but_keeps_slow_requests_windows_an
     let full_status = run_for(&full, "status", "closed-50");
     assert_eq!(full_status.trials, 5);
     assert_eq!(full_status.duration_s, 10.0);
-    // One Python request of leibniz-large takes ~10 s: its 30 s window stays.
+    // A Python request of leibniz-large takes seconds: its window is shortened less.
     assert_eq!(
         run_for(&quick, "leibniz-large", "closed-1").duration_s,
-        30.0
+        QUICK_SLOW_WINDOW.as_secs_f64()
     );
+    assert_eq!(run_for(&full, "leibniz-large", "closed-1").duration_s, 30.0);
     let ramp = run_for(&quick, "chat", "capacity");
     assert_eq!(
         ramp.trials, 3,
@@ -415,18 +416,20 @@ fn the_estimate_counts_every_start_window_contract_check_and_duet_round() {
     let status = fixtures.workload("status").unwrap();
     // Solo: 2 targets × 3 trials × (start 3 + warm-up 1 + window 5) + 2 checks of 2 s.
     let solo = 2.0 * 3.0 * (START_S + 1.0 + 5.0) + 2.0 * VERIFY_S;
-    // Duets: 1 pair × 3 rounds × (two starts + warm-up + window).
-    let duets = 3.0 * (2.0 * START_S + 1.0 + 5.0);
-    let closed = |duet| estimate(LoadMode::Closed, status, &targets, 3, 5.0, 1.0, duet);
-    assert_eq!(closed(false), solo);
-    assert_eq!(closed(true), solo + duets);
+    // Duets: 1 pair × 3 rounds × (two starts + each warmed alone + together + window).
+    let duets = 3.0 * (2.0 * START_S + 2.0 * 1.0 + 1.0 + 5.0);
+    let pair = [["express".to_string(), "fastapi".to_string()]];
+    let closed =
+        |pairs: &[[String; 2]]| estimate(LoadMode::Closed, status, &targets, 3, 5.0, 1.0, pairs);
+    assert_eq!(closed(&[]), solo);
+    assert_eq!(closed(&pair), solo + duets);
     // Each trial of the db workload also starts a PostgreSQL.
     let db = fixtures.workload("db").unwrap();
-    let with_db = estimate(LoadMode::Closed, db, &targets, 3, 5.0, 1.0, false);
+    let with_db = estimate(LoadMode::Closed, db, &targets, 3, 5.0, 1.0, &[]);
     assert_eq!(with_db, solo + 2.0 * 3.0 * SERVICE_START_S);
     // A ramp counts its whole budget per target and trial.
     let chat = fixtures.workload("chat").unwrap();
-    let ramp = estimate(LoadMode::Capacity, chat, &targets, 1, 60.0, 0.0, false);
+    let ramp = estimate(LoadMode::Capacity, chat, &targets, 1, 60.0, 0.0, &[]);
     assert_eq!(ramp, 2.0 * (START_S + 60.0) + 2.0 * VERIFY_S);
     let plan = plan_with(SMALL_HOST, &Options::default());
     assert_eq!(
@@ -691,4 +694,55 @@ fn a_claim_the_host_cannot_judge_keeps_the_planners_reason_in_the_report() {
     let md = report::markdown(&verdicts, &state, dir.path(), &Bootstrap::default());
     assert!(md.contains("### This host cannot judge (2)"), "{md}");
     assert!(md.contains("### Not in faceoff yet (2)"), "{md}");
+}
+
+#[test]
+fn duets_measure_only_the_pairs_the_claims_compare() {
+    let plan = plan_with(SMALL_HOST, &Options::default());
+    let leibniz = run_for(&plan, "leibniz-large", "closed-1");
+    // A language-level claim compares every Node target with every Python one, never two
+    // targets of one language.
+    let language = |name: &str| {
+        fixtures()
+            .targets
+            .iter()
+            .find(|t| t.name == name)
+            .map(|t| t.language)
+            .unwrap()
+    };
+    assert!(!leibniz.duet_pairs.is_empty());
+    for [a, b] in &leibniz.duet_pairs {
+        assert_ne!(language(a), language(b), "{a}/{b}");
+    }
+    let every_pair = leibniz.targets.len() * (leibniz.targets.len() - 1) / 2;
+    assert!(leibniz.duet_pairs.len() < every_pair);
+    let args = leibniz.run_args(Path::new("o"));
+    let flag = args.iter().position(|a| a == "--duet-pairs").unwrap();
+    assert_eq!(
+        args[flag + 1].split(',').count(),
+        leibniz.duet_pairs.len(),
+        "{args:?}"
+    );
+    // The estimate counts the chosen pairs only.
+    let fixtures = fixtures();
+    let targets: Vec<&Target> = fixtures
+        .targets
+        .iter()
+        .filter(|t| leibniz.targets.contains(&t.name))
+        .collect();
+    let workload = fixtures.workload("leibniz-large").unwrap();
+    let all: Vec<[String; 2]> = crate::run::duet_pairs(&[], &leibniz.targets).unwrap();
+    let with = |pairs: &[[String; 2]]| {
+        estimate(
+            leibniz.mode,
+            workload,
+            &targets,
+            leibniz.trials,
+            leibniz.duration_s,
+            leibniz.warmup_s,
+            pairs,
+        )
+    };
+    assert_eq!(leibniz.estimate_s, with(&leibniz.duet_pairs));
+    assert!(leibniz.estimate_s < with(&all));
 }

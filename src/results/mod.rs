@@ -4,6 +4,7 @@
 pub mod chat;
 pub mod merge;
 pub mod verify;
+pub mod versions;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -77,6 +78,15 @@ pub struct Parameters {
     /// false in files from before duets.
     #[serde(default)]
     pub duet: bool,
+    /// The pairs measured in duet rounds (`--duet-pairs`); empty when `duet` is false, and in
+    /// files from before the pairs could be chosen, where `duet` means every pair.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duet_pairs: Vec<[String; 2]>,
+    /// The runtime versions the containers pin, by language (`node`: `24.21.0`, `python`:
+    /// `3.13`), to tell a local-runtime run on other versions (see [`versions::warning`]);
+    /// absent in older files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pinned_versions: BTreeMap<String, String>,
     /// The chat workload's settings (capacity steps or fan-out rooms); absent for HTTP runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat: Option<ChatParameters>,

@@ -59,9 +59,9 @@ pub struct RunPlan {
     pub services: Vec<Service>,
     /// Starts those services; `Some` whenever `services` is not empty.
     pub launcher: Option<Launcher>,
-    /// After each round of trials, measure every pair of targets at once on the same
-    /// cpuset (see [`duet_round`]).
-    pub duet: bool,
+    /// After each round of trials, measure each of these pairs of targets at once on the
+    /// same cpuset (see [`duet_round`]); empty: no duet rounds.
+    pub duet_pairs: Vec<[String; 2]>,
 }
 
 /// An HTTP run's trials: each target started with its services, verified on its first
@@ -130,7 +130,7 @@ impl session::Trials for HttpTrials<'_> {
         results: &mut RunResults,
         ui: Ui,
     ) -> Result<(), results::WriteError> {
-        if !self.plan.duet || prepared.len() < 2 {
+        if self.plan.duet_pairs.is_empty() || prepared.len() < 2 {
             return Ok(());
         }
         self.duets(runtime, prepared, services, round, results, ui)
@@ -139,7 +139,7 @@ impl session::Trials for HttpTrials<'_> {
 }
 
 impl HttpTrials<'_> {
-    /// Every pair's duet round `round`, recorded as it ends. A pair that fails is recorded
+    /// Each chosen pair's duet round `round`, recorded as it ends. A pair that fails is recorded
     /// with its error and not tried again; the targets' own trials are not affected.
     async fn duets<R: Runtime>(
         &self,
@@ -153,6 +153,12 @@ impl HttpTrials<'_> {
         for (i, a) in prepared.iter().enumerate() {
             for b in &prepared[i + 1..] {
                 let names = [a.target.name.clone(), b.target.name.clone()];
+                let chosen = self.plan.duet_pairs.iter().any(|[x, y]| {
+                    (x == &names[0] && y == &names[1]) || (x == &names[1] && y == &names[0])
+                });
+                if !chosen {
+                    continue;
+                }
                 let index = match results.duets.iter().position(|d| d.targets == names) {
                     Some(index) => index,
                     None => {
@@ -251,6 +257,13 @@ pub(crate) async fn prepare_all<R: Runtime>(
     let mut prepared: Vec<Prepared> = Vec::new();
     for target in targets {
         let entry = results.target_mut(&empty_result(target, fixtures));
+        // An engine that left a call unanswered would make each target wait out the limit.
+        if let Some(stalled) = crate::engine::stalled() {
+            entry.status = TargetStatus::Failed;
+            entry.error = Some(format!("not prepared: {stalled}"));
+            results::write(results_path, results)?;
+            continue;
+        }
         ui.step(&format!("[prepare] {}", target.name));
         let progress = |line: &str| ui.step(&format!("  {line}"));
         match runtime.prepare(target, &progress).await {
@@ -470,9 +483,12 @@ async fn run_trial<R: Runtime>(
         Some(running) => running.first_stopped().await,
         None => None,
     };
-    // Stop on every path; a measurement error is the more useful one to report.
+    // Stop on every path; a measurement error is the more useful one to report. A stop
+    // the engine left unanswered keeps the figures, measured in full: the session fails
+    // the target with the engine's line and ends the run.
     if let Err(err) = started.stop().await
         && measured.is_ok()
+        && crate::engine::stalled().is_none()
     {
         measured = Err(err);
     }
@@ -481,6 +497,40 @@ async fn run_trial<R: Runtime>(
         verification,
         service_died,
     }
+}
+
+/// The pairs a run measures in duet rounds: every pair of `targets` when none were chosen,
+/// else the chosen ones, each checked to name two of the run's targets and put in the
+/// targets' order.
+pub fn duet_pairs(chosen: &[[String; 2]], targets: &[String]) -> Result<Vec<[String; 2]>, String> {
+    let position = |name: &str| {
+        targets.iter().position(|t| t == name).ok_or_else(|| {
+            format!(
+                "--duet-pairs names `{name}`, which is not among the run's targets ({})",
+                targets.join(", ")
+            )
+        })
+    };
+    let indices: Vec<(usize, usize)> = if chosen.is_empty() {
+        (0..targets.len())
+            .flat_map(|i| (i + 1..targets.len()).map(move |j| (i, j)))
+            .collect()
+    } else {
+        let mut indices = chosen
+            .iter()
+            .map(|[a, b]| {
+                let (i, j) = (position(a)?, position(b)?);
+                Ok((i.min(j), i.max(j)))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        indices.sort_unstable();
+        indices.dedup();
+        indices
+    };
+    Ok(indices
+        .into_iter()
+        .map(|(i, j)| [targets[i].clone(), targets[j].clone()])
+        .collect())
 }
 
 /// One duet round: `a` and `b` started on the same cpuset, each ready, then both loaded at
@@ -842,3 +892,53 @@ pub fn new_run_id() -> String {
 }
 
 use std::hash::BuildHasher;
+
+#[cfg(test)]
+mod tests {
+    use super::duet_pairs;
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn pair(a: &str, b: &str) -> [String; 2] {
+        [a.to_string(), b.to_string()]
+    }
+
+    #[test]
+    fn without_a_choice_every_pair_of_the_targets_is_a_duet() {
+        let targets = names(&["express", "fastify", "fastapi"]);
+        assert_eq!(
+            duet_pairs(&[], &targets).unwrap(),
+            [
+                pair("express", "fastify"),
+                pair("express", "fastapi"),
+                pair("fastify", "fastapi")
+            ]
+        );
+    }
+
+    #[test]
+    fn chosen_pairs_are_kept_once_in_the_targets_order() {
+        let targets = names(&["express", "fastify", "fastapi", "django"]);
+        let chosen = [
+            pair("fastapi", "fastify"),
+            pair("express", "django"),
+            pair("fastify", "fastapi"),
+        ];
+        assert_eq!(
+            duet_pairs(&chosen, &targets).unwrap(),
+            [pair("express", "django"), pair("fastify", "fastapi")]
+        );
+    }
+
+    #[test]
+    fn a_chosen_pair_outside_the_run_is_refused_naming_it() {
+        let targets = names(&["express", "fastapi"]);
+        let err = duet_pairs(&[pair("express", "django")], &targets).unwrap_err();
+        assert!(
+            err.contains("`django`") && err.contains("express, fastapi"),
+            "{err}"
+        );
+    }
+}

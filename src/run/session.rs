@@ -97,6 +97,7 @@ pub async fn execute<R: Runtime, T: Trials>(
 ) -> Result<(), results::WriteError> {
     let schedule = trials.schedule();
     let path = schedule.results_path;
+    crate::engine::forget_stalled();
     let shared = match trials.prepare_shared(results, ui).await {
         Ok(shared) => shared,
         Err(err) => {
@@ -148,6 +149,20 @@ pub async fn execute<R: Runtime, T: Trials>(
                 ended_early = Some(format!(
                     "not measured: the run ended when a service of {name}'s trial {trial} stopped"
                 ));
+                results::write(path, results)?;
+                break 'trials;
+            }
+            // An engine that left a call unanswered would make every later target wait out
+            // the limit too: the run ends here, with what it measured.
+            if let Some(stalled) = crate::engine::stalled() {
+                if entry.status != TargetStatus::Failed {
+                    ui.step(&format!("  {name} failed: {stalled}"));
+                    entry.status = TargetStatus::Failed;
+                    entry.error = Some(stalled);
+                }
+                ended_early = Some(
+                    "not measured: the run ended when the Docker engine stopped answering".into(),
+                );
                 results::write(path, results)?;
                 break 'trials;
             }

@@ -22,6 +22,7 @@ use super::{
     tail_lines,
 };
 use crate::config::{Fixtures, Language, Target};
+use crate::engine::{self, EngineError};
 use crate::images::{self, BuildOptions, Progress};
 
 /// Label carrying the run id on every container faceoff creates.
@@ -47,27 +48,35 @@ pub struct EngineInfo {
 }
 
 /// Connects to the engine named by DOCKER_HOST (or the local socket) and negotiates the API
-/// version, so engines from 20.10 (API 1.41) onwards work.
+/// version, so engines from 20.10 (API 1.41) onwards work. An engine that accepts the
+/// connection but does not answer is a timeout naming the request, not "no engine".
 pub async fn connect() -> Result<Docker, RuntimeError> {
     let endpoint = endpoint();
-    let no_engine = |message: String| RuntimeError::NoEngine {
-        endpoint: endpoint.clone(),
-        message,
+    let no_engine = |err: EngineError| match err {
+        EngineError::Api(err) => RuntimeError::NoEngine {
+            endpoint: endpoint.clone(),
+            message: short_engine_error(&err),
+        },
+        timeout => RuntimeError::Engine(timeout),
     };
-    let docker = Docker::connect_with_defaults().map_err(|e| no_engine(e.to_string()))?;
-    let docker = docker
-        .negotiate_version()
+    let docker = Docker::connect_with_defaults()
+        .map_err(|e| no_engine(EngineError::Api(e)))?
+        // bollard's own limit on response headers, under ours on the whole call.
+        .with_timeout(engine::call_timeout() + std::time::Duration::from_secs(1));
+    let docker = engine::call(
+        "`GET /version` (API negotiation)",
+        docker.negotiate_version(),
+    )
+    .await
+    .map_err(no_engine)?;
+    engine::call("`ping`", docker.ping())
         .await
-        .map_err(|e| no_engine(short_engine_error(&e)))?;
-    docker
-        .ping()
-        .await
-        .map_err(|e| no_engine(short_engine_error(&e)))?;
+        .map_err(no_engine)?;
     Ok(docker)
 }
 
 fn endpoint() -> String {
-    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
+    engine::endpoint()
 }
 
 fn short_engine_error(err: &bollard::errors::Error) -> String {
@@ -82,8 +91,8 @@ fn short_engine_error(err: &bollard::errors::Error) -> String {
 
 /// Reads the engine's version and host facts.
 pub async fn engine_info(docker: &Docker) -> Result<EngineInfo, RuntimeError> {
-    let version = docker.version().await?;
-    let info = docker.info().await?;
+    let version = engine::call("`version`", docker.version()).await?;
+    let info = engine::call("`info`", docker.info()).await?;
     Ok(EngineInfo {
         endpoint: endpoint(),
         version: version.version.unwrap_or_default(),
@@ -239,7 +248,11 @@ impl DockerRuntime {
             .all(true)
             .filters(&filters)
             .build();
-        let containers = self.docker.list_containers(Some(options)).await?;
+        let containers = engine::call(
+            "`list containers`",
+            self.docker.list_containers(Some(options)),
+        )
+        .await?;
         let mut removed = 0;
         for container in containers {
             if let Some(id) = container.id {
@@ -267,7 +280,8 @@ pub async fn runs_on_engine(docker: &Docker) -> Result<Vec<RunContainers>, Runti
         .all(true)
         .filters(&filters)
         .build();
-    let containers = docker.list_containers(Some(options)).await?;
+    let containers =
+        engine::call("`list containers`", docker.list_containers(Some(options))).await?;
     let here = ThisHost::current();
     let mut runs: std::collections::BTreeMap<String, RunContainers> = Default::default();
     for container in containers {
@@ -340,14 +354,19 @@ pub async fn launch(
         .get_or_insert_default()
         .extend(Owner::current().labels());
     let options = CreateContainerOptionsBuilder::default().name(name).build();
-    let created = docker.create_container(Some(options), body).await?;
+    let created = engine::call(
+        &format!("`create container {name}`"),
+        docker.create_container(Some(options), body),
+    )
+    .await?;
     let instance = DockerInstance {
         docker: docker.clone(),
         id: created.id,
         port,
         language,
     };
-    if let Err(err) = docker.start_container(&instance.id, None).await {
+    let call = format!("`start container {name}`");
+    if let Err(err) = engine::call(&call, docker.start_container(&instance.id, None)).await {
         let _ = instance.remove().await;
         return Err(err.into());
     }
@@ -447,12 +466,11 @@ async fn remove_container(docker: &Docker, id: &str) -> Result<(), RuntimeError>
         .force(true)
         .v(true)
         .build();
-    match docker.remove_container(id, Some(options)).await {
+    let call = format!("`remove container {}`", images::short_id(id));
+    match engine::call(&call, docker.remove_container(id, Some(options))).await {
         Ok(()) => Ok(()),
         // Already gone (removed by another cleanup path): nothing to do.
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => Ok(()),
+        Err(err) if err.status_code() == Some(404) => Ok(()),
         Err(err) => Err(err.into()),
     }
 }
@@ -470,6 +488,33 @@ impl DockerInstance {
     async fn remove(&self) -> Result<(), RuntimeError> {
         remove_container(&self.docker, &self.id).await
     }
+
+    /// What `cmd` prints inside the container, or `None` when it cannot be run. Both the
+    /// exec's creation and its whole output are bounded like any engine call.
+    async fn exec_output(&self, cmd: Vec<&str>, stderr: bool) -> Option<String> {
+        let docker = &self.docker;
+        let run = async {
+            let options = CreateExecOptions {
+                cmd: Some(cmd),
+                attach_stdout: Some(true),
+                attach_stderr: Some(stderr),
+                ..Default::default()
+            };
+            let exec = docker.create_exec(&self.id, options).await?;
+            let StartExecResults::Attached { mut output, .. } =
+                docker.start_exec(&exec.id, None).await?
+            else {
+                return Ok(None);
+            };
+            let mut text = String::new();
+            while let Some(Ok(chunk)) = output.next().await {
+                text.push_str(&chunk.to_string());
+            }
+            Ok(Some(text))
+        };
+        let call = format!("`exec in {}`", self.id());
+        engine::call(&call, run).await.ok().flatten()
+    }
 }
 
 impl Instance for DockerInstance {
@@ -482,12 +527,12 @@ impl Instance for DockerInstance {
     }
 
     async fn exited(&self) -> Result<Option<Exited>, RuntimeError> {
-        let inspect = match self.docker.inspect_container(&self.id, None).await {
+        let call = format!("`inspect container {}`", self.id());
+        let inspect = match engine::call(&call, self.docker.inspect_container(&self.id, None)).await
+        {
             Ok(inspect) => inspect,
             // Removed from under us: as good as stopped.
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 404, ..
-            }) => {
+            Err(err) if err.status_code() == Some(404) => {
                 return Ok(Some(Exited {
                     code: -1,
                     oom_killed: false,
@@ -513,8 +558,16 @@ impl Instance for DockerInstance {
             .build();
         let mut stream = self.docker.logs(&self.id, Some(options));
         let mut text = String::new();
-        while let Some(Ok(chunk)) = stream.next().await {
-            text.push_str(&chunk.to_string());
+        let read = async {
+            while let Some(Ok(chunk)) = stream.next().await {
+                text.push_str(&chunk.to_string());
+            }
+            Ok(())
+        };
+        // Logs are context for another error: a silent engine leaves them out.
+        let call = format!("`logs {}`", self.id());
+        if let Err(err) = engine::call(&call, read).await {
+            return format!("(no logs: {err})");
         }
         tail_lines(&text, lines)
     }
@@ -530,8 +583,10 @@ impl Instance for DockerInstance {
             .one_shot(true)
             .build();
         let mut stream = self.docker.stats(&self.id, Some(options));
-        let stats = match stream.next().await {
-            Some(stats) => stats?,
+        let call = format!("`stats {}`", self.id());
+        let next = async { stream.next().await.transpose() };
+        let stats = match engine::call(&call, next).await? {
+            Some(stats) => stats,
             None => {
                 return Err(RuntimeError::Prepare {
                     target: self.id(),
@@ -573,61 +628,28 @@ impl Instance for DockerInstance {
             Language::Node => "node",
             Language::Python => "python3",
         };
-        let exec = self
-            .docker
-            .create_exec(
-                &self.id,
-                CreateExecOptions {
-                    cmd: Some(vec![program, "--version"]),
-                    attach_stdout: Some(true),
-                    attach_stderr: Some(true),
-                    ..Default::default()
-                },
-            )
-            .await
-            .ok()?;
-        let StartExecResults::Attached { mut output, .. } =
-            self.docker.start_exec(&exec.id, None).await.ok()?
-        else {
-            return None;
-        };
-        let mut text = String::new();
-        while let Some(Ok(chunk)) = output.next().await {
-            text.push_str(&chunk.to_string());
-        }
+        let text = self.exec_output(vec![program, "--version"], true).await?;
         let version = text.trim().to_string();
         (!version.is_empty()).then_some(version)
     }
 
     async fn open_files_limit(&self) -> Option<u64> {
-        let exec = self
-            .docker
-            .create_exec(
-                &self.id,
-                CreateExecOptions {
-                    cmd: Some(vec!["cat", "/proc/1/limits"]),
-                    attach_stdout: Some(true),
-                    ..Default::default()
-                },
-            )
-            .await
-            .ok()?;
-        let StartExecResults::Attached { mut output, .. } =
-            self.docker.start_exec(&exec.id, None).await.ok()?
-        else {
-            return None;
-        };
-        let mut text = String::new();
-        while let Some(Ok(chunk)) = output.next().await {
-            text.push_str(&chunk.to_string());
-        }
+        let text = self
+            .exec_output(vec!["cat", "/proc/1/limits"], false)
+            .await?;
         super::max_open_files(&text)
     }
 
     async fn stop(self) -> Result<(), RuntimeError> {
         let options = StopContainerOptionsBuilder::default().t(5).build();
+        let call = format!("`stop container {}`", self.id());
         // A container that already exited cannot be stopped; removal below still applies.
-        let _ = self.docker.stop_container(&self.id, Some(options)).await;
+        // An engine that does not answer will not answer the removal either.
+        if let Err(err @ EngineError::Timeout { .. }) =
+            engine::call(&call, self.docker.stop_container(&self.id, Some(options))).await
+        {
+            return Err(err.into());
+        }
         self.remove().await
     }
 }

@@ -27,14 +27,7 @@ pub struct LocalRuntime {
     cache: PathBuf,
 }
 
-/// faceoff's cache directory: `$XDG_CACHE_HOME/faceoff` or `~/.cache/faceoff`.
-pub fn cache_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("faceoff")
-}
+pub use crate::images::cache_dir;
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> RuntimeError {
     let context = context.into();
@@ -275,6 +268,7 @@ async fn install(target: &Target, app_dir: &Path, dir: &Path) -> Result<(), Stri
     match target.language {
         Language::Node => {
             run(Command::new("npm")
+                .envs(images::npm_env())
                 .args(["ci", "--omit=dev", "--no-audit", "--no-fund"])
                 .current_dir(&app))
             .await
@@ -442,18 +436,13 @@ impl Instance for LocalInstance {
     }
 
     async fn runtime_version(&self) -> Option<String> {
-        let program = match self.language {
+        version_of(&match self.language {
             Language::Node => "node".to_string(),
             Language::Python => LocalRuntime::venv_bin(&self.dir)
                 .join("python3")
                 .to_string_lossy()
                 .to_string(),
-        };
-        let output = Command::new(program).arg("--version").output().ok()?;
-        let text = String::from_utf8_lossy(&output.stdout).to_string()
-            + &String::from_utf8_lossy(&output.stderr);
-        let version = text.trim().to_string();
-        (!version.is_empty()).then_some(version)
+        })
     }
 
     async fn open_files_limit(&self) -> Option<u64> {
@@ -490,4 +479,22 @@ impl Drop for LocalInstance {
             let _ = fs::remove_file(&self.pid_file);
         }
     }
+}
+
+/// What `program --version` prints (`v20.20.2`, `Python 3.11.7`), if it runs.
+fn version_of(program: &str) -> Option<String> {
+    let output = Command::new(program).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    let version = text.trim().to_string();
+    (!version.is_empty()).then_some(version)
+}
+
+/// The host's `node` and `python3` versions, by language name: what a local-runtime run
+/// will run on (each Python app's venv is made from the host's `python3`).
+pub fn host_versions() -> Vec<(String, String)> {
+    [(Language::Node, "node"), (Language::Python, "python3")]
+        .into_iter()
+        .filter_map(|(language, program)| Some((language.to_string(), version_of(program)?)))
+        .collect()
 }

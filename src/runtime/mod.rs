@@ -103,8 +103,8 @@ pub enum RuntimeError {
     BadCpuset(String),
     #[error(transparent)]
     Image(#[from] ImageError),
-    #[error("Docker engine: {0}")]
-    Engine(bollard::errors::Error),
+    #[error(transparent)]
+    Engine(crate::engine::EngineError),
     /// The cause is in the line, not a source: targets record their errors as one line.
     #[error("{context}: {cause}")]
     Io {
@@ -117,6 +117,12 @@ pub enum RuntimeError {
 // line), so it is not also exposed as a source: each cause prints once.
 impl From<bollard::errors::Error> for RuntimeError {
     fn from(err: bollard::errors::Error) -> Self {
+        RuntimeError::Engine(err.into())
+    }
+}
+
+impl From<crate::engine::EngineError> for RuntimeError {
+    fn from(err: crate::engine::EngineError) -> Self {
         RuntimeError::Engine(err)
     }
 }

@@ -376,15 +376,15 @@ pub enum TopologyError {
     Image(#[from] ImageError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
-    #[error("Docker engine: {0}")]
-    Engine(bollard::errors::Error),
+    #[error(transparent)]
+    Engine(crate::engine::EngineError),
 }
 
 // The engine's message is part of this error's own line (targets record errors as one
 // line), so it is not also exposed as a source: each cause prints once.
 impl From<bollard::errors::Error> for TopologyError {
     fn from(err: bollard::errors::Error) -> Self {
-        TopologyError::Engine(err)
+        TopologyError::Engine(err.into())
     }
 }
 
