@@ -140,6 +140,11 @@ pub struct TrialResult {
     /// database near 100% CPU set the pace, not the target).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub services: BTreeMap<String, ResourceSummary>,
+    /// Set when the target stopped answering during the window (paused, frozen,
+    /// overloaded): why, in one line (see `run::unresponsive`). Such a trial's figures
+    /// measure the stall, not the server; it is kept, and every report warns about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unresponsive: Option<String>,
 }
 
 /// Whether a target passed the contract before it was timed.

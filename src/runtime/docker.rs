@@ -387,8 +387,23 @@ mod cgroup {
         })
     }
 
+    /// Whether the engine runs on this host, so its containers' processes and cgroups are
+    /// this host's.
+    pub fn engine_is_local() -> bool {
+        !std::env::var("DOCKER_HOST").is_ok_and(|h| !h.starts_with("unix://"))
+    }
+
+    /// Whether local process `pid` is in container `id`'s cgroup.
+    pub fn holds_process(id: &str, pid: u32) -> Option<bool> {
+        if !engine_is_local() {
+            return None;
+        }
+        let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+        Some(cgroups.contains(id))
+    }
+
     pub fn read(id: &str) -> Option<ResourceReading> {
-        if std::env::var("DOCKER_HOST").is_ok_and(|h| !h.starts_with("unix://")) {
+        if !engine_is_local() {
             return None;
         }
         let root = Path::new("/sys/fs/cgroup");
@@ -503,6 +518,10 @@ impl Instance for DockerInstance {
             code: state.exit_code.unwrap_or(-1),
             oom_killed: state.oom_killed.unwrap_or(false),
         }))
+    }
+
+    async fn owns_process(&self, pid: u32) -> Option<bool> {
+        cgroup::holds_process(&self.id, pid)
     }
 
     async fn logs_tail(&self, lines: usize) -> String {
