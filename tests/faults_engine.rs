@@ -445,3 +445,94 @@ async fn verify_interrupted_keeps_the_cases_checked_so_far_and_says_so() {
     }
     assert!(containers_of_run(&report.run_id).await.is_empty());
 }
+
+fn express_run(out: &Path, trials: &str, duration: &str) -> std::process::Command {
+    let mut command = faceoff();
+    command
+        .args([
+            "run",
+            "--targets",
+            "express",
+            "--trials",
+            trials,
+            "--duration",
+            duration,
+            "--warmup",
+            "0s",
+            "--connections",
+            "4",
+            "--skip-verify",
+            "-q",
+        ])
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_runs_at_once_on_one_host_each_warn_and_record_the_other() {
+    if skip() {
+        return;
+    }
+    build_images_once(&["express"]);
+    let (first_out, second_out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let first = express_run(first_out.path(), "2", "5s")
+        .spawn()
+        .expect("faceoff starts");
+    // The second starts while the first measures its first trial, and outlasts that trial.
+    let label = format!("label=faceoff.pid={}", first.id());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let running = std::process::Command::new("docker")
+            .args(["ps", "-q", "--filter", "status=running", "--filter", &label])
+            .output()
+            .expect("docker client");
+        if !running.stdout.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the first run never started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let second = express_run(second_out.path(), "1", "8s")
+        .output()
+        .expect("faceoff runs");
+    let first = first.wait_with_output().unwrap();
+    let read = |out: &Path| {
+        let dir = common::run_dir_in(out).unwrap();
+        results::read(&dir.join("results.json")).unwrap()
+    };
+    let (first_results, second_results) = (read(first_out.path()), read(second_out.path()));
+    let second_text = text(&second);
+    assert!(
+        second_text.contains("another faceoff is measuring at the same time")
+            && second_text.contains(&first_results.run_id),
+        "{second_text}"
+    );
+    assert!(
+        second_results
+            .concurrent_runs
+            .iter()
+            .any(|peer| peer.run_id == first_results.run_id),
+        "{:?}",
+        second_results.concurrent_runs
+    );
+    // The first, after its first trial, sees the second too.
+    assert!(
+        first_results
+            .concurrent_runs
+            .iter()
+            .any(|peer| peer.run_id == second_results.run_id),
+        "{:?}\n{}",
+        first_results.concurrent_runs,
+        text(&first)
+    );
+    let report = std::fs::read_to_string(
+        common::run_dir_in(second_out.path())
+            .unwrap()
+            .join("report.md"),
+    )
+    .unwrap();
+    assert!(report.contains("measured at the same time"), "{report}");
+}

@@ -371,6 +371,12 @@ fn warnings(results: &RunResults) -> Vec<String> {
     {
         warnings.push(mixed);
     }
+    for peer in &results.concurrent_runs {
+        warnings.push(format!(
+            "another faceoff measured at the same time ({}): both shared the CPUs, so these figures are lower than the servers alone give. Run again alone.",
+            peer.describe()
+        ));
+    }
     for target in &results.targets {
         if target.status == TargetStatus::Failed {
             warnings.push(format!(

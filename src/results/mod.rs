@@ -216,6 +216,11 @@ pub struct RunResults {
     /// [`DuetResult`]). Absent in files from before duets, and in runs without them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub duets: Vec<DuetResult>,
+    /// Other faceoff runs seen measuring at the same time, on this host's CPUs or on the
+    /// same engine (checked before the first trial and after each): every figure of this
+    /// run is then lower than the server alone would give.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub concurrent_runs: Vec<crate::runtime::peers::PeerRun>,
 }
 
 /// Two targets measured at the same time on the same cpuset, each under its own generator
@@ -307,6 +312,7 @@ impl RunResults {
             merge: None,
             services: Vec::new(),
             duets: Vec::new(),
+            concurrent_runs: Vec::new(),
         }
     }
 

@@ -226,6 +226,29 @@ impl Runtime for DockerRuntime {
     async fn clean(&self, run_id: Option<&str>) -> Result<usize, RuntimeError> {
         self.clean_run(run_id).await
     }
+
+    async fn other_runs(&self, own_run_id: &str) -> Vec<super::peers::PeerRun> {
+        let Ok(runs) = runs_on_engine(&self.docker).await else {
+            return Vec::new();
+        };
+        runs.into_iter()
+            .filter(|run| run.run_id != own_run_id)
+            .filter_map(|run| {
+                let seen_on = match run.liveness {
+                    Liveness::Alive => "the engine".to_string(),
+                    Liveness::Unknown(why) => format!("the engine ({why})"),
+                    // Left behind by a run that is gone: `run` already says so.
+                    Liveness::Dead(_) => return None,
+                };
+                Some(super::peers::PeerRun {
+                    run_id: run.run_id,
+                    pid: None,
+                    seen_on,
+                    cpus: Vec::new(),
+                })
+            })
+            .collect()
+    }
 }
 
 impl DockerRuntime {

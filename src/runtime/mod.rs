@@ -6,6 +6,7 @@
 pub mod docker;
 pub mod local;
 pub mod owner;
+pub mod peers;
 mod proc;
 pub mod services;
 
@@ -216,6 +217,11 @@ pub trait Runtime {
         prepared: &Prepared,
         spec: &LaunchSpec<'_>,
     ) -> Result<Self::Instance, RuntimeError>;
+    /// Other faceoff runs with live containers on this runtime's engine (none for the local
+    /// runtime: [`peers::on_this_host`] sees those).
+    async fn other_runs(&self, _own_run_id: &str) -> Vec<peers::PeerRun> {
+        Vec::new()
+    }
     /// Removes what faceoff left behind: everything of `run_id`, or of any run when `None`.
     /// Returns how many containers or processes were removed.
     async fn clean(&self, run_id: Option<&str>) -> Result<usize, RuntimeError>;
