@@ -536,3 +536,106 @@ async fn two_runs_at_once_on_one_host_each_warn_and_record_the_other() {
     .unwrap();
     assert!(report.contains("measured at the same time"), "{report}");
 }
+
+fn docker_runtime_for_tests() -> (faceoff::config::Fixtures, faceoff::images::BuildOptions) {
+    let fixtures = faceoff::config::Fixtures::load(root()).unwrap();
+    let options = faceoff::images::BuildOptions {
+        ca_bundle: None,
+        base: faceoff::images::BaseChoice::Offline,
+        force: false,
+        mirror: None,
+    };
+    (fixtures, options)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_started_target_has_no_capabilities_no_new_privileges_a_pids_limit_and_a_read_only_root()
+{
+    if skip() {
+        return;
+    }
+    build_images_once(&["express"]);
+    use faceoff::runtime::docker::{DockerRuntime, PIDS_LIMIT, UNHARDENED_ENV, connect};
+    use faceoff::runtime::{Instance, LaunchSpec, Limits, Runtime, wait_ready};
+    assert!(
+        std::env::var(UNHARDENED_ENV).is_err(),
+        "{UNHARDENED_ENV} is set: this test checks the hardening"
+    );
+    let (fixtures, options) = docker_runtime_for_tests();
+    let docker = connect().await.unwrap();
+    let runtime = DockerRuntime::new(docker.clone(), fixtures.clone(), options);
+    let express = fixtures.target("express").unwrap().clone();
+    let prepared = runtime.prepare(&express, &|_: &str| {}).await.unwrap();
+    let limits = Limits {
+        cpuset: "1".into(),
+        memory_bytes: 256 << 20,
+    };
+    let run_id = format!("hardened-{}", std::process::id());
+    let spec = LaunchSpec {
+        run_id: &run_id,
+        port: faceoff::runtime::pick_free_port().unwrap(),
+        limits: &limits,
+        env: &[],
+    };
+    let instance = runtime.start(&prepared, &spec).await.unwrap();
+    let ready = wait_ready(&instance, "express", &limits, Duration::from_secs(60)).await;
+    let full_id = containers_of_run(&run_id)
+        .await
+        .pop()
+        .expect("the container");
+    let inspect = docker.inspect_container(&full_id, None).await.unwrap();
+    // A write to the root filesystem fails; /tmp is writable.
+    let write = |path: &str| {
+        std::process::Command::new("docker")
+            .args(["exec", &full_id, "sh", "-c", &format!("echo x > {path}")])
+            .output()
+            .expect("docker client")
+            .status
+            .success()
+    };
+    let (root_written, tmp_written) = (write("/app/written"), write("/tmp/written"));
+    instance.stop().await.unwrap();
+    ready.expect("express is ready under the hardening");
+    let host = inspect.host_config.expect("host config");
+    assert_eq!(host.cap_drop, Some(vec!["ALL".to_string()]));
+    assert!(host.cap_add.unwrap_or_default().is_empty());
+    assert_eq!(
+        host.security_opt,
+        Some(vec!["no-new-privileges".to_string()])
+    );
+    assert_eq!(host.pids_limit, Some(PIDS_LIMIT));
+    assert_eq!(host.readonly_rootfs, Some(true));
+    assert!(host.tmpfs.unwrap_or_default().contains_key("/tmp"));
+    assert!(!root_written, "the root filesystem is writable");
+    assert!(tmp_written, "/tmp is not writable");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_setuid_or_setgid_file_remains_in_the_app_images() {
+    if skip() {
+        return;
+    }
+    build_images_once(&["express", "fastapi"]);
+    use faceoff::runtime::Runtime;
+    use faceoff::runtime::docker::{DockerRuntime, connect};
+    let (fixtures, options) = docker_runtime_for_tests();
+    let runtime = DockerRuntime::new(connect().await.unwrap(), fixtures.clone(), options);
+    for name in ["express", "fastapi"] {
+        let target = fixtures.target(name).unwrap().clone();
+        let prepared = runtime.prepare(&target, &|_: &str| {}).await.unwrap();
+        let tag = prepared.image.expect("an image").tag;
+        // As root, so that no directory is hidden from the search.
+        let output = std::process::Command::new("docker")
+            .args(["run", "--rm", "--user", "0", "--network", "none", "--label"])
+            .arg(format!("faceoff.test=setuid-{}", std::process::id()))
+            .args([&tag, "find", "/", "-xdev", "-type", "f", "-perm", "/6000"])
+            .output()
+            .expect("docker client");
+        assert!(output.status.success(), "{}", text(&output));
+        let found = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            found.trim().is_empty(),
+            "{tag} has setuid/setgid files:\n{found}"
+        );
+    }
+}

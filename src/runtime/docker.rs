@@ -196,6 +196,9 @@ impl Runtime for DockerRuntime {
             ..Default::default()
         };
         let mut body = body;
+        if let Some(host) = body.host_config.as_mut() {
+            harden(host, RootFs::ReadOnly);
+        }
         if self.nofile_refused.load(Ordering::Relaxed)
             && let Some(host) = body.host_config.as_mut()
         {
@@ -345,6 +348,48 @@ pub fn host_config(limits: &super::Limits) -> HostConfig {
         memory: Some(memory),
         memory_swap: Some(memory),
         ..Default::default()
+    }
+}
+
+/// Set to `1`, containers start without the hardening of [`harden`]: only to measure what
+/// the hardening costs (see the README); a warning says so on every start.
+pub const UNHARDENED_ENV: &str = "FACEOFF_UNHARDENED";
+
+/// The most processes and threads one container may have: a fork bomb stops there. Far above
+/// what any target or service uses (PostgreSQL: one process per connection, 200 at most).
+pub const PIDS_LIMIT: i64 = 1024;
+
+/// What a container may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootFs {
+    /// A read-only root filesystem, with a small tmpfs on /tmp (gunicorn's worker heartbeat
+    /// files; Python falls back to no bytecode cache): the app servers.
+    ReadOnly,
+    /// Writable: PostgreSQL writes its data directory, seeded in the image.
+    Writable,
+}
+
+/// Hardens a container's host settings: no capabilities at all (the servers listen on
+/// unprivileged ports and run as an unprivileged user; PostgreSQL runs as `postgres`),
+/// no-new-privileges (no setuid program can raise them; the app images have none left
+/// either), a process limit, and a read-only root filesystem where the app allows it.
+/// Skipped when [`UNHARDENED_ENV`] is `1`.
+pub fn harden(host: &mut HostConfig, root: RootFs) {
+    if std::env::var(UNHARDENED_ENV).is_ok_and(|v| v == "1") {
+        eprintln!(
+            "warning: {UNHARDENED_ENV}=1: this container runs without hardening (for measuring its cost only)"
+        );
+        return;
+    }
+    host.cap_drop = Some(vec!["ALL".into()]);
+    host.security_opt = Some(vec!["no-new-privileges".into()]);
+    host.pids_limit = Some(PIDS_LIMIT);
+    if root == RootFs::ReadOnly {
+        host.readonly_rootfs = Some(true);
+        host.tmpfs = Some(HashMap::from([(
+            "/tmp".to_string(),
+            "rw,nosuid,nodev,size=64m".to_string(),
+        )]));
     }
 }
 
