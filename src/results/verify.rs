@@ -48,6 +48,17 @@ impl TargetVerification {
         }
     }
 
+    /// A target whose cases are under way: marked interrupted until they all ran, so a
+    /// verify stopped half-way says so of it.
+    pub fn under_way(target: &str, interrupted: &str) -> Self {
+        TargetVerification {
+            target: target.to_string(),
+            passed: false,
+            error: Some(interrupted.to_string()),
+            cases: Vec::new(),
+        }
+    }
+
     /// The failed cases, as one line each: `id: difference; difference`.
     pub fn failure_lines(&self) -> Vec<String> {
         let mut lines: Vec<String> = self.error.iter().map(|e| format!("target: {e}")).collect();

@@ -686,10 +686,7 @@ pub async fn verify_all<R: crate::runtime::Runtime>(
             .as_ref()
             .and_then(|r| r.database_url())
             .map(str::to_string);
-        verified.push(TargetVerification::failed_to_start(
-            &target.name,
-            INTERRUPTED.into(),
-        ));
+        verified.push(TargetVerification::under_way(&target.name, INTERRUPTED));
         let under_way = verified.len() - 1;
         match &target.chat {
             // A chat server answers the chat cases; the HTTP contract is not its to serve.
