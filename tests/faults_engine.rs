@@ -639,3 +639,39 @@ async fn no_setuid_or_setgid_file_remains_in_the_app_images() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_target_that_cannot_listen_because_another_process_holds_its_port_says_so() {
+    if skip() {
+        return;
+    }
+    build_images_once(&["express"]);
+    use faceoff::runtime::docker::{DockerRuntime, connect};
+    use faceoff::runtime::{Instance, LaunchSpec, Limits, Runtime, RuntimeError, wait_ready};
+    // Another process holds the port and never answers: the target fails to listen
+    // (EADDRINUSE) and exits. That is the port's fault, not the target's.
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    let (fixtures, options) = docker_runtime_for_tests();
+    let runtime = DockerRuntime::new(connect().await.unwrap(), fixtures.clone(), options);
+    let express = fixtures.target("express").unwrap().clone();
+    let prepared = runtime.prepare(&express, &|_: &str| {}).await.unwrap();
+    let limits = Limits {
+        cpuset: "1".into(),
+        memory_bytes: 256 << 20,
+    };
+    let run_id = format!("port-held-{}", std::process::id());
+    let spec = LaunchSpec {
+        run_id: &run_id,
+        port,
+        limits: &limits,
+        env: &[],
+    };
+    let instance = runtime.start(&prepared, &spec).await.unwrap();
+    let ready = wait_ready(&instance, "express", &limits, Duration::from_secs(30)).await;
+    instance.stop().await.unwrap();
+    drop(holder);
+    let err = ready.expect_err("the target cannot listen");
+    assert!(matches!(err, RuntimeError::PortTaken { .. }), "{err}");
+    assert!(err.to_string().contains(&format!("port {port}")), "{err}");
+}
