@@ -235,6 +235,19 @@ pub async fn execute_session<R: Runtime, T: run::session::Trials>(
     ui: Ui,
 ) -> Result<Option<Vec<PathBuf>>> {
     let results_path = run_dir.join("results.json");
+    // Other runs look for this one here while it lives (see `runtime::peers`).
+    let mut cpus = rt::parse_cpuset(&results.parameters.limits.cpuset).unwrap_or_default();
+    cpus.extend(&results.parameters.generator_cpus);
+    let _registration = match rt::peers::register(&results.run_id, &cpus) {
+        Ok(registration) => Some(registration),
+        Err(err) => {
+            ui.warn(&format!(
+                "cannot register this run in {} ({err}): other runs will not see it",
+                rt::peers::registry_dir().display()
+            ));
+            None
+        }
+    };
     let outcome = {
         let work = run::session::execute(runtime, fixtures, trials, results, ui);
         let work = std::panic::AssertUnwindSafe(work).catch_unwind();

@@ -150,6 +150,11 @@ pub struct TrialResult {
     /// database near 100% CPU set the pace, not the target).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub services: BTreeMap<String, ResourceSummary>,
+    /// Set when the target stopped answering during the window (paused, frozen,
+    /// overloaded): why, in one line (see `run::unresponsive`). Such a trial's figures
+    /// measure the stall, not the server; it is kept, and every report warns about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unresponsive: Option<String>,
 }
 
 /// Whether a target passed the contract before it was timed.
@@ -221,6 +226,11 @@ pub struct RunResults {
     /// [`DuetResult`]). Absent in files from before duets, and in runs without them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub duets: Vec<DuetResult>,
+    /// Other faceoff runs seen measuring at the same time, on this host's CPUs or on the
+    /// same engine (checked before the first trial and after each): every figure of this
+    /// run is then lower than the server alone would give.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub concurrent_runs: Vec<crate::runtime::peers::PeerRun>,
 }
 
 /// Two targets measured at the same time on the same cpuset, each under its own generator
@@ -312,6 +322,7 @@ impl RunResults {
             merge: None,
             services: Vec::new(),
             duets: Vec::new(),
+            concurrent_runs: Vec::new(),
         }
     }
 

@@ -395,6 +395,12 @@ impl Instance for LocalInstance {
         self.port
     }
 
+    async fn owns_process(&self, pid: u32) -> Option<bool> {
+        // The app was started as the leader of its own process group: its workers share it.
+        let own = self.pid()?;
+        Some(super::proc::process_group(pid) == Some(own as u32))
+    }
+
     async fn exited(&self) -> Result<Option<Exited>, RuntimeError> {
         let mut guard = self.child.lock().map_err(|_| RuntimeError::Prepare {
             target: self.dir.display().to_string(),

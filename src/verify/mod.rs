@@ -443,20 +443,43 @@ pub async fn verify_target_and_services(
     database_url: Option<&str>,
     services: Option<&mut Option<crate::runtime::services::RunningServices>>,
 ) -> Vec<CaseOutcome> {
+    let mut outcomes = Vec::new();
+    verify_cases_into(
+        &mut outcomes,
+        port,
+        contract,
+        workloads,
+        database_url,
+        services,
+    )
+    .await;
+    outcomes
+}
+
+/// [`verify_target_and_services`], each outcome pushed onto `outcomes` as soon as it is
+/// known: when the future is dropped (Ctrl-C), the cases run so far are kept.
+async fn verify_cases_into(
+    outcomes: &mut Vec<CaseOutcome>,
+    port: u16,
+    contract: &Contract,
+    workloads: &[String],
+    database_url: Option<&str>,
+    services: Option<&mut Option<crate::runtime::services::RunningServices>>,
+) {
     let client = match client() {
         Ok(client) => client,
         Err(err) => {
-            return vec![outcome_of(
+            outcomes.push(outcome_of(
                 "client",
                 "",
                 "the HTTP client",
                 vec![err.to_string()],
-            )];
+            ));
+            return;
         }
     };
     let started = Instant::now();
     let first = send(&client, port, "GET", "/status", None).await.ok();
-    let mut outcomes = Vec::new();
     let (with_services_down, cases): (Vec<&Case>, Vec<&Case>) = contract
         .cases_for(workloads)
         .into_iter()
@@ -497,7 +520,6 @@ pub async fn verify_target_and_services(
         }
     }
     outcomes.push(date_check(&client, port, first, started).await);
-    outcomes
 }
 
 fn outcome_of(id: &str, workload: &str, description: &str, failures: Vec<String>) -> CaseOutcome {
@@ -805,6 +827,9 @@ async fn date_check(
     }
 }
 
+/// When a target that stopped under the contract's cases stopped.
+pub const DURING_CASES: &str = "during the contract cases";
+
 /// The services (built) every verified target runs beside, and what starts them.
 pub struct VerifyServices<'a> {
     pub launcher: &'a crate::runtime::services::Launcher,
@@ -814,9 +839,18 @@ pub struct VerifyServices<'a> {
     pub workload_services: &'a [String],
 }
 
-/// Prepares, starts and verifies each target in turn, stopping each afterwards. With
-/// `services`, each target gets its own fresh set, started before it and stopped after it.
+/// What a target being verified when `verify` was interrupted records as its error.
+pub const INTERRUPTED: &str =
+    "interrupted before its cases finished: the cases run so far are kept";
+
+/// Prepares, starts and verifies each target in turn, stopping each afterwards, and pushes
+/// each target's verification onto `verified` as it goes: the target under way is there
+/// with the cases run so far and [`INTERRUPTED`] as its error until its last case, so a
+/// dropped future (Ctrl-C) leaves everything checked so far. With `services`, each target
+/// gets its own fresh set, started before it and stopped after it.
+#[allow(clippy::too_many_arguments)]
 pub async fn verify_all<R: crate::runtime::Runtime>(
+    verified: &mut Vec<TargetVerification>,
     runtime: &R,
     targets: &[crate::config::Target],
     contract: &Contract,
@@ -824,9 +858,8 @@ pub async fn verify_all<R: crate::runtime::Runtime>(
     launch: &crate::runtime::LaunchSettings<'_>,
     services: Option<VerifyServices<'_>>,
     progress: crate::images::Progress<'_>,
-) -> Vec<TargetVerification> {
+) {
     use crate::runtime::Instance;
-    let mut verified = Vec::new();
     for target in targets {
         progress(&format!("[verify] {}", target.name));
         let indented = |line: &str| progress(&format!("  {line}"));
@@ -873,11 +906,16 @@ pub async fn verify_all<R: crate::runtime::Runtime>(
             .as_ref()
             .and_then(|r| r.database_url())
             .map(str::to_string);
-        let cases = match &target.chat {
+        verified.push(TargetVerification::under_way(&target.name, INTERRUPTED));
+        let under_way = verified.len() - 1;
+        match &target.chat {
             // A chat server answers the chat cases; the HTTP contract is not its to serve.
-            Some(chat) => chat::verify_chat(instance.port(), chat).await,
+            Some(chat) => {
+                verified[under_way].cases = chat::verify_chat(instance.port(), chat).await;
+            }
             None => {
-                verify_target_and_services(
+                verify_cases_into(
+                    &mut verified[under_way].cases,
                     instance.port(),
                     contract,
                     workloads,
@@ -887,12 +925,23 @@ pub async fn verify_all<R: crate::runtime::Runtime>(
                 .await
             }
         };
-        let result = TargetVerification::from_cases(&target.name, cases);
+        let cases = std::mem::take(&mut verified[under_way].cases);
+        let result = &mut verified[under_way];
+        *result = TargetVerification::from_cases(&target.name, cases);
         progress(&format!(
             "  {}/{} cases passed",
             result.cases.iter().filter(|c| c.passed).count(),
             result.cases.len()
         ));
+        // A target that died under the cases (killed for memory…) failed them for that
+        // reason, not for its contract: the cause is the line worth reading.
+        if let Ok(Some(cause)) =
+            crate::runtime::exit_cause(&instance, &target.name, launch.limits, DURING_CASES).await
+        {
+            progress(&format!("  {cause}"));
+            result.passed = false;
+            result.error = Some(cause.to_string());
+        }
         if let Err(err) = instance.stop().await {
             progress(&format!("  stopping {} failed: {err}", target.name));
         }
@@ -901,9 +950,7 @@ pub async fn verify_all<R: crate::runtime::Runtime>(
         {
             progress(&format!("  stopping the services failed: {err}"));
         }
-        verified.push(result);
     }
-    verified
 }
 
 #[cfg(test)]
