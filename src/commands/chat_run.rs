@@ -106,6 +106,7 @@ pub async fn run<R: Runtime>(
             })
         }
     };
+    super::run::warn_about_local_versions(runtime, fixtures);
     let run_id = run::new_run_id();
     let run_dir = args.out.join(&run_id);
     let results_path = run_dir.join("results.json");

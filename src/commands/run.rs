@@ -19,6 +19,18 @@ use crate::runtime::{self as rt, Limits, Runtime, RuntimeKind};
 
 use super::{EXIT_INTERRUPTED, shutdown_signal};
 
+/// Before a local-runtime run starts (its arguments checked): whether the host's `node` and
+/// `python3` are the versions the containers pin; see `results::versions`.
+pub(super) fn warn_about_local_versions<R: Runtime>(runtime: &R, fixtures: &Fixtures) {
+    if runtime.kind() != RuntimeKind::Local {
+        return;
+    }
+    let pinned = fixtures.bases.pinned_versions();
+    if let Some(warning) = results::versions::mismatch(&pinned, &rt::local::host_versions()) {
+        eprintln!("warning: this run {warning}");
+    }
+}
+
 pub async fn run_command<R: Runtime>(
     runtime: &R,
     fixtures: &Fixtures,
@@ -27,12 +39,6 @@ pub async fn run_command<R: Runtime>(
     ui: Ui,
 ) -> Result<ExitCode> {
     let workload = fixtures.workload(&args.workload)?.clone();
-    if runtime.kind() == RuntimeKind::Local {
-        let pinned = fixtures.bases.pinned_versions();
-        if let Some(warning) = results::versions::mismatch(&pinned, &rt::local::host_versions()) {
-            eprintln!("warning: this run {warning}");
-        }
-    }
     if workload.kind == WorkloadKind::Chat {
         return super::chat_run::run(runtime, fixtures, args, &workload, engine, ui).await;
     }
@@ -83,6 +89,7 @@ pub async fn run_command<R: Runtime>(
         &limits,
     )
     .await?;
+    warn_about_local_versions(runtime, fixtures);
     let run_id = run::new_run_id();
     let run_dir = args.out.join(&run_id);
     let results_path = run_dir.join("results.json");
