@@ -429,8 +429,9 @@ fn the_estimate_counts_every_start_window_contract_check_and_duet_round() {
         .filter(|t| t.name == "express" || t.name == "fastapi")
         .collect();
     let status = fixtures.workload("status").unwrap();
-    // Solo: 2 targets × 3 trials × (start 3 + warm-up 1 + window 5) + 2 checks of 2 s.
-    let solo = 2.0 * 3.0 * (START_S + 1.0 + 5.0) + 2.0 * VERIFY_S;
+    // Solo: 2 targets × 3 trials × (start + warm-up 1 + window 5), and 2 contract checks,
+    // each in a start of its own.
+    let solo = 2.0 * 3.0 * (START_S + 1.0 + 5.0) + 2.0 * (START_S + VERIFY_S);
     // Duets: 1 pair × 3 rounds × (two starts + each warmed alone + together + window).
     let duets = 3.0 * (2.0 * START_S + 2.0 * 1.0 + 1.0 + 5.0);
     let pair = [["express".to_string(), "fastapi".to_string()]];
@@ -441,7 +442,8 @@ fn the_estimate_counts_every_start_window_contract_check_and_duet_round() {
     // Each trial of the db workload also starts a PostgreSQL.
     let db = fixtures.workload("db").unwrap();
     let with_db = estimate(LoadMode::Closed, db, &targets, 3, 5.0, 1.0, &[]);
-    assert_eq!(with_db, solo + 2.0 * 3.0 * SERVICE_START_S);
+    // (3 trials and the check's start.)
+    assert_eq!(with_db, solo + 2.0 * 4.0 * SERVICE_START_S);
     // A ramp counts its whole budget per target and trial.
     let chat = fixtures.workload("chat").unwrap();
     let ramp = estimate(LoadMode::Capacity, chat, &targets, 1, 60.0, 0.0, &[]);
