@@ -1707,7 +1707,7 @@ fn not_bottleneck(
     let cpus = server_cpus(run).max(1);
     // In a duet each server had about half the cpuset.
     let capacity = 100.0 * cpus as f64 / if duet { 2.0 } else { 1.0 };
-    if duet && let Some(why) = duet_not_cpu_bound(run, targets, duet_fair_percent(run)) {
+    if duet && let Some(why) = duet_not_cpu_bound(run, targets) {
         return Some(why);
     }
     for target in targets {
@@ -1756,34 +1756,58 @@ pub fn duet_fair_percent(run: &RunResults) -> f64 {
     100.0 * server_cpus(run).max(1) as f64 / 2.0
 }
 
-/// Whether a duet round's servers, at `x` and `y` percent CPU, fell short of their fair
-/// share `fair` (see [`DUET_FAIR_SHARE`]).
-pub fn short_of_fair_share(x: f64, y: f64, fair: f64) -> bool {
-    x.min(y) < DUET_FAIR_SHARE * fair
+/// The CPU a duet server of `run` can be expected to use, percent of one CPU: its fair half
+/// of the cpuset, or what it used on its own (the median of its dedicated trials) when that
+/// is less. A server that sleeps through its requests (`sleep-1s`) fills no cpuset, alone or
+/// in a duet, and so leaves the other no more than that one would have had anyway.
+pub fn duet_expected_percent(run: &RunResults, target: &str) -> f64 {
+    let fair = duet_fair_percent(run);
+    let alone: Vec<f64> = run
+        .targets
+        .iter()
+        .filter(|t| t.target == target)
+        .flat_map(|t| &t.trials)
+        .filter(|trial| !trial.resources.samples.is_empty())
+        .map(|trial| trial.resources.mean_cpu_percent)
+        .collect();
+    stats::median(&alone).map_or(fair, |used| used.min(fair))
+}
+
+/// Whether a duet round's servers, at `x` and `y` percent CPU, fell short of what each was
+/// expected to use (`expected`, see [`duet_expected_percent`] and [`DUET_FAIR_SHARE`]).
+pub fn short_of_fair_share(x: f64, y: f64, expected: (f64, f64)) -> bool {
+    x < DUET_FAIR_SHARE * expected.0 || y < DUET_FAIR_SHARE * expected.1
 }
 
 /// Why the duet rounds of `targets` cannot be read as a ratio, if they cannot: in more than
-/// half of a pair's rounds one server used less than [`DUET_FAIR_SHARE`] of its fair share
-/// (`fair`, percent of one CPU). Both servers must fill the shared cpuset for the round to
-/// compare them; a busy host or a starved generator leaves both idle part of the time.
-fn duet_not_cpu_bound(run: &RunResults, targets: &[&str], fair: f64) -> Option<String> {
+/// half of a pair's rounds one server used less than [`DUET_FAIR_SHARE`] of what it was
+/// expected to use (its fair half of the cpuset, or less if it used less alone). Both
+/// servers must fill their share for the round to compare them; a busy host or a starved
+/// generator leaves both idle part of the time.
+fn duet_not_cpu_bound(run: &RunResults, targets: &[&str]) -> Option<String> {
     for duet in &run.duets {
         if !targets.iter().all(|t| duet.targets.iter().any(|d| d == t)) {
             continue;
         }
+        let expected = (
+            duet_expected_percent(run, &duet.targets[0]),
+            duet_expected_percent(run, &duet.targets[1]),
+        );
         let sampled = duet.server_cpu();
         let short = sampled
             .iter()
-            .filter(|(_, x, y)| short_of_fair_share(*x, *y, fair))
+            .filter(|(_, x, y)| short_of_fair_share(*x, *y, expected))
             .count();
         if !sampled.is_empty() && short * 2 > sampled.len() {
             let low: Vec<f64> = sampled.iter().map(|(_, x, y)| x.min(*y)).collect();
             return Some(format!(
-                "the duet servers did not stay CPU-bound: in {short} of {} rounds of {} and {} one used {:.0}% CPU of a fair {fair:.0}% each (the host was busy, or the generator could not keep up); run again on a quieter host or with --generator-cpus",
+                "the duet servers did not stay CPU-bound: in {short} of {} rounds of {} and {} one used {:.0}% CPU where {:.0}% and {:.0}% were expected (a fair half of the cpuset, or what each used alone; the host was busy, or the generator could not keep up); run again on a quieter host or with --generator-cpus",
                 sampled.len(),
                 duet.targets[0],
                 duet.targets[1],
-                stats::median(&low).unwrap_or_default()
+                stats::median(&low).unwrap_or_default(),
+                expected.0,
+                expected.1
             ));
         }
     }

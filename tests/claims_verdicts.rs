@@ -924,6 +924,52 @@ fn duet_rounds_whose_servers_did_not_fill_the_shared_cpuset_are_inconclusive() {
 }
 
 #[test]
+fn duet_servers_that_sleep_through_their_requests_alone_too_are_judged() {
+    // A server at 1% CPU on its own (its requests sleep; `sleep-1s`) cannot fill half the
+    // cpuset in a duet either, and leaves the other no more than it would have had.
+    let claims = registry();
+    let c = claims.get(JSON_2_9X).unwrap();
+    let mut results = sampled_run(
+        "status",
+        50,
+        &[
+            ("fastify", &trials(20_000.0)),
+            ("fastapi", &trials(10_000.0)),
+        ],
+        10.0,
+        1.0,
+    );
+    let template = results.targets[0].trials[0].clone();
+    let trial = |rps: f64| {
+        let mut t = template.clone();
+        t.requests_per_sec = rps;
+        t.resources.mean_cpu_percent = 1.0;
+        t
+    };
+    results.duets = vec![faceoff::results::DuetResult {
+        targets: ["fastify".into(), "fastapi".into()],
+        rounds: (1..=5)
+            .map(|round| faceoff::results::DuetRound {
+                round,
+                trials: [trial(14_500.0), trial(5_000.0)],
+            })
+            .collect(),
+        error: None,
+    }];
+    let v = claims.verdict(c, std::slice::from_ref(&results), &Bootstrap::default());
+    assert_eq!(v.label(), "reproduced", "{v:?}");
+    assert_eq!(v.ours().unwrap().evidence, Evidence::Duet);
+    // The same duets after servers that filled their CPU alone: the host was busy.
+    for target in &mut results.targets {
+        for trial in &mut target.trials {
+            trial.resources.mean_cpu_percent = 99.0;
+        }
+    }
+    let v = claims.verdict(c, &[results], &Bootstrap::default());
+    assert_eq!(v.label(), "inconclusive", "{v:?}");
+}
+
+#[test]
 fn a_claim_the_article_gave_no_concurrency_says_it_was_judged_at_the_default() {
     let claims = registry();
     let runs = [sampled_run(

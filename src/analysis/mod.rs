@@ -336,8 +336,6 @@ fn duet_figures(results: &RunResults, confidence: f64) -> Vec<DuetFigures> {
 /// Rounds whose ratio jumps away from the pair's others, and rounds where a server used
 /// less than its fair share of the shared cpuset.
 fn duet_warnings(results: &RunResults, duets: &[DuetFigures]) -> Vec<String> {
-    // From the recorded cpuset, which may be another host's.
-    let fair = crate::claims::duet_fair_percent(results);
     let mut warnings = Vec::new();
     for (duet, record) in duets.iter().zip(&results.duets) {
         let pair = format!("{} / {}", duet.a, duet.b);
@@ -350,10 +348,16 @@ fn duet_warnings(results: &RunResults, duets: &[DuetFigures]) -> Vec<String> {
                 ));
             }
         }
+        // From the recorded cpuset, which may be another host's.
+        let expected = (
+            crate::claims::duet_expected_percent(results, &record.targets[0]),
+            crate::claims::duet_expected_percent(results, &record.targets[1]),
+        );
         for (round, x, y) in record.server_cpu() {
-            if crate::claims::short_of_fair_share(x, y, fair) {
+            if crate::claims::short_of_fair_share(x, y, expected) {
                 warnings.push(format!(
-                    "duet {pair}: round {round} servers used {x:.0}% and {y:.0}% CPU of a fair {fair:.0}% each: one did not stay CPU-bound, so the other had more than half the cpuset."
+                    "duet {pair}: round {round} servers used {x:.0}% and {y:.0}% CPU where {:.0}% and {:.0}% were expected: one did not stay CPU-bound, so the other had more than its share of the cpuset.",
+                    expected.0, expected.1
                 ));
             }
         }
