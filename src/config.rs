@@ -321,6 +321,10 @@ pub enum LoadMode {
     Capacity,
     /// Chat: one sender per room, latency from send to every receiver.
     Fanout,
+    /// No load: each trial starts the target, times it to its first 200 on `/status`, reads
+    /// its idle memory and stops it (cold starts, repeated once per trial).
+    #[serde(rename = "cold-start")]
+    ColdStart,
 }
 
 /// A named load profile from `fixtures/profiles.toml`.

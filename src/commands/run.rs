@@ -185,6 +185,9 @@ pub async fn run_command<R: Runtime>(
                 &claims,
                 crate::stats::Bootstrap::default(),
             );
+            if let Some(table) = crate::console::startup_table(&analysis) {
+                println!("{table}");
+            }
             if results.parameters.trials > 1 {
                 for line in crate::console::throughput_comparisons(&analysis) {
                     println!("{line}");

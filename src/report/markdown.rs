@@ -72,6 +72,7 @@ pub fn markdown(analysis: &Analysis<'_>) -> String {
     let _ = writeln!(out, "> {}\n", html(&super::text::conditions_line(results)));
 
     summary(&mut out, analysis);
+    startup(&mut out, analysis);
     comparisons(&mut out, analysis);
     duets(&mut out, analysis);
     warnings(&mut out, analysis);
@@ -79,6 +80,42 @@ pub fn markdown(analysis: &Analysis<'_>) -> String {
     claims(&mut out, analysis);
     environment(&mut out, analysis);
     out
+}
+
+fn startup(out: &mut String, analysis: &Analysis<'_>) {
+    let rows: Vec<Vec<String>> = analysis
+        .targets
+        .iter()
+        .filter_map(|t| {
+            let s = t.startup.as_ref()?;
+            Some(vec![
+                t.result.target.clone(),
+                s.from.label().to_string(),
+                s.starts.to_string(),
+                text::estimate(&s.cold_start_ms, 0),
+                text::maybe_estimate(s.idle_memory_mib.as_ref(), 1),
+                text::maybe_mib(s.image_size_mib),
+            ])
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str("## Cold start\n\n");
+    table(
+        out,
+        &[
+            "target",
+            "from",
+            "starts",
+            "cold start ms",
+            "idle MiB",
+            "image MiB",
+        ],
+        &[false, false, true, true, true, true],
+        &rows,
+    );
+    let _ = writeln!(out, "{}\n", text::STARTUP_NOTE);
 }
 
 fn summary(out: &mut String, analysis: &Analysis<'_>) {

@@ -215,13 +215,28 @@ fn trial_lines(trial: &TrialResult) -> Vec<String> {
         .iter()
         .map(|(service, used)| format!(", {service} mean CPU {:.0}%", used.mean_cpu_percent))
         .collect();
-    let mut lines = vec![format!(
+    let start = trial.startup.map(|s| {
+        format!(
+            "  ready {:.0} ms after {}, idle {}",
+            s.ready_ms,
+            s.from.label(),
+            s.idle_memory_bytes.map_or_else(
+                || "memory unread".into(),
+                |b| format!("{:.1} MiB", b as f64 / 1048576.0)
+            )
+        )
+    });
+    if trial.is_start_only() {
+        return start.into_iter().collect();
+    }
+    let mut lines: Vec<String> = start.into_iter().collect();
+    lines.push(format!(
         "  {:.0} req/s, p99 {:.2} ms, {} errors, peak {:.1} MiB{services}",
         trial.requests_per_sec,
         trial.latency.p99_ms,
         trial.errors.total(),
         trial.resources.peak_memory_bytes as f64 / 1048576.0
-    )];
+    ));
     if let Some(sweep) = &trial.sweep {
         lines.extend(
             crate::sweep::step_lines(sweep)
@@ -761,7 +776,8 @@ async fn measure<I: Instance>(
     verification: &mut Option<crate::verify::TargetVerification>,
 ) -> Result<(TrialResult, Option<String>), TrialError> {
     let name = &prepared.target.name;
-    runtime::wait_ready(instance, name, &plan.limits, plan.ready_timeout).await?;
+    let ready = runtime::wait_ready(instance, name, &plan.limits, plan.ready_timeout).await?;
+    let startup = startup_of(instance, ready).await;
     let version = instance.runtime_version().await;
     if check {
         verify_before_timing(
@@ -772,6 +788,9 @@ async fn measure<I: Instance>(
             verification,
         )
         .await?;
+    }
+    if plan.load == LoadPlan::ColdStart {
+        return Ok((cold_start_trial(trial, startup), version));
     }
     send_setup(instance.port(), &plan.workload).await?;
     let spec = load_spec(plan, instance.port())?;
@@ -842,7 +861,49 @@ async fn measure<I: Instance>(
     result.finished_at = Some(finished_at);
     result.services = service_resources;
     result.sweep = driven.sweep;
+    result.startup = startup;
     Ok((result, version))
+}
+
+/// The target's start, read the moment it first answered: the time since it was launched,
+/// and its memory before any other request (the version check execs a process inside the
+/// container, so it comes after).
+pub(crate) async fn startup_of<I: Instance>(
+    instance: &I,
+    ready: std::time::Instant,
+) -> Option<results::Startup> {
+    let launched = instance.launched()?;
+    let idle = instance.read_resources().await.ok().map(|r| r.memory_bytes);
+    Some(results::Startup::new(launched, ready, idle))
+}
+
+/// A trial of a cold-start profile: the start alone, no request measured.
+fn cold_start_trial(trial: u32, startup: Option<results::Startup>) -> TrialResult {
+    let now = now_rfc3339();
+    TrialResult {
+        trial,
+        requests: 0,
+        duration_s: 0.0,
+        requests_per_sec: 0.0,
+        latency: Default::default(),
+        status_counts: Default::default(),
+        errors: Default::default(),
+        bytes_received: 0,
+        per_second: Vec::new(),
+        warmup_requests: 0,
+        warmup_errors: 0,
+        connections_opened: 0,
+        response_bytes: 0,
+        service_latency: None,
+        open_loop: None,
+        sweep: None,
+        resources: Default::default(),
+        generator_cpu_percent: 0.0,
+        started_at: Some(now.clone()),
+        finished_at: Some(now),
+        services: Default::default(),
+        startup,
+    }
 }
 
 fn trial_result(
@@ -872,6 +933,7 @@ fn trial_result(
         started_at: None,
         finished_at: None,
         services: Default::default(),
+        startup: None,
     }
 }
 
