@@ -193,3 +193,23 @@ pub fn duet_lines(analysis: &Analysis<'_>) -> Vec<String> {
         .map(|d| format!("duet: {}", crate::report::text::duet_line(d)))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::analysis::test_support::{analysis_of, cold_start_results, fixture_results};
+
+    #[test]
+    fn the_cold_start_table_shows_each_targets_starts_and_only_when_recorded() {
+        let table = analysis_of(&cold_start_results(300.0), |a| {
+            super::startup_table(a).map(|t| t.to_string())
+        })
+        .expect("a table");
+        assert!(
+            table.contains("container start") && table.contains("40.0"),
+            "{table}"
+        );
+        assert!(analysis_of(&fixture_results(), |a| super::startup_table(a).is_none()));
+        let summary = super::summary_table(&cold_start_results(300.0)).to_string();
+        assert!(summary.contains("no load: starts only"), "{summary}");
+    }
+}

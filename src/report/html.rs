@@ -468,7 +468,15 @@ fn environment(analysis: &Analysis<'_>) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::test_support::{analysis_of, fixture_results};
+    use crate::analysis::test_support::{analysis_of, cold_start_results, fixture_results};
+
+    #[test]
+    fn a_cold_start_run_gets_a_cold_start_section() {
+        let page = analysis_of(&cold_start_results(300.0), |a| page(a).into_string());
+        assert!(page.contains("id=\"cold-start\""));
+        assert!(page.contains("150.0"), "image size shown");
+        assert!(!report().contains("id=\"cold-start\""));
+    }
 
     fn report() -> String {
         let results = fixture_results();

@@ -367,7 +367,19 @@ fn environment(out: &mut String, analysis: &Analysis<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::test_support::{analysis_of, fixture_results};
+    use crate::analysis::test_support::{analysis_of, cold_start_results, fixture_results};
+
+    #[test]
+    fn a_cold_start_run_gets_a_cold_start_table_and_no_load_figures() {
+        let md = analysis_of(&cold_start_results(300.0), markdown);
+        assert!(md.contains("## Cold start"), "{md}");
+        assert!(md.contains("container start"), "{md}");
+        assert!(md.contains("no load: starts only"), "{md}");
+        assert!(
+            !report().contains("## Cold start"),
+            "an old file has no starts"
+        );
+    }
 
     fn report() -> String {
         let results = fixture_results();
