@@ -1166,6 +1166,9 @@ pub struct Claims {
     pub profile_modes: BTreeMap<String, LoadMode>,
     /// The connections of each known profile, planned ones included.
     pub profile_connections: BTreeMap<String, u32>,
+    /// Whether each known profile keeps connections alive (planned ones do): a claim's
+    /// runs must match its profile's, since a connection per request costs a handshake each.
+    pub profile_keep_alive: BTreeMap<String, bool>,
     /// Each known target's language (`node`, `python`), for language-level claims.
     pub languages: BTreeMap<String, String>,
 }
@@ -1227,6 +1230,11 @@ impl Claims {
                         .iter()
                         .map(|p| (p.name.clone(), p.connections)),
                 )
+                .collect(),
+            profile_keep_alive: fixtures
+                .profiles
+                .iter()
+                .map(|p| (p.name.clone(), p.keep_alive))
                 .collect(),
             planned_profiles,
             languages: fixtures
@@ -1402,6 +1410,23 @@ impl Claims {
                 let why = concurrency
                     .mismatch(last_closed.parameters.connections)
                     .unwrap_or_default();
+                return Err(format!("{why} ({rerun})"));
+            }
+            let keep_alive = self
+                .profile_keep_alive
+                .get(claim.profile())
+                .copied()
+                .unwrap_or(true);
+            let fitting: Vec<&RunResults> = fitting
+                .into_iter()
+                .filter(|r| r.parameters.keep_alive == keep_alive)
+                .collect();
+            if fitting.is_empty() {
+                let why = if keep_alive {
+                    "needs keep-alive connections; the run opened a connection per request"
+                } else {
+                    "needs a new connection per request (no keep-alive), as the article's load tool opens them; the run kept its connections alive"
+                };
                 return Err(format!("{why} ({rerun})"));
             }
             if claim.profile.is_none() && claim.connections.is_none() {

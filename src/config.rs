@@ -356,6 +356,14 @@ pub struct Profile {
     /// Trials per target when `--trials` is not given (long ramps and sweeps set 1).
     #[serde(default)]
     pub trials: Option<u32>,
+    /// HTTP load: keep connections open between requests (the default); `false` opens a
+    /// new connection for every request, as Apache Bench does without `-k`.
+    #[serde(default = "keep_alive_default")]
+    pub keep_alive: bool,
+}
+
+fn keep_alive_default() -> bool {
+    true
 }
 
 /// Trials per target when neither `--trials` nor the profile says.

@@ -430,6 +430,7 @@ mod tests {
             room_size: None,
             hold: None,
             trials: None,
+            keep_alive: true,
         }
     }
 

@@ -415,16 +415,52 @@ fn a_run_at_other_concurrency_does_not_count_for_a_100_connection_claim() {
         why.contains("needs 100 connections, the run used 50"),
         "{why}"
     );
-    assert!(why.contains("--profile closed-100"), "{why}");
-    let at_100 = run(
+    assert!(why.contains("--profile ab-100"), "{why}");
+    let mut at_100 = run(
         "status",
         100,
         &[("express", &trials(1.15)), ("fastapi", &trials(1.0))],
     );
+    at_100.parameters.keep_alive = false;
     let figures = claims
         .figures(claims.get(id).unwrap(), &[at_100, at_50])
         .unwrap();
     assert_eq!(figures.run_id, "run-status-100");
+}
+
+#[test]
+fn an_apache_bench_claim_counts_only_runs_with_a_connection_per_request() {
+    let claims = registry();
+    let id = "001-fastapi-10-15pct-slower-at-100";
+    let kept_alive = run(
+        "status",
+        100,
+        &[("express", &trials(1.15)), ("fastapi", &trials(1.0))],
+    );
+    let why = why(&claims, id, std::slice::from_ref(&kept_alive));
+    assert!(
+        why.contains("a new connection per request") && why.contains("--profile ab-100"),
+        "{why}"
+    );
+    let mut per_request = kept_alive.clone();
+    per_request.parameters.keep_alive = false;
+    per_request.run_id = "per-request".into();
+    let figures = claims
+        .figures(claims.get(id).unwrap(), &[per_request, kept_alive])
+        .unwrap();
+    assert_eq!(figures.run_id, "per-request");
+    // And a keep-alive claim does not take a run without keep-alive.
+    let mut no_keep_alive = run(
+        "status",
+        50,
+        &[("fastify", &trials(3.0)), ("fastapi", &trials(1.0))],
+    );
+    no_keep_alive.parameters.keep_alive = false;
+    let why_kept = self::why(&claims, JSON_2_9X, &[no_keep_alive]);
+    assert!(
+        why_kept.contains("needs keep-alive connections"),
+        "{why_kept}"
+    );
 }
 
 #[test]
@@ -457,9 +493,7 @@ fn the_not_run_hint_names_the_claims_profile() {
     let claims = registry();
     let why = why(&claims, "001-node-30-40pct-more-throughput-at-1000", &[]);
     assert!(
-        why.contains(
-            "faceoff run --workload status --targets express,fastapi --profile closed-1000"
-        ),
+        why.contains("faceoff run --workload status --targets express,fastapi --profile ab-1000"),
         "{why}"
     );
 }

@@ -152,6 +152,7 @@ pub async fn run<R: Runtime>(
         generator_cpus: plan.generator_cpus.clone(),
         generator_threads: 1,
         chat: Some(ChatParameters::of(&plan)),
+        keep_alive: true,
         duet: false,
         duet_pairs: Vec::new(),
         seed: Some(plan.seed),

@@ -92,6 +92,7 @@ pub async fn run_command<R: Runtime>(
         warmup: args.warmup.unwrap_or(profile.warmup),
         max_requests: args.max_requests.or(profile.max_requests),
         load,
+        keep_alive: profile.keep_alive,
         profile: profile.name.clone(),
         request_timeout,
         ready_timeout: args.limits.ready_timeout,
@@ -148,6 +149,7 @@ pub async fn run_command<R: Runtime>(
             plan.trials,
         ),
         chat: None,
+        keep_alive: plan.keep_alive,
         duet: !plan.duet_pairs.is_empty(),
         duet_pairs: plan.duet_pairs.clone(),
     };

@@ -238,11 +238,16 @@ pub fn bootstrap(analysis: &Analysis<'_>) -> String {
 pub fn conditions_line(results: &RunResults) -> String {
     let p = &results.parameters;
     let line = format!(
-        "workload {} ({} {}), {} connections, {}s after {}s warm-up, {} trial(s); server cpuset {} / {} MiB{}; generator on CPUs {:?}; runtime {:?}",
+        "workload {} ({} {}), {} connections{}, {}s after {}s warm-up, {} trial(s); server cpuset {} / {} MiB{}; generator on CPUs {:?}; runtime {:?}",
         p.workload,
         p.method,
         p.path,
         p.connections,
+        if p.keep_alive {
+            ""
+        } else {
+            " (a new one per request, no keep-alive)"
+        },
         p.duration_s,
         p.warmup_s,
         p.trials,

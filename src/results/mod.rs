@@ -81,9 +81,17 @@ pub struct Parameters {
     /// files from before the pairs could be chosen, where `duet` means every pair.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub duet_pairs: Vec<[String; 2]>,
+    /// Whether connections were kept open between requests; false: a new connection per
+    /// request, as Apache Bench does. Files from before it was recorded kept them open.
+    #[serde(default = "kept_alive")]
+    pub keep_alive: bool,
     /// The chat workload's settings (capacity steps or fan-out rooms); absent for HTTP runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat: Option<ChatParameters>,
+}
+
+fn kept_alive() -> bool {
+    true
 }
 
 /// Whether a target was measured.

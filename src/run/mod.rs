@@ -43,6 +43,9 @@ pub struct RunPlan {
     pub max_requests: Option<u64>,
     /// Closed loop, open loop at a rate, or a rate sweep (from the profile).
     pub load: LoadPlan,
+    /// Keep connections open between requests; `false` opens one per request, as Apache
+    /// Bench does (from the profile).
+    pub keep_alive: bool,
     pub duration: Duration,
     pub warmup: Duration,
     pub request_timeout: Duration,
@@ -708,6 +711,7 @@ fn load_spec(plan: &RunPlan, port: u16) -> Result<LoadSpec, TrialError> {
         duration: plan.duration,
         max_requests: plan.max_requests,
         request_timeout: plan.request_timeout,
+        keep_alive: plan.keep_alive,
     })
 }
 
