@@ -153,7 +153,8 @@ pub struct TrialResult {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub services: BTreeMap<String, ResourceSummary>,
     /// How the target started for this trial: its cold-start time and idle memory. Absent
-    /// in files from before it was recorded, and in duet rounds' second start.
+    /// in files from before it was recorded, and in duet rounds (two targets started on one
+    /// cpuset and warmed before they are measured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub startup: Option<Startup>,
 }

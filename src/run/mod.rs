@@ -620,7 +620,14 @@ pub async fn duet_round<R: Runtime>(
                     &mut none_b
                 ),
             );
-            x.and_then(|(x, _)| y.map(|(y, _)| [x, y]))
+            // Each was waited for before both were warmed: the time to their next probe is
+            // no cold start, so duet trials carry none.
+            x.and_then(|(x, _)| y.map(|(y, _)| [x, y])).map(|trials| {
+                trials.map(|mut trial| {
+                    trial.startup = None;
+                    trial
+                })
+            })
         }
         Err(err) => Err(err),
     };
