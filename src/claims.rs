@@ -1463,6 +1463,9 @@ impl Claims {
             .find(|r| !self.pairs_in(claim, r).is_empty())
             .unwrap_or(last);
         let pairs = self.pairs_in(claim, run);
+        if let Some(versions) = crate::results::versions::warning(run) {
+            notes.push(format!("run {}: {versions}", run.run_id));
+        }
         if pairs.is_empty() {
             // Say why the claim's own targets give nothing.
             figures_of(run, claim, &claim.a)?;

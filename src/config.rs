@@ -277,6 +277,8 @@ pub struct NodeBase {
 pub struct PythonBase {
     pub image: String,
     pub official: String,
+    /// The CPython minor version the packages bring (`3.13`): what a run records as pinned.
+    pub version: String,
     pub packages: Vec<String>,
 }
 
@@ -290,6 +292,18 @@ pub struct Bases {
 }
 
 impl Bases {
+    /// The runtime versions the containers pin, by language name: what a run records, so a
+    /// run on other versions can say so (`results::versions`).
+    pub fn pinned_versions(&self) -> std::collections::BTreeMap<String, String> {
+        [
+            (Language::Node, self.node.node_version.clone()),
+            (Language::Python, self.python.version.clone()),
+        ]
+        .into_iter()
+        .map(|(language, version)| (language.to_string(), version))
+        .collect()
+    }
+
     /// The offline base image an app of this language builds on.
     pub fn image_for(&self, language: Language) -> &str {
         match language {

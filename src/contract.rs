@@ -11,6 +11,10 @@ use crate::config::{ConfigError, parse_str};
 /// Placeholder body replaced by a JSON object larger than the contract's body limit.
 pub const OVERSIZED: &str = "{{OVERSIZED}}";
 
+/// Placeholder body replaced by a valid order whose `customer_id` holds a byte that is not
+/// UTF-8 (0xFF): a contract file is text, and cannot hold it.
+pub const INVALID_UTF8: &str = "{{INVALID_UTF8}}";
+
 /// Contract-wide settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -19,6 +23,10 @@ pub struct Defaults {
     pub content_type: String,
     /// Largest request body a target must accept; larger ones get 413.
     pub max_body_bytes: usize,
+    /// Headers every response must carry, whatever its status: TechEmpower's verifier
+    /// (`verify_headers`) fails a response without `Server`, `Date` or `Content-Type`, so
+    /// no framework saves the bytes the others send.
+    pub required_headers: Vec<String>,
 }
 
 /// The orders concurrency check.
@@ -42,6 +50,12 @@ pub struct CaseRequest {
     pub body: Option<String>,
     /// Content-Type of the body [default: application/json].
     pub content_type: Option<String>,
+    /// Send the body with `Transfer-Encoding: chunked` instead of `Content-Length`.
+    #[serde(default)]
+    pub chunked: bool,
+    /// Declare this `Content-Length`, send only the body given (less), and wait for the
+    /// answer with the connection open: a client that never sends what it declared.
+    pub declared_length: Option<usize>,
 }
 
 /// The JSON type names a `types` expectation may use.
@@ -146,6 +160,23 @@ pub struct DbReads {
     pub concurrency: usize,
 }
 
+/// The idle-connection check: a client connects and sends nothing; meanwhile another
+/// client must be answered, and the target's state (the stock) must survive.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdleConnection {
+    /// Most milliseconds the other client may wait for its answer.
+    pub max_ms: u64,
+}
+
+/// The fuzz check: `inputs` bad inputs generated from `seed`, each a 400 with a JSON error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fuzz {
+    pub seed: u64,
+    pub inputs: usize,
+}
+
 /// The whole contract.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -154,6 +185,10 @@ pub struct Contract {
     pub concurrency: Concurrency,
     /// The db workload's rows-read check.
     pub db_reads: Option<DbReads>,
+    /// The idle-connection check (run with the orders workload).
+    pub idle_connection: Option<IdleConnection>,
+    /// The fuzz check (run with the orders workload).
+    pub fuzz: Option<Fuzz>,
     #[serde(rename = "case")]
     pub cases: Vec<Case>,
 }
@@ -184,6 +219,12 @@ impl Contract {
             }
             if !case.request.path.starts_with('/') {
                 return Err(format!("case `{}`: path must start with /", case.id));
+            }
+            if case.request.chunked && case.request.declared_length.is_some() {
+                return Err(format!(
+                    "case `{}`: give chunked or declared_length, not both",
+                    case.id
+                ));
             }
             if case.expect.json.is_some() && case.expect.subset.is_some() {
                 return Err(format!("case `{}`: give json or subset, not both", case.id));
@@ -257,6 +298,7 @@ mod tests {
             [defaults]
             content_type = "application/json"
             max_body_bytes = 10
+            required_headers = ["Server"]
             [concurrency]
             product = "a"
             quantity = 1

@@ -278,6 +278,50 @@ async fn testcontainers_starts_the_built_express_image_and_it_answers_status() {
     drop(container);
 }
 
+/// Without DATABASE_URL (a plain `docker run`, the local runtime), `/db/*` is the
+/// contract's 503, every time: Django used to answer 500, having filled its empty
+/// `DATABASES` with a dummy backend on first use.
+#[tokio::test(flavor = "multi_thread")]
+async fn django_targets_without_a_database_answer_503_on_db() {
+    if skip() {
+        return;
+    }
+    build_images_once(&[]);
+    let fixtures = Fixtures::load(root()).unwrap();
+    for name in ["django", "django-wsgi"] {
+        let target = fixtures.target(name).unwrap().clone();
+        let hash =
+            faceoff::images::app_hash(&fixtures.app_dir(&target), &fixtures.bases.python.image)
+                .unwrap();
+        let port = faceoff::runtime::pick_free_port().unwrap();
+        let container =
+            GenericImage::new(format!("faceoff/{}", target.name), hash[..12].to_string())
+                .with_network("host")
+                .with_label("faceoff.run", "testcontainers")
+                .with_cmd(target.command_for("127.0.0.1", port))
+                .start()
+                .await
+                .expect("container starts from the local image, without a pull");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while get_body(port, "/status").await.is_err() {
+            assert!(Instant::now() < deadline, "{name} never answered");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        for path in ["/db/single", "/db/single", "/db/multiple?count=2"] {
+            let answer = get_body(port, path).await.unwrap();
+            assert!(
+                answer.starts_with("HTTP/1.1 503"),
+                "{name} {path}: {answer}"
+            );
+            assert!(
+                answer.contains(r#"{"error":"no database configured"#),
+                "{name} {path}: {answer}"
+            );
+        }
+        drop(container);
+    }
+}
+
 async fn get_body(port: u16, path: &str) -> std::io::Result<String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;

@@ -178,6 +178,35 @@ fn local_runtime_times_orders_on_fastify_and_fastapi_as_host_processes() {
         "{}",
         version("fastapi")
     );
+    // The host's versions against the containers' pinned ones (Node 24, Python 3.13 in
+    // fixtures/bases.toml): a run on others says so before it starts, in results.json (the
+    // pinned versions beside the ones that ran) and at the top of its report.
+    assert_eq!(
+        results
+            .parameters
+            .pinned_versions
+            .get("node")
+            .map(String::as_str),
+        Some("24.21.0")
+    );
+    let warning = faceoff::results::versions::warning(&results);
+    let report =
+        std::fs::read_to_string(out.path().join(&results.run_id).join("report.md")).unwrap();
+    let on_pinned =
+        version("fastify") == "v24.21.0" && version("fastapi").starts_with("Python 3.13.");
+    if on_pinned {
+        assert!(warning.is_none(), "{warning:?}");
+    } else {
+        let warning = warning.expect("a run on other versions is marked");
+        assert!(
+            stderr.contains("warning: this run ran on the host's runtimes"),
+            "{stderr}"
+        );
+        assert!(
+            report.contains(&format!("**Warning:** this run {warning}")),
+            "{report}"
+        );
+    }
     assert_no_process_left(&results.run_id);
 }
 

@@ -74,6 +74,9 @@ function validateReset(body) {
   if (body.inventory === undefined) return ARTICLE_INVENTORY;
   if (!isPlainObject(body.inventory)) throw new OrderError(400, 'inventory must be an object');
   for (const [product, stock] of Object.entries(body.inventory)) {
+    // The contract refuses a `__proto__` key, as Fastify's JSON parser does by default
+    // (prototype poisoning); JSON.parse makes it an own property that would pass here.
+    if (product === '__proto__') throw new OrderError(400, 'a product may not be named __proto__');
     if (typeof stock !== 'number' || !Number.isSafeInteger(stock) || stock < 0) {
       throw new OrderError(400, `inventory.${product} must be an integer >= 0`);
     }

@@ -7,7 +7,7 @@
 const { setTimeout: sleep } = require('node:timers/promises');
 const express = require('express');
 const {
-  queryInt, methodNotAllowed, jsonBody, validateJob, handleErrors, listen,
+  queryInt, serverHeader, methodNotAllowed, jsonBody, validateJob, handleErrors, listen,
 } = require('./contract');
 const { processor, validateOrder, validateReset } = require('./orders');
 const { leibniz } = require('./leibniz');
@@ -22,6 +22,7 @@ const MAX_COMPUTE_N = 100000000;
 
 const app = express();
 app.disable('x-powered-by');
+app.use(serverHeader);
 
 // Seed 004: the Express and FastAPI `/status` snippet.
 app.route('/status')

@@ -23,7 +23,7 @@ from pydantic import AfterValidator, Field, StrictFloat, StrictInt, StrictStr
 import contract
 import leibniz
 import periodic
-from contract import StrictModel, plain_int_query, require_json
+from contract import MAX_SAFE_INTEGER, StrictModel, no_proto_keys, plain_int_query, require_json, whole_number
 from services import data_server, database, lifespan, realtime
 
 # The interactive docs and the OpenAPI schema are not part of the contract: without them
@@ -81,7 +81,7 @@ def _finite_amount(value):
 
 class OrderItem(StrictModel):
     product_id: StrictStr
-    quantity: Annotated[StrictInt, Field(ge=1, le=1_000_000)]
+    quantity: whole_number(1, 1_000_000)
 
 
 class OrderIn(StrictModel):
@@ -94,7 +94,7 @@ class OrderIn(StrictModel):
 
 
 class ResetIn(StrictModel):
-    inventory: dict[StrictStr, Annotated[StrictInt, Field(ge=0)]] = Field(
+    inventory: Annotated[dict[StrictStr, whole_number(0, MAX_SAFE_INTEGER)], AfterValidator(no_proto_keys)] = Field(
         default_factory=lambda: dict(ARTICLE_INVENTORY)
     )
 
@@ -197,8 +197,8 @@ async def compute_leibniz(n: Annotated[int, Depends(plain_int_query("n", 1, 100_
 
 
 class LeibnizJob(StrictModel):
-    n: Annotated[StrictInt, Field(ge=1, le=1_000_000_000)]
-    timeout_ms: Annotated[StrictInt, Field(ge=1, le=10_000)] = 2000
+    n: whole_number(1, 1_000_000_000)
+    timeout_ms: whole_number(1, 10_000) = 2000
 
 
 @app.post("/jobs/leibniz", dependencies=[Depends(require_json)])

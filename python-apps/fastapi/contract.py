@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, StrictFloat, StrictInt
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 MAX_BODY_BYTES = 65536
@@ -136,9 +136,14 @@ async def require_json(request: Request) -> None:
     `request.body()` is the cached copy.
     """
     if await request.body():
-        media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if media_type != "application/json":
+        media_type, *params = request.headers.get("content-type", "").split(";")
+        if media_type.strip().lower() != "application/json":
             raise HTTPException(415, "Content-Type must be application/json")
+        # JSON is UTF-8 (RFC 8259): a charset parameter may only say so.
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":
+                raise HTTPException(415, "a JSON body must be UTF-8")
 
 
 def plain_int_query(name: str, low: int, high: int):
@@ -149,11 +154,16 @@ def plain_int_query(name: str, low: int, high: int):
     would hop to the threadpool on every request.
     """
 
-    async def dependency(value: Annotated[str, Query(alias=name, pattern=r"^[0-9]+$", max_length=12)]) -> int:
-        number = int(value)
-        if not low <= number <= high:
+    async def dependency(request: Request, value: Annotated[str, Query(alias=name, pattern=r"^[0-9]+$")]) -> int:
+        # A repeated key (?ms=1&ms=2) is ambiguous: FastAPI would take the last one.
+        if len(request.query_params.getlist(name)) > 1:
+            raise HTTPException(400, f"query parameter {name} given more than once")
+        # Leading zeros are plain digits too; past 12 significant digits it is out of range
+        # anyway (and int() of a huge string is slow).
+        digits = value.lstrip("0") or "0"
+        if len(digits) > 12 or not low <= int(digits) <= high:
             raise HTTPException(400, f"{name} must be an integer from {low} to {high}")
-        return number
+        return int(digits)
 
     return dependency
 
@@ -162,3 +172,32 @@ class StrictModel(BaseModel):
     """Request bodies: unknown fields refused; no coercion ("2" and true are not ints)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def whole_number(low: int, high: int):
+    """A JSON integer low..=high. JSON has one number type, so 2.0 is the integer 2 (JSON
+    Schema's rule, and JavaScript's), answered as 2; 1.5, "2" and true are not integers."""
+
+    def check(value):
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ValueError("must be an integer")
+            value = int(value)
+        if not low <= value <= high:
+            raise ValueError(f"must be an integer from {low} to {high}")
+        return value
+
+    return Annotated[StrictInt | StrictFloat, AfterValidator(check)]
+
+
+# The largest integer a double holds exactly (RFC 8259, section 6): JavaScript's targets
+# cannot tell larger ones apart, so the contract refuses them everywhere.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def no_proto_keys(mapping):
+    """A `__proto__` key is refused, as Fastify's JSON parser does by default (prototype
+    poisoning), so that every target answers it alike."""
+    if "__proto__" in mapping:
+        raise ValueError("a key may not be named __proto__")
+    return mapping

@@ -422,11 +422,19 @@ fn duet_warnings(results: &RunResults, duets: &[DuetFigures]) -> Vec<String> {
 }
 
 fn warnings(results: &RunResults) -> Vec<String> {
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = crate::results::versions::warning(results)
+        .into_iter()
+        .collect();
     if let Some(mixed) =
         crate::merge::mixed_warning(results, &format!("this file (run {})", results.run_id))
     {
         warnings.push(mixed);
+    }
+    for peer in &results.concurrent_runs {
+        warnings.push(format!(
+            "another faceoff measured at the same time ({}): both shared the CPUs, so these figures are lower than the servers alone give. Run again alone.",
+            peer.describe()
+        ));
     }
     for target in &results.targets {
         if target.status == TargetStatus::Failed {
@@ -437,6 +445,12 @@ fn warnings(results: &RunResults) -> Vec<String> {
             ));
         }
         for trial in &target.trials {
+            if let Some(why) = &trial.unresponsive {
+                warnings.push(format!(
+                    "{} trial {}: the target stopped answering ({why}); its figures measure the stall, not the server. Kept in every figure: run it again.",
+                    target.target, trial.trial
+                ));
+            }
             if trial.generator_cpu_percent > crate::sample::GENERATOR_BUSY_WARNING {
                 warnings.push(format!(
                     "{} trial {}: the load generator kept its CPUs {:.0}% busy; it may have set the pace, not the server.",

@@ -154,6 +154,7 @@ pub async fn run<R: Runtime>(
         chat: Some(ChatParameters::of(&plan)),
         keep_alive: true,
         duet: false,
+        pinned_versions: fixtures.bases.pinned_versions(),
         duet_pairs: Vec::new(),
         seed: Some(plan.seed),
         schedule: crate::schedule::schedule(

@@ -27,6 +27,12 @@ pub async fn run_command<R: Runtime>(
     ui: Ui,
 ) -> Result<ExitCode> {
     let workload = fixtures.workload(&args.workload)?.clone();
+    if runtime.kind() == RuntimeKind::Local {
+        let pinned = fixtures.bases.pinned_versions();
+        if let Some(warning) = results::versions::mismatch(&pinned, &rt::local::host_versions()) {
+            eprintln!("warning: this run {warning}");
+        }
+    }
     if workload.kind == WorkloadKind::Chat {
         return super::chat_run::run(runtime, fixtures, args, &workload, engine, ui).await;
     }
@@ -151,6 +157,7 @@ pub async fn run_command<R: Runtime>(
         chat: None,
         keep_alive: plan.keep_alive,
         duet: !plan.duet_pairs.is_empty(),
+        pinned_versions: fixtures.bases.pinned_versions(),
         duet_pairs: plan.duet_pairs.clone(),
     };
     let mut results = RunResults::new(run_id.clone(), run::now_rfc3339(), parameters, manifest);
@@ -233,6 +240,19 @@ pub async fn execute_session<R: Runtime, T: run::session::Trials>(
     ui: Ui,
 ) -> Result<Option<Vec<PathBuf>>> {
     let results_path = run_dir.join("results.json");
+    // Other runs look for this one here while it lives (see `runtime::peers`).
+    let mut cpus = rt::parse_cpuset(&results.parameters.limits.cpuset).unwrap_or_default();
+    cpus.extend(&results.parameters.generator_cpus);
+    let _registration = match rt::peers::register(&results.run_id, &cpus) {
+        Ok(registration) => Some(registration),
+        Err(err) => {
+            ui.warn(&format!(
+                "cannot register this run in {} ({err}): other runs will not see it",
+                rt::peers::registry_dir().display()
+            ));
+            None
+        }
+    };
     let outcome = {
         let work = run::session::execute(runtime, fixtures, trials, results, ui);
         let work = std::panic::AssertUnwindSafe(work).catch_unwind();

@@ -148,6 +148,12 @@ pub async fn up<R: Runtime>(
             eprintln!("stopped {}", target.name);
             Ok(ExitCode::SUCCESS)
         }
+        Some(exited) if exited.oom_killed => Err(rt::RuntimeError::OomKilled {
+            target: target.name.clone(),
+            limit_mib: limits.memory_bytes / (1024 * 1024),
+            logs,
+        }
+        .into()),
         Some(exited) => bail!(
             "{} exited with code {}; last log lines: {logs}",
             target.name,

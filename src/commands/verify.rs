@@ -73,6 +73,7 @@ pub async fn verify_command<R: Runtime>(
         run_id: run_id.clone(),
         started_at: run::now_rfc3339(),
         finished_at: None,
+        status: results::RunStatus::Running,
         workloads: args.workload.clone(),
         targets: Vec::new(),
     };
@@ -83,7 +84,8 @@ pub async fn verify_command<R: Runtime>(
     };
     let progress = |line: &str| ui.step(line);
     let interrupted = tokio::select! {
-        verified = verify::verify_all(
+        () = verify::verify_all(
+            &mut report.targets,
             runtime,
             &targets,
             &contract,
@@ -95,17 +97,27 @@ pub async fn verify_command<R: Runtime>(
                 workload_services: &workload_services,
             }),
             &progress,
-        ) => {
-            report.targets = verified;
-            false
-        }
+        ) => false,
         _ = shutdown_signal() => true,
     };
     report.finished_at = Some(run::now_rfc3339());
+    report.status = if interrupted {
+        results::RunStatus::Interrupted
+    } else if report.passed() {
+        results::RunStatus::Complete
+    } else {
+        results::RunStatus::Failed
+    };
     write_verify_files(&dir, &report)?;
     if interrupted {
         let removed = runtime.clean(Some(&run_id)).await.unwrap_or(0);
-        eprintln!("interrupted: removed {removed} {}", runtime.kind().unit());
+        let cases: usize = report.targets.iter().map(|t| t.cases.len()).sum();
+        eprintln!(
+            "interrupted: removed {removed} {}; {cases} case(s) of {} target(s) checked so far kept in {}",
+            runtime.kind().unit(),
+            report.targets.len(),
+            dir.join("verify.json").display()
+        );
         return Ok(ExitCode::from(EXIT_INTERRUPTED));
     }
     println!("{}", crate::console::verify_table(&report));

@@ -255,6 +255,7 @@ mod tests {
             run_id: "r".into(),
             started_at: "t".into(),
             finished_at: None,
+            status: crate::results::RunStatus::Failed,
             workloads: vec![],
             targets: vec![
                 TargetVerification::from_cases("express", vec![case("orders.ok", vec![])]),

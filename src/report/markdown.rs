@@ -70,6 +70,10 @@ pub fn markdown(analysis: &Analysis<'_>) -> String {
         text::provenance(analysis)
     );
     let _ = writeln!(out, "> {}\n", html(&super::text::conditions_line(results)));
+    if let Some(versions) = crate::results::versions::warning(results) {
+        // At the top: every figure below depends on it.
+        let _ = writeln!(out, "> **Warning:** this run {}\n", html(&versions));
+    }
 
     summary(&mut out, analysis);
     startup(&mut out, analysis);
@@ -490,6 +494,54 @@ mod tests {
             md.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; more"),
             "{md}"
         );
+    }
+
+    #[test]
+    fn a_local_run_on_other_runtime_versions_says_so_at_the_top_and_in_its_claims() {
+        let mut results = crate::analysis::test_support::fixture_results();
+        results.parameters.runtime = crate::runtime::RuntimeKind::Local;
+        results.parameters.pinned_versions = [("node", "24.21.0"), ("python", "3.13")]
+            .into_iter()
+            .map(|(l, v)| (l.to_string(), v.to_string()))
+            .collect();
+        for target in &mut results.targets {
+            target.runtime_version = Some(match target.language.as_str() {
+                "node" => "v20.20.2".into(),
+                _ => "Python 3.11.7".into(),
+            });
+        }
+        let claims =
+            crate::claims::Claims::load(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let analysis = Analysis::new(&results, &claims, crate::stats::Bootstrap::default());
+        let md = markdown(&analysis);
+        let top = &md[..md.find("\n## ").expect("a section")];
+        assert!(
+            top.contains("**Warning:** this run ran on the host's runtimes"),
+            "{top}"
+        );
+        assert!(analysis.warnings.iter().any(|w| w.contains("Node 24.21.0")));
+        let judged: Vec<_> = analysis
+            .verdicts
+            .iter()
+            .filter_map(|(_, verdict)| verdict.ours())
+            .collect();
+        assert!(!judged.is_empty());
+        for ours in judged {
+            assert!(
+                ours.notes.iter().any(|n| n.contains("pinned ones")),
+                "{:?}",
+                ours.notes
+            );
+        }
+        // The same run on the pinned versions: no warning.
+        for target in &mut results.targets {
+            target.runtime_version = Some(match target.language.as_str() {
+                "node" => "v24.21.0".into(),
+                _ => "Python 3.13.5".into(),
+            });
+        }
+        let analysis = Analysis::new(&results, &claims, crate::stats::Bootstrap::default());
+        assert!(!markdown(&analysis).contains("**Warning:**"));
     }
 
     #[test]

@@ -601,7 +601,9 @@ fn need(
     // Each side's targets: the named one, or every target of its language.
     let mut sides: Vec<Vec<String>> = Vec::new();
     match (claim.pairs, claim.b.as_deref()) {
-        (Pairs::Language, Some(b)) => {
+        // Quick: a language-level claim on the pair it names (`a`, `b`) only; every Node ×
+        // Python pair would add a duet per pair to each round.
+        (Pairs::Language, Some(b)) if !options.quick => {
             let language_of = |name: &str| {
                 fixtures
                     .targets

@@ -171,7 +171,7 @@ pub fn markdown(
     );
     if plan.options.quick {
         out.push_str(
-            "**Quick**: fewer trials and shorter windows than the articles' profiles. Intervals are wider, so more verdicts are inconclusive; a quick verdict that is decided is decided. Run without `--quick` for the full figures.\n\n",
+            "**Quick**: fewer trials and shorter windows than the articles' profiles, and each language-level claim (Node.js against Python) judged on the pair of targets it names rather than on every Node × Python pair. Intervals are wider, so more verdicts are inconclusive; a quick verdict that is decided is decided. Run without `--quick` for the full figures and every pair.\n\n",
         );
     }
     let _ = writeln!(

@@ -105,6 +105,21 @@ fn a_language_claim_brings_every_node_and_python_target_that_serves_the_workload
 }
 
 #[test]
+fn quick_judges_a_language_claim_on_the_pair_it_names() {
+    let quick = plan_with(
+        SMALL_HOST,
+        &Options {
+            quick: true,
+            ..Options::default()
+        },
+    );
+    // 000-python-competitive-for-crud names express and django.
+    let orders = run_for(&quick, "orders", "closed-50");
+    assert_eq!(orders.targets, ["express", "django"]);
+    assert_eq!(orders.duet_pairs, [["express", "django"]]);
+}
+
+#[test]
 fn named_claims_bring_only_their_own_targets_and_groups_take_the_union() {
     let plan = plan_with(SMALL_HOST, &Options::default());
     assert_eq!(

@@ -4,6 +4,7 @@
 pub mod chat;
 pub mod merge;
 pub mod verify;
+pub mod versions;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -85,6 +86,11 @@ pub struct Parameters {
     /// request, as Apache Bench does. Files from before it was recorded kept them open.
     #[serde(default = "kept_alive")]
     pub keep_alive: bool,
+    /// The runtime versions the containers pin, by language (`node`: `24.21.0`, `python`:
+    /// `3.13`), to tell a local-runtime run on other versions (see [`versions::warning`]);
+    /// absent in older files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pinned_versions: BTreeMap<String, String>,
     /// The chat workload's settings (capacity steps or fan-out rooms); absent for HTTP runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat: Option<ChatParameters>,
@@ -152,6 +158,11 @@ pub struct TrialResult {
     /// database near 100% CPU set the pace, not the target).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub services: BTreeMap<String, ResourceSummary>,
+    /// Set when the target stopped answering during the window (paused, frozen,
+    /// overloaded): why, in one line (see `run::unresponsive`). Such a trial's figures
+    /// measure the stall, not the server; it is kept, and every report warns about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unresponsive: Option<String>,
     /// How the target started for this trial: its cold-start time and idle memory. Absent
     /// in files from before it was recorded, and in duet rounds (two targets started on one
     /// cpuset and warmed before they are measured).
@@ -272,6 +283,11 @@ pub struct RunResults {
     /// [`DuetResult`]). Absent in files from before duets, and in runs without them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub duets: Vec<DuetResult>,
+    /// Other faceoff runs seen measuring at the same time, on this host's CPUs or on the
+    /// same engine (checked before the first trial and after each): every figure of this
+    /// run is then lower than the server alone would give.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub concurrent_runs: Vec<crate::runtime::peers::PeerRun>,
 }
 
 /// Two targets measured at the same time on the same cpuset, each under its own generator
@@ -363,6 +379,7 @@ impl RunResults {
             merge: None,
             services: Vec::new(),
             duets: Vec::new(),
+            concurrent_runs: Vec::new(),
         }
     }
 

@@ -21,7 +21,8 @@ pub struct CaseOutcome {
 pub struct TargetVerification {
     pub target: String,
     pub passed: bool,
-    /// Why the target could not be verified at all (did not start, …).
+    /// Why the target could not be verified, or not fully (did not start, was killed for
+    /// memory during the cases, …).
     pub error: Option<String>,
     pub cases: Vec<CaseOutcome>,
 }
@@ -47,9 +48,20 @@ impl TargetVerification {
         }
     }
 
+    /// A target whose cases are under way: marked interrupted until they all ran, so a
+    /// verify stopped half-way says so of it.
+    pub fn under_way(target: &str, interrupted: &str) -> Self {
+        TargetVerification {
+            target: target.to_string(),
+            passed: false,
+            error: Some(interrupted.to_string()),
+            cases: Vec::new(),
+        }
+    }
+
     /// The failed cases, as one line each: `id: difference; difference`.
     pub fn failure_lines(&self) -> Vec<String> {
-        let mut lines: Vec<String> = self.error.iter().map(|e| format!("start: {e}")).collect();
+        let mut lines: Vec<String> = self.error.iter().map(|e| format!("target: {e}")).collect();
         lines.extend(
             self.cases
                 .iter()
@@ -67,8 +79,17 @@ pub struct VerifyReport {
     pub run_id: String,
     pub started_at: String,
     pub finished_at: Option<String>,
+    /// `complete` (every case passed), `failed`, `interrupted` (Ctrl-C or a signal: the
+    /// cases checked so far are kept, the target under way with its error saying so), or
+    /// `running`. Files from before it was recorded read as `complete`.
+    #[serde(default = "complete")]
+    pub status: super::RunStatus,
     pub workloads: Vec<String>,
     pub targets: Vec<TargetVerification>,
+}
+
+fn complete() -> super::RunStatus {
+    super::RunStatus::Complete
 }
 
 impl VerifyReport {

@@ -791,14 +791,21 @@ async fn measure<I: Instance>(
     let startup = startup_of(instance, ready).await;
     let version = instance.runtime_version().await;
     if check {
-        verify_before_timing(
+        let checked = verify_before_timing(
             instance.port(),
             name,
             plan,
             services.database_url,
             verification,
         )
-        .await?;
+        .await;
+        if let Err(failed) = checked {
+            // Cases fail when the target died under them: report why it died instead.
+            let died =
+                runtime::exit_cause(instance, name, &plan.limits, crate::verify::DURING_CASES)
+                    .await?;
+            return Err(died.map_or(failed, TrialError::from));
+        }
     }
     if plan.load == LoadPlan::ColdStart {
         return Ok((cold_start_trial(trial, startup), version));
@@ -861,6 +868,11 @@ async fn measure<I: Instance>(
             "{name}: the load generator kept its CPUs {generator_cpu_percent:.0}% busy; it may have set the pace, not the server (give it more CPUs with --generator-cpus, or fewer --connections)"
         ));
     }
+    if let Some(why) = unresponsive(report, UNRESPONSIVE_TIMEOUT_SHARE) {
+        ui.warn(&format!(
+            "{name}: trial {trial} marked unresponsive: {why}; its figures measure the stall, not the server"
+        ));
+    }
     if let (Some(open), None) = (&report.open_loop, &driven.sweep) {
         if !open.kept_rate() {
             ui.warn(&format!("{name}: {}", crate::sweep::rate_shortfall(open)));
@@ -913,6 +925,7 @@ fn cold_start_trial(trial: u32, startup: Option<results::Startup>) -> TrialResul
         started_at: Some(now.clone()),
         finished_at: Some(now),
         services: Default::default(),
+        unresponsive: None,
         startup,
     }
 }
@@ -945,7 +958,58 @@ fn trial_result(
         finished_at: None,
         services: Default::default(),
         startup: None,
+        unresponsive: unresponsive(report, UNRESPONSIVE_TIMEOUT_SHARE),
     }
+}
+
+/// A trial is marked unresponsive when more than this share of its requests timed out. A
+/// server that answers does not time out at all (the request timeout is seconds, its
+/// latency milliseconds), so 1% is already far beyond noise, and it still lets an open-loop
+/// step past the server's capacity show a few.
+pub const UNRESPONSIVE_TIMEOUT_SHARE: f64 = 0.01;
+
+/// Why the target stopped answering during this window, or `None`: more than `share` of the
+/// requests sent timed out, or whole seconds of the window completed nothing while requests
+/// timed out (a paused container: its connections wait, then time out together).
+pub fn unresponsive(report: &LoadReport, share: f64) -> Option<String> {
+    let timeouts = report.errors.timeout;
+    if timeouts == 0 {
+        return None;
+    }
+    let sent = report.requests + report.errors.transport();
+    let silent = longest_silence(&report.per_second);
+    let fraction = timeouts as f64 / sent.max(1) as f64;
+    if fraction > share {
+        Some(format!(
+            "{timeouts} of {sent} requests timed out ({:.1}%, over the {:.0}% limit){}",
+            fraction * 100.0,
+            share * 100.0,
+            if silent > 0 {
+                format!("; nothing answered for {silent} s of the window")
+            } else {
+                String::new()
+            }
+        ))
+    } else if silent > 0 {
+        Some(format!(
+            "nothing answered for {silent} s of the window and {timeouts} requests timed out"
+        ))
+    } else {
+        None
+    }
+}
+
+/// The longest run of whole seconds without a completed response, in a window that had
+/// some; 0 when every second completed one.
+fn longest_silence(per_second: &[u64]) -> usize {
+    if per_second.iter().all(|&n| n == 0) {
+        return per_second.len();
+    }
+    per_second
+        .split(|&n| n > 0)
+        .map(<[u64]>::len)
+        .max()
+        .unwrap_or(0)
 }
 
 /// Now, as RFC 3339 in UTC.
@@ -968,7 +1032,7 @@ use std::hash::BuildHasher;
 
 #[cfg(test)]
 mod tests {
-    use super::duet_pairs;
+    use super::*;
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
@@ -1012,6 +1076,57 @@ mod tests {
         assert!(
             err.contains("`django`") && err.contains("express, fastapi"),
             "{err}"
+        );
+    }
+
+    fn report(requests: u64, timeouts: u64, per_second: Vec<u64>) -> LoadReport {
+        LoadReport {
+            requests,
+            elapsed: Duration::from_secs(per_second.len() as u64),
+            latency_us: hdrhistogram::Histogram::new(3).unwrap(),
+            service_latency_us: None,
+            status_counts: Default::default(),
+            errors: crate::load::ErrorCounts {
+                timeout: timeouts,
+                ..Default::default()
+            },
+            bytes_received: 0,
+            response_bytes: 0,
+            per_second,
+            warmup_requests: 0,
+            warmup_errors: 0,
+            connections_opened: 0,
+            open_loop: None,
+        }
+    }
+
+    #[test]
+    fn a_trial_without_timeouts_is_never_unresponsive() {
+        assert_eq!(unresponsive(&report(10, 0, vec![5, 0, 0, 5]), 0.01), None);
+    }
+
+    #[test]
+    fn a_paused_target_is_marked_by_its_silent_seconds_and_timeouts() {
+        // 50 connections waited through a pause, then timed out together: few against
+        // the requests, but whole seconds answered nothing.
+        let why = unresponsive(
+            &report(90_000, 50, vec![30_000, 30_000, 0, 0, 0, 30_000]),
+            0.01,
+        )
+        .expect("marked");
+        assert!(
+            why.contains("3 s") && why.contains("50 requests timed out"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn timeouts_over_one_percent_mark_a_trial() {
+        let why = unresponsive(&report(980, 20, vec![490, 490]), 0.01).expect("marked");
+        assert!(why.contains("20 of 1000") && why.contains("2.0%"), "{why}");
+        assert_eq!(
+            unresponsive(&report(99_999, 1, vec![50_000, 49_999]), 0.01),
+            None
         );
     }
 }

@@ -113,6 +113,7 @@ pub async fn execute<R: Runtime, T: Trials>(
         }
     };
     let prepared = prepare_all(runtime, fixtures, schedule.targets, results, path, ui).await?;
+    notice_other_runs(runtime, results, ui).await;
 
     let mut ended_early: Option<String> = None;
     'trials: for trial in 1..=schedule.trials {
@@ -166,6 +167,7 @@ pub async fn execute<R: Runtime, T: Trials>(
                 results::write(path, results)?;
                 break 'trials;
             }
+            notice_other_runs(runtime, results, ui).await;
             results::write(path, results)?;
         }
         let alive: Vec<Prepared> = prepared
@@ -199,6 +201,31 @@ pub async fn execute<R: Runtime, T: Trials>(
     };
     results.finished_at = Some(now_rfc3339());
     results::write(path, results)
+}
+
+/// Looks for other faceoff runs measuring now, on this host's CPUs or on the engine, and
+/// records and warns about each one not seen before: they share the CPUs with this run's
+/// servers and generator, so every figure of both runs is lower than either alone.
+async fn notice_other_runs<R: Runtime>(runtime: &R, results: &mut RunResults, ui: Ui) {
+    let mut cpus =
+        crate::runtime::parse_cpuset(&results.parameters.limits.cpuset).unwrap_or_default();
+    cpus.extend(&results.parameters.generator_cpus);
+    let mut seen = crate::runtime::peers::on_this_host(&results.run_id, &cpus);
+    seen.extend(runtime.other_runs(&results.run_id).await);
+    for peer in seen {
+        if results
+            .concurrent_runs
+            .iter()
+            .any(|known| known.run_id == peer.run_id)
+        {
+            continue;
+        }
+        ui.warn(&format!(
+            "another faceoff is measuring at the same time: {}; both runs share these CPUs, so their figures are lower than either alone (recorded in results.json): run again once it has finished",
+            peer.describe()
+        ));
+        results.concurrent_runs.push(peer);
+    }
 }
 
 /// Records one trial's outcome in its target's entry.

@@ -205,6 +205,9 @@ impl Runtime for DockerRuntime {
             ..Default::default()
         };
         let mut body = body;
+        if let Some(host) = body.host_config.as_mut() {
+            harden(host, RootFs::ReadOnly);
+        }
         if self.nofile_refused.load(Ordering::Relaxed)
             && let Some(host) = body.host_config.as_mut()
         {
@@ -234,6 +237,29 @@ impl Runtime for DockerRuntime {
 
     async fn clean(&self, run_id: Option<&str>) -> Result<usize, RuntimeError> {
         self.clean_run(run_id).await
+    }
+
+    async fn other_runs(&self, own_run_id: &str) -> Vec<super::peers::PeerRun> {
+        let Ok(runs) = runs_on_engine(&self.docker).await else {
+            return Vec::new();
+        };
+        runs.into_iter()
+            .filter(|run| run.run_id != own_run_id)
+            .filter_map(|run| {
+                let seen_on = match run.liveness {
+                    Liveness::Alive => "the engine".to_string(),
+                    Liveness::Unknown(why) => format!("the engine ({why})"),
+                    // Left behind by a run that is gone: `run` already says so.
+                    Liveness::Dead(_) => return None,
+                };
+                Some(super::peers::PeerRun {
+                    run_id: run.run_id,
+                    pid: None,
+                    seen_on,
+                    cpus: Vec::new(),
+                })
+            })
+            .collect()
     }
 }
 
@@ -339,6 +365,48 @@ pub fn host_config(limits: &super::Limits) -> HostConfig {
     }
 }
 
+/// Set to `1`, containers start without the hardening of [`harden`]: only to measure what
+/// the hardening costs (see the README); a warning says so on every start.
+pub const UNHARDENED_ENV: &str = "FACEOFF_UNHARDENED";
+
+/// The most processes and threads one container may have: a fork bomb stops there. Far above
+/// what any target or service uses (PostgreSQL: one process per connection, 200 at most).
+pub const PIDS_LIMIT: i64 = 1024;
+
+/// What a container may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RootFs {
+    /// A read-only root filesystem, with a small tmpfs on /tmp (gunicorn's worker heartbeat
+    /// files; Python falls back to no bytecode cache): the app servers.
+    ReadOnly,
+    /// Writable: PostgreSQL writes its data directory, seeded in the image.
+    Writable,
+}
+
+/// Hardens a container's host settings: no capabilities at all (the servers listen on
+/// unprivileged ports and run as an unprivileged user; PostgreSQL runs as `postgres`),
+/// no-new-privileges (no setuid program can raise them; the app images have none left
+/// either), a process limit, and a read-only root filesystem where the app allows it.
+/// Skipped when [`UNHARDENED_ENV`] is `1`.
+pub fn harden(host: &mut HostConfig, root: RootFs) {
+    if std::env::var(UNHARDENED_ENV).is_ok_and(|v| v == "1") {
+        eprintln!(
+            "warning: {UNHARDENED_ENV}=1: this container runs without hardening (for measuring its cost only)"
+        );
+        return;
+    }
+    host.cap_drop = Some(vec!["ALL".into()]);
+    host.security_opt = Some(vec!["no-new-privileges".into()]);
+    host.pids_limit = Some(PIDS_LIMIT);
+    if root == RootFs::ReadOnly {
+        host.readonly_rootfs = Some(true);
+        host.tmpfs = Some(HashMap::from([(
+            "/tmp".to_string(),
+            "rw,nosuid,nodev,size=64m".to_string(),
+        )]));
+    }
+}
+
 /// Creates and starts a container, removing it again when it does not start. `language`
 /// decides what [`Instance::runtime_version`] asks (none for a service such as PostgreSQL).
 /// The container is labelled with this faceoff process ([`Owner`]), so that `clean` spares it
@@ -413,8 +481,23 @@ mod cgroup {
         })
     }
 
+    /// Whether the engine runs on this host, so its containers' processes and cgroups are
+    /// this host's.
+    pub fn engine_is_local() -> bool {
+        !std::env::var("DOCKER_HOST").is_ok_and(|h| !h.starts_with("unix://"))
+    }
+
+    /// Whether local process `pid` is in container `id`'s cgroup.
+    pub fn holds_process(id: &str, pid: u32) -> Option<bool> {
+        if !engine_is_local() {
+            return None;
+        }
+        let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+        Some(cgroups.contains(id))
+    }
+
     pub fn read(id: &str) -> Option<ResourceReading> {
-        if std::env::var("DOCKER_HOST").is_ok_and(|h| !h.starts_with("unix://")) {
+        if !engine_is_local() {
             return None;
         }
         let root = Path::new("/sys/fs/cgroup");
@@ -561,6 +644,10 @@ impl Instance for DockerInstance {
             code: state.exit_code.unwrap_or(-1),
             oom_killed: state.oom_killed.unwrap_or(false),
         }))
+    }
+
+    async fn owns_process(&self, pid: u32) -> Option<bool> {
+        cgroup::holds_process(&self.id, pid)
     }
 
     async fn logs_tail(&self, lines: usize) -> String {

@@ -407,6 +407,12 @@ impl Instance for LocalInstance {
         Some(self.launched)
     }
 
+    async fn owns_process(&self, pid: u32) -> Option<bool> {
+        // The app was started as the leader of its own process group: its workers share it.
+        let own = self.pid()?;
+        Some(super::proc::process_group(pid) == Some(own as u32))
+    }
+
     async fn exited(&self) -> Result<Option<Exited>, RuntimeError> {
         let mut guard = self.child.lock().map_err(|_| RuntimeError::Prepare {
             target: self.dir.display().to_string(),
@@ -448,18 +454,13 @@ impl Instance for LocalInstance {
     }
 
     async fn runtime_version(&self) -> Option<String> {
-        let program = match self.language {
+        version_of(&match self.language {
             Language::Node => "node".to_string(),
             Language::Python => LocalRuntime::venv_bin(&self.dir)
                 .join("python3")
                 .to_string_lossy()
                 .to_string(),
-        };
-        let output = Command::new(program).arg("--version").output().ok()?;
-        let text = String::from_utf8_lossy(&output.stdout).to_string()
-            + &String::from_utf8_lossy(&output.stderr);
-        let version = text.trim().to_string();
-        (!version.is_empty()).then_some(version)
+        })
     }
 
     async fn open_files_limit(&self) -> Option<u64> {
@@ -496,4 +497,22 @@ impl Drop for LocalInstance {
             let _ = fs::remove_file(&self.pid_file);
         }
     }
+}
+
+/// What `program --version` prints (`v20.20.2`, `Python 3.11.7`), if it runs.
+fn version_of(program: &str) -> Option<String> {
+    let output = Command::new(program).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    let version = text.trim().to_string();
+    (!version.is_empty()).then_some(version)
+}
+
+/// The host's `node` and `python3` versions, by language name: what a local-runtime run
+/// will run on (each Python app's venv is made from the host's `python3`).
+pub fn host_versions() -> Vec<(String, String)> {
+    [(Language::Node, "node"), (Language::Python, "python3")]
+        .into_iter()
+        .filter_map(|(language, program)| Some((language.to_string(), version_of(program)?)))
+        .collect()
 }

@@ -6,10 +6,11 @@
 pub mod docker;
 pub mod local;
 pub mod owner;
+pub mod peers;
 mod proc;
 pub mod services;
 
-pub use proc::process_cpu_ns;
+pub use proc::{PortHolder, port_holder, process_cpu_ns};
 
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 use std::path::PathBuf;
@@ -23,6 +24,8 @@ use crate::images::{AppImage, ImageError};
 
 /// The only address apps listen on and traffic goes to.
 pub const HOST: &str = "127.0.0.1";
+/// When a target that exited before it answered stopped, for [`RuntimeError::Crashed`].
+pub const BEFORE_READY: &str = "before it became ready";
 /// Log lines an error carries when an app fails to start.
 pub const LOG_TAIL_LINES: usize = 40;
 
@@ -74,10 +77,20 @@ pub enum RuntimeError {
     NoEngine { endpoint: String, message: String },
     #[error("port {port} on 127.0.0.1 is in use: stop what listens there or pick another port")]
     PortInUse { port: u16 },
-    #[error("{target} exited with code {code} before it became ready; last log lines: {logs}")]
+    #[error(
+        "port {port} on 127.0.0.1 was taken by another process ({holder}) before {target} could listen on it: stop that process, or run again (faceoff picks another free port)"
+    )]
+    PortTaken {
+        target: String,
+        port: u16,
+        holder: String,
+    },
+    #[error("{target} exited with code {code} {during}; last log lines: {logs}")]
     Crashed {
         target: String,
         code: i64,
+        /// When: [`BEFORE_READY`], "during the contract cases", …
+        during: &'static str,
         logs: String,
     },
     #[error(
@@ -217,6 +230,11 @@ pub trait Instance {
     fn launched(&self) -> Option<Launched> {
         None
     }
+    /// Whether the local process `pid` is part of this target; `None` when this runtime
+    /// cannot tell (a remote engine).
+    async fn owns_process(&self, _pid: u32) -> Option<bool> {
+        None
+    }
     /// How many files the target's process may open (its soft `RLIMIT_NOFILE`), when known:
     /// it bounds how many connections it can hold.
     async fn open_files_limit(&self) -> Option<u64> {
@@ -243,6 +261,11 @@ pub trait Runtime {
         prepared: &Prepared,
         spec: &LaunchSpec<'_>,
     ) -> Result<Self::Instance, RuntimeError>;
+    /// Other faceoff runs with live containers on this runtime's engine (none for the local
+    /// runtime: [`peers::on_this_host`] sees those).
+    async fn other_runs(&self, _own_run_id: &str) -> Vec<peers::PeerRun> {
+        Vec::new()
+    }
     /// Removes what faceoff left behind: everything of `run_id`, or of any run when `None`.
     /// Returns how many containers or processes were removed.
     async fn clean(&self, run_id: Option<&str>) -> Result<usize, RuntimeError>;
@@ -381,7 +404,9 @@ pub const READY_POLL: Duration = Duration::from_millis(10);
 const EXIT_CHECK: Duration = Duration::from_millis(100);
 
 /// Waits until the target answers 200 on `GET /status`, failing early with its logs when it
-/// exits (or is killed for memory) first. Returns when that first 200 arrived.
+/// exits (or is killed for memory) first. A 200 from another process that took the port
+/// first is not the target's: that is [`RuntimeError::PortTaken`], not readiness. Returns
+/// when the target's first 200 arrived.
 pub async fn wait_ready<I: Instance>(
     instance: &I,
     target: &str,
@@ -395,24 +420,18 @@ pub async fn wait_ready<I: Instance>(
         if checked {
             next_exit_check = Instant::now() + EXIT_CHECK;
         }
-        if checked && let Some(exited) = instance.exited().await? {
-            let logs = instance.logs_tail(LOG_TAIL_LINES).await;
-            return Err(if exited.oom_killed {
-                RuntimeError::OomKilled {
-                    target: target.into(),
-                    limit_mib: limits.memory_bytes / (1024 * 1024),
-                    logs,
-                }
-            } else {
-                RuntimeError::Crashed {
-                    target: target.into(),
-                    code: exited.code,
-                    logs,
-                }
-            });
+        if checked && let Some(cause) = exit_cause(instance, target, limits, BEFORE_READY).await? {
+            return Err(cause);
         }
         let last = match probe_status(instance.port()).await {
-            Ok(200) => return Ok(Instant::now()),
+            Ok(200) => {
+                // Its time, before the check of who answered (a look in /proc) adds its own.
+                let at = Instant::now();
+                return match port_taken(instance, target).await {
+                    Some(taken) => Err(taken),
+                    None => Ok(at),
+                };
+            }
             Ok(code) => format!("last answer: HTTP {code}"),
             Err(err) => format!("last attempt: {err}"),
         };
@@ -425,6 +444,52 @@ pub async fn wait_ready<I: Instance>(
             });
         }
         tokio::time::sleep(READY_POLL).await;
+    }
+}
+
+/// Why the target stopped, when it has: killed for memory, its port taken by another
+/// process (it could not listen), or its exit code with its logs; `during` says when
+/// ("before it became ready", "during the contract cases"). `None` while it runs.
+pub async fn exit_cause<I: Instance>(
+    instance: &I,
+    target: &str,
+    limits: &Limits,
+    during: &'static str,
+) -> Result<Option<RuntimeError>, RuntimeError> {
+    let Some(exited) = instance.exited().await? else {
+        return Ok(None);
+    };
+    let logs = instance.logs_tail(LOG_TAIL_LINES).await;
+    if exited.oom_killed {
+        return Ok(Some(RuntimeError::OomKilled {
+            target: target.into(),
+            limit_mib: limits.memory_bytes / (1024 * 1024),
+            logs,
+        }));
+    }
+    if let Some(taken) = port_taken(instance, target).await {
+        return Ok(Some(taken));
+    }
+    Ok(Some(RuntimeError::Crashed {
+        target: target.into(),
+        code: exited.code,
+        during,
+        logs,
+    }))
+}
+
+/// [`RuntimeError::PortTaken`] when a process of this host that is not the target listens
+/// on the target's port. Only where the runtime can tell which processes are its own.
+async fn port_taken<I: Instance>(instance: &I, target: &str) -> Option<RuntimeError> {
+    let port = instance.port();
+    let holder = port_holder(port)?;
+    match instance.owns_process(holder.pid).await {
+        Some(false) => Some(RuntimeError::PortTaken {
+            target: target.into(),
+            port,
+            holder: holder.to_string(),
+        }),
+        _ => None,
     }
 }
 

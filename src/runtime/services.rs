@@ -612,6 +612,19 @@ impl Launcher {
         let app = service
             .as_target()
             .filter(|_| service.kind == ServiceKind::App);
+        let mut host = HostConfig {
+            // PostgreSQL's shared memory; the engine's default 64 MiB is too small for
+            // its parallel workers.
+            shm_size: Some(256 * 1024 * 1024),
+            ..docker::host_config(self.limits_of(service))
+        };
+        docker::harden(
+            &mut host,
+            match service.kind {
+                ServiceKind::Postgres => docker::RootFs::Writable,
+                ServiceKind::App => docker::RootFs::ReadOnly,
+            },
+        );
         let body = ContainerCreateBody {
             image: Some(prepared.image.clone()),
             cmd: app
@@ -623,12 +636,7 @@ impl Launcher {
                 format!("FACEOFF_RUN={run_id}"),
             ]),
             labels: Some(labels),
-            host_config: Some(HostConfig {
-                // PostgreSQL's shared memory; the engine's default 64 MiB is too small for
-                // its parallel workers.
-                shm_size: Some(256 * 1024 * 1024),
-                ..docker::host_config(self.limits_of(service))
-            }),
+            host_config: Some(host),
             ..Default::default()
         };
         let name = format!("faceoff-{run_id}-{}-{port}", service.name);

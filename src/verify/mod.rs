@@ -7,16 +7,19 @@
 
 pub mod chat;
 mod db;
+mod fuzz;
+mod raw;
 
 // The record types live with the results; `faceoff::verify::VerifyReport` stays a name.
 pub use crate::results::{CaseOutcome, TargetVerification, VerifyReport};
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
 use serde_json::Value;
 
-use crate::contract::{Before, Case, Contract, Defaults, OVERSIZED};
+use crate::contract::{Before, Case, Contract, Defaults, INVALID_UTF8, OVERSIZED};
 
 /// What came back for one request.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +29,8 @@ pub struct Observed {
     /// `Content-Length` or `Transfer-Encoding` was present.
     pub framed: bool,
     pub date: Option<String>,
+    /// The names of the headers present, lowercase.
+    pub header_names: BTreeSet<String>,
     pub body: Vec<u8>,
     pub elapsed: Duration,
 }
@@ -51,9 +56,7 @@ pub fn check_case(case: &Case, defaults: &Defaults, observed: &Observed) -> Vec<
             defaults.content_type
         )),
     }
-    if !observed.framed {
-        failures.push("neither Content-Length nor Transfer-Encoding in the response".into());
-    }
+    failures.extend(header_failures(defaults, observed));
     let elapsed_ms = observed.elapsed.as_millis() as u64;
     if let Some(min) = expect.min_ms
         && elapsed_ms < min
@@ -135,6 +138,29 @@ pub fn check_case(case: &Case, defaults: &Defaults, observed: &Observed) -> Vec<
                 None => failures.push(format!("body has no integer at {pointer}")),
             }
         }
+    }
+    failures
+}
+
+/// TechEmpower's header rules (`verify_headers` in its toolset), for any response: each of
+/// the contract's required headers present, the body framed by `Content-Length` or
+/// `Transfer-Encoding`, and a `Date` in HTTP's fixed format (`Wed, 25 Nov 2026 12:00:00 GMT`).
+pub fn header_failures(defaults: &Defaults, observed: &Observed) -> Vec<String> {
+    let mut failures: Vec<String> = defaults
+        .required_headers
+        .iter()
+        .filter(|name| !observed.header_names.contains(&name.to_ascii_lowercase()))
+        .map(|name| format!("required header `{name}` missing (TechEmpower's verifier fails it)"))
+        .collect();
+    if !observed.framed {
+        failures.push("neither Content-Length nor Transfer-Encoding in the response".into());
+    }
+    if let Some(date) = &observed.date
+        && chrono::NaiveDateTime::parse_from_str(date, "%a, %d %b %Y %H:%M:%S GMT").is_err()
+    {
+        failures.push(format!(
+            "Date `{date}` is not in HTTP's format (`Wed, 25 Nov 2026 12:00:00 GMT`)"
+        ));
     }
     failures
 }
@@ -271,6 +297,10 @@ pub async fn send(
         framed: headers.contains_key(reqwest::header::CONTENT_LENGTH)
             || headers.contains_key(reqwest::header::TRANSFER_ENCODING),
         date: header(reqwest::header::DATE),
+        header_names: headers
+            .keys()
+            .map(|name| name.as_str().to_string())
+            .collect(),
         body,
         elapsed: started.elapsed(),
     })
@@ -284,6 +314,21 @@ fn describe(err: &reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// How long a raw request waits for its answer: a target that waits for a body it was
+/// promised and never gets would otherwise hold the check for good.
+const RAW_ANSWER_LIMIT: Duration = Duration::from_secs(10);
+
+/// The framing of a case the HTTP client cannot send (chunked, or a length declared and not
+/// sent); `None` for an ordinary request.
+fn raw_framing(case: &Case) -> Option<raw::Framing> {
+    if case.request.chunked {
+        // Small chunks, so that the body really arrives in pieces.
+        Some(raw::Framing::Chunked(4096))
+    } else {
+        case.request.declared_length.map(raw::Framing::Declared)
+    }
 }
 
 /// The body a case sends, with its content type.
@@ -301,6 +346,14 @@ fn case_body(case: &Case, defaults: &Defaults) -> Option<(Vec<u8>, String)> {
         let padding = "x".repeat(defaults.max_body_bytes + defaults.max_body_bytes / 2);
         let json = serde_json::json!({"customer_id": padding, "items": [], "total_amount": 1});
         return Some((json.to_string().into_bytes(), content_type));
+    }
+    if body == INVALID_UTF8 {
+        let mut bytes = br#"{"customer_id":"c-"#.to_vec();
+        bytes.push(0xFF);
+        bytes.extend_from_slice(
+            br#"","items":[{"product_id":"item1","quantity":1}],"total_amount":1}"#,
+        );
+        return Some((bytes, content_type));
     }
     Some((body.clone().into_bytes(), content_type))
 }
@@ -332,10 +385,28 @@ async fn run_case(
         }
     }
     let body = case_body(case, defaults);
-    let body = body
-        .as_ref()
-        .map(|(bytes, ct)| (bytes.clone(), ct.as_str()));
-    match send(client, port, &case.request.method, &case.request.path, body).await {
+    let answer = match raw_framing(case) {
+        Some(framing) => {
+            let (bytes, content_type) =
+                body.unwrap_or_else(|| (Vec::new(), "application/json".into()));
+            let request = raw::request_bytes(
+                port,
+                &case.request.method,
+                &case.request.path,
+                &content_type,
+                &bytes,
+                framing,
+            );
+            raw::exchange(port, &request, RAW_ANSWER_LIMIT).await
+        }
+        None => {
+            let body = body
+                .as_ref()
+                .map(|(bytes, ct)| (bytes.clone(), ct.as_str()));
+            send(client, port, &case.request.method, &case.request.path, body).await
+        }
+    };
+    match answer {
         Ok(observed) => {
             outcome.status = Some(observed.status);
             outcome.elapsed_ms = observed.elapsed.as_secs_f64() * 1000.0;
@@ -372,20 +443,43 @@ pub async fn verify_target_and_services(
     database_url: Option<&str>,
     services: Option<&mut Option<crate::runtime::services::RunningServices>>,
 ) -> Vec<CaseOutcome> {
+    let mut outcomes = Vec::new();
+    verify_cases_into(
+        &mut outcomes,
+        port,
+        contract,
+        workloads,
+        database_url,
+        services,
+    )
+    .await;
+    outcomes
+}
+
+/// [`verify_target_and_services`], each outcome pushed onto `outcomes` as soon as it is
+/// known: when the future is dropped (Ctrl-C), the cases run so far are kept.
+async fn verify_cases_into(
+    outcomes: &mut Vec<CaseOutcome>,
+    port: u16,
+    contract: &Contract,
+    workloads: &[String],
+    database_url: Option<&str>,
+    services: Option<&mut Option<crate::runtime::services::RunningServices>>,
+) {
     let client = match client() {
         Ok(client) => client,
         Err(err) => {
-            return vec![outcome_of(
+            outcomes.push(outcome_of(
                 "client",
                 "",
                 "the HTTP client",
                 vec![err.to_string()],
-            )];
+            ));
+            return;
         }
     };
     let started = Instant::now();
     let first = send(&client, port, "GET", "/status", None).await.ok();
-    let mut outcomes = Vec::new();
     let (with_services_down, cases): (Vec<&Case>, Vec<&Case>) = contract
         .cases_for(workloads)
         .into_iter()
@@ -396,6 +490,12 @@ pub async fn verify_target_and_services(
     let orders_included = workloads.is_empty() || workloads.iter().any(|w| w == "orders");
     if orders_included {
         outcomes.push(concurrency_check(&client, port, contract).await);
+    }
+    if orders_included && let Some(spec) = &contract.fuzz {
+        outcomes.push(fuzz_check(&client, port, spec).await);
+    }
+    if orders_included && let Some(spec) = &contract.idle_connection {
+        outcomes.push(idle_connection_check(&client, port, spec).await);
     }
     let db_included = workloads.is_empty() || workloads.iter().any(|w| w == "db");
     if db_included && let Some(spec) = &contract.db_reads {
@@ -420,7 +520,6 @@ pub async fn verify_target_and_services(
         }
     }
     outcomes.push(date_check(&client, port, first, started).await);
-    outcomes
 }
 
 fn outcome_of(id: &str, workload: &str, description: &str, failures: Vec<String>) -> CaseOutcome {
@@ -540,6 +639,149 @@ async fn concurrency_check(
     outcome
 }
 
+/// Generated bad inputs ([`fuzz::bad_inputs`]): each must be a 400 with a JSON error, so
+/// every target answers each alike; and none may touch the stock.
+async fn fuzz_check(
+    client: &reqwest::Client,
+    port: u16,
+    spec: &crate::contract::Fuzz,
+) -> CaseOutcome {
+    // Failures listed one by one, up to this many; the rest are counted.
+    const SHOWN: usize = 5;
+    let description = format!(
+        "{} generated bad inputs (seed {}): each a 400 with a JSON error",
+        spec.inputs, spec.seed
+    );
+    let before = send(client, port, "GET", "/orders/inventory", None)
+        .await
+        .map(|o| o.body);
+    let started = Instant::now();
+    let mut failures = Vec::new();
+    let mut failed = 0;
+    for input in fuzz::bad_inputs(spec.seed, spec.inputs) {
+        let body = input.body.clone().map(|b| (b, "application/json"));
+        let problems = match send(client, port, input.method, &input.path, body).await {
+            Ok(observed) => fuzz_answer_problems(&observed),
+            Err(err) => vec![format!("request failed: {err}")],
+        };
+        if !problems.is_empty() {
+            failed += 1;
+            if failures.len() < SHOWN {
+                failures.push(format!("{}: {}", input.describe(), problems.join("; ")));
+            }
+        }
+    }
+    if failed > SHOWN {
+        failures.push(format!("and {} more inputs", failed - SHOWN));
+    }
+    let after = send(client, port, "GET", "/orders/inventory", None)
+        .await
+        .map(|o| o.body);
+    if let (Ok(before), Ok(after)) = (&before, &after)
+        && before != after
+    {
+        failures.push(format!(
+            "the inventory changed: {} before, {} after",
+            excerpt(before),
+            excerpt(after)
+        ));
+    }
+    let mut outcome = outcome_of("fuzz.bad_inputs", "orders", &description, failures);
+    outcome.elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    outcome
+}
+
+/// What is wrong with a fuzz answer: anything but a 400 whose body is a JSON object with a
+/// non-empty string `error`.
+fn fuzz_answer_problems(observed: &Observed) -> Vec<String> {
+    let mut problems = Vec::new();
+    if observed.status != 400 {
+        problems.push(format!("status {}, expected 400", observed.status));
+    }
+    let error = serde_json::from_slice::<Value>(&observed.body)
+        .ok()
+        .and_then(|body| {
+            body.get("error")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
+    if error.is_none_or(|e| e.is_empty()) {
+        problems.push(format!("no JSON error: {}", excerpt(&observed.body)));
+    }
+    problems
+}
+
+/// One client connects and sends nothing (a slow client, or one gone quiet). Meanwhile
+/// another must get its answer within `max_ms`, and the target's state must survive: a
+/// server that kills a stuck worker to free itself loses the stock it held in memory.
+async fn idle_connection_check(
+    client: &reqwest::Client,
+    port: u16,
+    spec: &crate::contract::IdleConnection,
+) -> CaseOutcome {
+    let description = format!(
+        "an idle connection open: another client answered within {} ms, the stock kept",
+        spec.max_ms
+    );
+    let outcome = |failures| {
+        outcome_of(
+            "slow_clients.idle_connection",
+            "orders",
+            &description,
+            failures,
+        )
+    };
+    // A stock no restart would give back (a restarted worker has the article's 100).
+    let stock = serde_json::json!({"inventory": {"item1": 7, "item2": 0, "item3": 7}});
+    let reset = send(
+        client,
+        port,
+        "POST",
+        "/orders/reset",
+        Some((stock.to_string().into_bytes(), "application/json")),
+    )
+    .await;
+    if !matches!(&reset, Ok(r) if r.status == 200) {
+        return outcome(vec![format!(
+            "setting the stock answered {:?}",
+            reset.map(|r| r.status)
+        )]);
+    }
+    let idle = match raw::idle_connection(port).await {
+        Ok(idle) => idle,
+        Err(err) => return outcome(vec![format!("opening the idle connection: {err}")]),
+    };
+    // Let the server accept it (a sync worker then waits on it).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let limit = Duration::from_millis(spec.max_ms);
+    let answer =
+        tokio::time::timeout(limit, send(client, port, "GET", "/orders/inventory", None)).await;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    drop(idle);
+    let mut failures = Vec::new();
+    match answer {
+        Err(_) => failures.push(format!(
+            "GET /orders/inventory got no answer within {} ms while another connection sat idle",
+            spec.max_ms
+        )),
+        Ok(Err(err)) => failures.push(format!("GET /orders/inventory failed: {err}")),
+        Ok(Ok(inventory)) => {
+            let body: Value = serde_json::from_slice(&inventory.body).unwrap_or(Value::Null);
+            let left = body.pointer("/inventory/item1").and_then(Value::as_i64);
+            if left != Some(7) {
+                failures.push(format!(
+                    "the stock of item1 is {left:?} after an idle connection, expected 7 (was the worker restarted?)"
+                ));
+            }
+        }
+    }
+    let _ = send(client, port, "POST", "/orders/reset", None).await;
+    let mut outcome = outcome(failures);
+    outcome.elapsed_ms = elapsed_ms;
+    outcome
+}
+
 /// The `Date` header must change over time: a target answering from a cache fails. Servers
 /// may refresh a cached Date once a second (uvicorn and nginx do), so the check allows a few
 /// seconds before it calls the header stuck.
@@ -585,6 +827,9 @@ async fn date_check(
     }
 }
 
+/// When a target that stopped under the contract's cases stopped.
+pub const DURING_CASES: &str = "during the contract cases";
+
 /// The services (built) every verified target runs beside, and what starts them.
 pub struct VerifyServices<'a> {
     pub launcher: &'a crate::runtime::services::Launcher,
@@ -594,9 +839,18 @@ pub struct VerifyServices<'a> {
     pub workload_services: &'a [String],
 }
 
-/// Prepares, starts and verifies each target in turn, stopping each afterwards. With
-/// `services`, each target gets its own fresh set, started before it and stopped after it.
+/// What a target being verified when `verify` was interrupted records as its error.
+pub const INTERRUPTED: &str =
+    "interrupted before its cases finished: the cases run so far are kept";
+
+/// Prepares, starts and verifies each target in turn, stopping each afterwards, and pushes
+/// each target's verification onto `verified` as it goes: the target under way is there
+/// with the cases run so far and [`INTERRUPTED`] as its error until its last case, so a
+/// dropped future (Ctrl-C) leaves everything checked so far. With `services`, each target
+/// gets its own fresh set, started before it and stopped after it.
+#[allow(clippy::too_many_arguments)]
 pub async fn verify_all<R: crate::runtime::Runtime>(
+    verified: &mut Vec<TargetVerification>,
     runtime: &R,
     targets: &[crate::config::Target],
     contract: &Contract,
@@ -604,9 +858,8 @@ pub async fn verify_all<R: crate::runtime::Runtime>(
     launch: &crate::runtime::LaunchSettings<'_>,
     services: Option<VerifyServices<'_>>,
     progress: crate::images::Progress<'_>,
-) -> Vec<TargetVerification> {
+) {
     use crate::runtime::Instance;
-    let mut verified = Vec::new();
     for target in targets {
         progress(&format!("[verify] {}", target.name));
         let indented = |line: &str| progress(&format!("  {line}"));
@@ -653,11 +906,16 @@ pub async fn verify_all<R: crate::runtime::Runtime>(
             .as_ref()
             .and_then(|r| r.database_url())
             .map(str::to_string);
-        let cases = match &target.chat {
+        verified.push(TargetVerification::under_way(&target.name, INTERRUPTED));
+        let under_way = verified.len() - 1;
+        match &target.chat {
             // A chat server answers the chat cases; the HTTP contract is not its to serve.
-            Some(chat) => chat::verify_chat(instance.port(), chat).await,
+            Some(chat) => {
+                verified[under_way].cases = chat::verify_chat(instance.port(), chat).await;
+            }
             None => {
-                verify_target_and_services(
+                verify_cases_into(
+                    &mut verified[under_way].cases,
                     instance.port(),
                     contract,
                     workloads,
@@ -667,12 +925,23 @@ pub async fn verify_all<R: crate::runtime::Runtime>(
                 .await
             }
         };
-        let result = TargetVerification::from_cases(&target.name, cases);
+        let cases = std::mem::take(&mut verified[under_way].cases);
+        let result = &mut verified[under_way];
+        *result = TargetVerification::from_cases(&target.name, cases);
         progress(&format!(
             "  {}/{} cases passed",
             result.cases.iter().filter(|c| c.passed).count(),
             result.cases.len()
         ));
+        // A target that died under the cases (killed for memory…) failed them for that
+        // reason, not for its contract: the cause is the line worth reading.
+        if let Ok(Some(cause)) =
+            crate::runtime::exit_cause(&instance, &target.name, launch.limits, DURING_CASES).await
+        {
+            progress(&format!("  {cause}"));
+            result.passed = false;
+            result.error = Some(cause.to_string());
+        }
         if let Err(err) = instance.stop().await {
             progress(&format!("  stopping {} failed: {err}", target.name));
         }
@@ -681,9 +950,7 @@ pub async fn verify_all<R: crate::runtime::Runtime>(
         {
             progress(&format!("  stopping the services failed: {err}"));
         }
-        verified.push(result);
     }
-    verified
 }
 
 #[cfg(test)]
@@ -696,6 +963,7 @@ mod tests {
         Defaults {
             content_type: "application/json; charset=utf-8".into(),
             max_body_bytes: 16,
+            required_headers: vec!["Server".into(), "Date".into(), "Content-Type".into()],
         }
     }
 
@@ -711,6 +979,8 @@ mod tests {
                 json: None,
                 body: None,
                 content_type: None,
+                chunked: false,
+                declared_length: None,
             },
             expect,
         }
@@ -737,6 +1007,9 @@ mod tests {
             content_type: Some("application/json; charset=utf-8".into()),
             framed: true,
             date: Some("Wed, 25 Nov 2026 12:00:00 GMT".into()),
+            header_names: ["server", "date", "content-type", "content-length"]
+                .map(String::from)
+                .into(),
             body: body.as_bytes().to_vec(),
             elapsed: Duration::from_millis(5),
         }
@@ -784,6 +1057,38 @@ mod tests {
         let mut seen = observed(200, "{}");
         seen.framed = false;
         assert_eq!(check_case(&case(expect(200)), &defaults(), &seen).len(), 1);
+    }
+
+    #[test]
+    fn a_response_without_a_server_header_fails_as_techempower_fails_it() {
+        let mut seen = observed(200, "{}");
+        seen.header_names.remove("server");
+        assert_eq!(
+            check_case(&case(expect(200)), &defaults(), &seen),
+            ["required header `Server` missing (TechEmpower's verifier fails it)"]
+        );
+    }
+
+    #[test]
+    fn an_error_response_needs_the_same_headers() {
+        let mut e = expect(404);
+        e.error = true;
+        let mut seen = observed(404, r#"{"error":"not found"}"#);
+        seen.header_names.remove("date");
+        seen.date = None;
+        assert_eq!(
+            check_case(&case(e), &defaults(), &seen),
+            ["required header `Date` missing (TechEmpower's verifier fails it)"]
+        );
+    }
+
+    #[test]
+    fn a_date_outside_https_format_fails() {
+        let mut seen = observed(200, "{}");
+        seen.date = Some("2026-11-25T12:00:00Z".into());
+        let failures = check_case(&case(expect(200)), &defaults(), &seen);
+        assert_eq!(failures.len(), 1, "{failures:?}");
+        assert!(failures[0].contains("not in HTTP's format"), "{failures:?}");
     }
 
     #[test]
@@ -856,6 +1161,29 @@ mod tests {
             &observed(404, "<h1>Not Found</h1>"),
         );
         assert_eq!(failures, ["body is not JSON: <h1>Not Found</h1>"]);
+    }
+
+    #[test]
+    fn invalid_utf8_placeholder_is_an_order_with_a_byte_that_is_not_utf8() {
+        let mut c = case(expect(400));
+        c.request.body = Some(INVALID_UTF8.into());
+        let (bytes, _) = case_body(&c, &defaults()).unwrap();
+        assert!(std::str::from_utf8(&bytes).is_err());
+        let lossy = String::from_utf8_lossy(&bytes);
+        assert!(serde_json::from_str::<Value>(&lossy).is_ok(), "{lossy}");
+    }
+
+    #[test]
+    fn a_fuzz_answer_must_be_a_400_with_a_json_error() {
+        assert!(fuzz_answer_problems(&observed(400, r#"{"error":"bad"}"#)).is_empty());
+        assert_eq!(
+            fuzz_answer_problems(&observed(422, r#"{"detail":[]}"#)),
+            ["status 422, expected 400", "no JSON error: {\"detail\":[]}"]
+        );
+        assert_eq!(
+            fuzz_answer_problems(&observed(400, r#"{"error":""}"#)).len(),
+            1
+        );
     }
 
     #[test]

@@ -82,21 +82,36 @@ def api_view(*methods):
 
 # ---------------------------------------------------------------- input rules
 
-PLAIN_DIGITS = re.compile(r"[0-9]{1,12}")
+PLAIN_DIGITS = re.compile(r"[0-9]+")
+# The largest integer a double holds exactly (RFC 8259, section 6): JavaScript's targets
+# cannot tell larger ones apart, so the contract refuses them everywhere.
+MAX_SAFE_INTEGER = 2**53 - 1
 
 
 def query_int(request, name, low, high):
-    """A required query integer written as plain decimal digits, low..=high, else 400."""
-    value = request.GET.get(name)
-    if value is None:
+    """A required query integer written as plain decimal digits (leading zeros allowed),
+    low..=high, given once (Django would take the last of ?ms=1&ms=2), else 400."""
+    values = request.GET.getlist(name)
+    if not values:
         raise ApiError(400, f"query parameter {name} is required")
-    if not PLAIN_DIGITS.fullmatch(value) or not low <= int(value) <= high:
+    if len(values) > 1:
+        raise ApiError(400, f"query parameter {name} given more than once")
+    # Past 12 significant digits it is out of range anyway (and int() of a huge string is slow).
+    digits = values[0].lstrip("0") or "0"
+    if not PLAIN_DIGITS.fullmatch(values[0]) or len(digits) > 12 or not low <= int(digits) <= high:
         raise ApiError(400, f"{name} must be an integer from {low} to {high}")
-    return int(value)
+    return int(digits)
 
 
 def _refuse_constant(name):
     raise ValueError(f"{name} is not JSON")
+
+
+def _json_number(text):
+    """JSON has one number type: 2.0 and 1e2 are the integers 2 and 100 (as JavaScript and
+    JSON Schema see them), so integer fields accept them and answer 2, not 2.0."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
 
 
 def json_body(request, required=True):
@@ -116,8 +131,11 @@ def json_body(request, required=True):
         return None
     if request.content_type.lower() != "application/json":
         raise ApiError(415, "Content-Type must be application/json")
+    # JSON is UTF-8 (RFC 8259): a charset parameter may only say so.
+    if request.content_params.get("charset", "utf-8").lower() != "utf-8":
+        raise ApiError(415, "a JSON body must be UTF-8")
     try:
-        data = json.loads(raw, parse_constant=_refuse_constant)
+        data = json.loads(raw, parse_constant=_refuse_constant, parse_float=_json_number)
     except (ValueError, RecursionError) as error:
         raise ApiError(400, f"malformed JSON: {error}") from None
     if not isinstance(data, dict):

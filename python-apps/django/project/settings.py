@@ -54,6 +54,10 @@ def database_from_url(url):
 
 
 DATABASES = {"default": database_from_url(os.environ["DATABASE_URL"])} if os.environ.get("DATABASE_URL") else {}
+# Whether a database was given, read once here: the views cannot ask DATABASES, since Django
+# fills an empty DATABASES in place with a "default" dummy backend on first use (whose every
+# call raises ImproperlyConfigured: a 500 where the contract says 503).
+DATABASE_CONFIGURED = bool(DATABASES)
 
 TEMPLATES = []
 

@@ -29,7 +29,16 @@ from django.db import Error as DatabaseError
 from django.db import connection
 
 from . import leibniz, periodic
-from .contract import ApiError, api_view, check_fields, is_int, json_body, json_response, query_int
+from .contract import (
+    MAX_SAFE_INTEGER,
+    ApiError,
+    api_view,
+    check_fields,
+    is_int,
+    json_body,
+    json_response,
+    query_int,
+)
 
 
 # ---------------------------------------------------------------- status (seed 004)
@@ -170,8 +179,11 @@ def orders_reset(request):
     if not isinstance(inventory, dict):
         raise ApiError(400, "inventory must be an object")
     for product_id, stock in inventory.items():
-        if not is_int(stock) or stock < 0:
-            raise ApiError(400, f"inventory.{product_id} must be an integer >= 0")
+        # Refused as Fastify's JSON parser refuses it (prototype poisoning), for all targets.
+        if product_id == "__proto__":
+            raise ApiError(400, "a product may not be named __proto__")
+        if not is_int(stock) or not 0 <= stock <= MAX_SAFE_INTEGER:
+            raise ApiError(400, f"inventory.{product_id} must be an integer from 0 to 2^53 - 1")
     return json_response(processor.reset(inventory))
 
 
@@ -229,7 +241,7 @@ def query_count(request):
 def world_rows(count):
     """`count` random rows of `world`, one query each, on this request's connection (from
     the psycopg pool of settings.DATABASES; 503 when there is no database or it is down)."""
-    if "default" not in settings.DATABASES:
+    if not settings.DATABASE_CONFIGURED:
         raise ApiError(503, "no database configured: set DATABASE_URL")
     try:
         with connection.cursor() as cursor:
