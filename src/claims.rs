@@ -100,6 +100,12 @@ pub enum Metric {
     ConnectionsHeld,
     /// Server memory per held chat connection, KiB, at that step (idle memory subtracted).
     MemoryPerConnectionKib,
+    /// Cold start: ms from the container's start (the process's exec, on the local
+    /// runtime) to its first 200 on `/status`. Every HTTP trial records it; the
+    /// `cold-start` profile repeats starts without load.
+    ColdStartMs,
+    /// Memory in use at that first 200, before any load, MiB.
+    IdleMemoryMib,
 }
 
 impl Metric {
@@ -119,6 +125,8 @@ impl Metric {
             Metric::DurationS => "duration_s",
             Metric::ConnectionsHeld => "connections_held",
             Metric::MemoryPerConnectionKib => "memory_per_connection_kib",
+            Metric::ColdStartMs => "cold_start_ms",
+            Metric::IdleMemoryMib => "idle_memory_mib",
         }
     }
 
@@ -132,8 +140,9 @@ impl Metric {
             | Metric::LatencyP99Ms
             | Metric::LatencyP999Ms
             | Metric::LatencyMaxMs
-            | Metric::LatencyMeanMs => "ms",
-            Metric::PeakMemoryMib | Metric::MeanMemoryMib => "MiB",
+            | Metric::LatencyMeanMs
+            | Metric::ColdStartMs => "ms",
+            Metric::PeakMemoryMib | Metric::MeanMemoryMib | Metric::IdleMemoryMib => "MiB",
             Metric::DurationS => "s",
             Metric::ConnectionsHeld => "connections",
             Metric::MemoryPerConnectionKib => "KiB",
@@ -149,6 +158,12 @@ impl Metric {
     /// Whether any faceoff trial records this figure.
     pub fn is_measured(self) -> bool {
         true
+    }
+
+    /// Whether the figure is of the target's start, which every HTTP trial records before
+    /// any load: runs under any HTTP profile give it, at any concurrency.
+    pub fn is_startup(self) -> bool {
+        matches!(self, Metric::ColdStartMs | Metric::IdleMemoryMib)
     }
 
     /// Whether only a chat capacity ramp gives this figure.
@@ -179,6 +194,10 @@ impl Metric {
     pub fn of(self, trial: &TrialResult) -> Option<f64> {
         const MIB: f64 = 1024.0 * 1024.0;
         let l = &trial.latency;
+        // A cold-start trial sent no request: it has no throughput, latency or load memory.
+        if trial.is_start_only() && !self.is_startup() {
+            return None;
+        }
         Some(match self {
             Metric::RequestsPerSec => trial.requests_per_sec,
             Metric::LatencyP50Ms => l.p50_ms,
@@ -191,6 +210,8 @@ impl Metric {
             Metric::PeakMemoryMib => trial.resources.peak_memory_bytes as f64 / MIB,
             Metric::MeanMemoryMib => trial.resources.mean_memory_bytes as f64 / MIB,
             Metric::DurationS if trial.requests > 0 => trial.duration_s / trial.requests as f64,
+            Metric::ColdStartMs => trial.startup?.ready_ms,
+            Metric::IdleMemoryMib => trial.startup?.idle_memory_bytes? as f64 / MIB,
             Metric::DurationS | Metric::ConnectionsHeld | Metric::MemoryPerConnectionKib => {
                 return None;
             }
@@ -1145,6 +1166,9 @@ pub struct Claims {
     pub profile_modes: BTreeMap<String, LoadMode>,
     /// The connections of each known profile, planned ones included.
     pub profile_connections: BTreeMap<String, u32>,
+    /// Whether each known profile keeps connections alive (planned ones do): a claim's
+    /// runs must match its profile's, since a connection per request costs a handshake each.
+    pub profile_keep_alive: BTreeMap<String, bool>,
     /// Each known target's language (`node`, `python`), for language-level claims.
     pub languages: BTreeMap<String, String>,
 }
@@ -1206,6 +1230,11 @@ impl Claims {
                         .iter()
                         .map(|p| (p.name.clone(), p.connections)),
                 )
+                .collect(),
+            profile_keep_alive: fixtures
+                .profiles
+                .iter()
+                .map(|p| (p.name.clone(), p.keep_alive))
                 .collect(),
             planned_profiles,
             languages: fixtures
@@ -1328,7 +1357,24 @@ impl Claims {
         }
         let mode_of = |r: &RunResults| self.profile_modes.get(&r.parameters.profile).copied();
         let mut notes = Vec::new();
-        let candidates: Vec<&RunResults> = if claim.metric.is_capacity() {
+        let candidates: Vec<&RunResults> = if claim.metric.is_startup() {
+            // Each trial starts its target before any load, the same way under every HTTP
+            // profile: the start does not depend on the load that follows.
+            let http: Vec<&RunResults> = of_workload
+                .iter()
+                .copied()
+                .filter(|r| {
+                    mode_of(r).is_none_or(|m| !matches!(m, LoadMode::Capacity | LoadMode::Fanout))
+                })
+                .collect();
+            if http.is_empty() {
+                return Err(format!(
+                    "no HTTP run of the `{}` workload ({rerun})",
+                    claim.workload
+                ));
+            }
+            http
+        } else if claim.metric.is_capacity() {
             let ramps: Vec<&RunResults> = of_workload
                 .iter()
                 .copied()
@@ -1349,7 +1395,7 @@ impl Claims {
                 .collect();
             let Some(last_closed) = closed.last() else {
                 return Err(format!(
-                    "the `{}` workload ran only under open-loop profiles; the articles' figures are closed-loop ({rerun})",
+                    "the `{}` workload ran under no closed-loop profile (only open-loop, sweep or cold-start ones); the articles' figures are closed-loop ({rerun})",
                     claim.workload
                 ));
             };
@@ -1364,6 +1410,23 @@ impl Claims {
                 let why = concurrency
                     .mismatch(last_closed.parameters.connections)
                     .unwrap_or_default();
+                return Err(format!("{why} ({rerun})"));
+            }
+            let keep_alive = self
+                .profile_keep_alive
+                .get(claim.profile())
+                .copied()
+                .unwrap_or(true);
+            let fitting: Vec<&RunResults> = fitting
+                .into_iter()
+                .filter(|r| r.parameters.keep_alive == keep_alive)
+                .collect();
+            if fitting.is_empty() {
+                let why = if keep_alive {
+                    "needs keep-alive connections; the run opened a connection per request"
+                } else {
+                    "needs a new connection per request (no keep-alive), as the article's load tool opens them; the run kept its connections alive"
+                };
                 return Err(format!("{why} ({rerun})"));
             }
             if claim.profile.is_none() && claim.connections.is_none() {
@@ -1701,7 +1764,10 @@ fn not_bottleneck(
     targets: &[&str],
     duet: bool,
 ) -> Option<String> {
-    if metric.is_capacity() || matches!(metric, Metric::PeakMemoryMib | Metric::MeanMemoryMib) {
+    if metric.is_capacity()
+        || metric.is_startup()
+        || matches!(metric, Metric::PeakMemoryMib | Metric::MeanMemoryMib)
+    {
         return None;
     }
     let cpus = server_cpus(run).max(1);
@@ -1878,8 +1944,17 @@ fn figures_of(run: &RunResults, claim: &Claim, target: &str) -> Result<Vec<f64>,
         figures = in_duets();
     }
     if figures.is_empty() {
+        // Files written before starts were recorded have none: say how to get them.
+        let hint = if claim.metric.is_startup() {
+            format!(
+                " (a file from before faceoff timed starts; {})",
+                rerun_hint(claim)
+            )
+        } else {
+            String::new()
+        };
         return Err(format!(
-            "{target} has no trial with a {} figure in the {workload} run {}",
+            "{target} has no trial with a {} figure in the {workload} run {}{hint}",
             claim.metric, run.run_id
         ));
     }
@@ -2044,7 +2119,22 @@ fn check_claim(
             format!("`{name}` does not meet the claim: {why}"),
         ));
     }
-    if claim.metric.is_capacity() {
+    if claim.metric.is_startup() {
+        if !matches!(mode, LoadMode::ColdStart | LoadMode::Closed) {
+            return Err((
+                "profile",
+                format!(
+                    "`{name}` is neither the cold-start profile nor closed-loop, which {} needs",
+                    claim.metric
+                ),
+            ));
+        }
+    } else if mode == LoadMode::ColdStart {
+        return Err((
+            "profile",
+            format!("`{name}` sends no load: only cold_start_ms and idle_memory_mib come from it"),
+        ));
+    } else if claim.metric.is_capacity() {
         if mode != LoadMode::Capacity {
             return Err((
                 "profile",

@@ -351,6 +351,10 @@ pub struct LoadArgs {
     /// Per-request timeout
     #[arg(long, default_value = "5s", value_parser = parse_positive_duration)]
     pub timeout: Duration,
+    /// Open a new connection for every request (`Connection: close`), as Apache Bench does
+    /// without -k; the closed loop's latency then includes the connect
+    #[arg(long)]
+    pub no_keep_alive: bool,
     /// Print the report as JSON
     #[arg(long)]
     pub json: bool,

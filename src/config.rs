@@ -335,6 +335,10 @@ pub enum LoadMode {
     Capacity,
     /// Chat: one sender per room, latency from send to every receiver.
     Fanout,
+    /// No load: each trial starts the target, times it to its first 200 on `/status`, reads
+    /// its idle memory and stops it (cold starts, repeated once per trial).
+    #[serde(rename = "cold-start")]
+    ColdStart,
 }
 
 /// A named load profile from `fixtures/profiles.toml`.
@@ -366,6 +370,14 @@ pub struct Profile {
     /// Trials per target when `--trials` is not given (long ramps and sweeps set 1).
     #[serde(default)]
     pub trials: Option<u32>,
+    /// HTTP load: keep connections open between requests (the default); `false` opens a
+    /// new connection for every request, as Apache Bench does without `-k`.
+    #[serde(default = "keep_alive_default")]
+    pub keep_alive: bool,
+}
+
+fn keep_alive_default() -> bool {
+    true
 }
 
 /// Trials per target when neither `--trials` nor the profile says.

@@ -135,6 +135,10 @@ pub struct AppImage {
     pub lockfile_sha256: String,
     /// False when an existing image was reused.
     pub built: bool,
+    /// The image's size on the engine, base layers included (what `docker images` shows);
+    /// absent in files from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_bytes: Option<u64>,
 }
 
 /// Receives one line per step of a long build, for a progress display.
@@ -185,6 +189,18 @@ pub async fn image_id(docker: &Docker, image: &str) -> Result<Option<String>, Im
         Err(err) if err.status_code() == Some(404) => Ok(None),
         Err(err) => Err(err.into()),
     }
+}
+
+/// The size of `image` on the engine, base layers included; `None` when the engine does not
+/// say. A figure recorded beside the run, never a reason to fail it.
+pub async fn image_size(docker: &Docker, image: &str) -> Option<u64> {
+    let inspect = engine::call(
+        &format!("`inspect image {image}`"),
+        docker.inspect_image(image),
+    )
+    .await
+    .ok()?;
+    inspect.size.and_then(|size| u64::try_from(size).ok())
 }
 
 pub(crate) async fn ensure_debian(
@@ -357,6 +373,7 @@ pub async fn build_app(
             (id, true)
         }
     };
+    let size_bytes = image_size(docker, &tag).await;
     Ok(AppImage {
         target: target.name.clone(),
         tag,
@@ -366,6 +383,7 @@ pub async fn build_app(
         app_hash,
         lockfile_sha256,
         built,
+        size_bytes,
     })
 }
 

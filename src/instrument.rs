@@ -732,6 +732,7 @@ fn spec(
         duration,
         max_requests: None,
         request_timeout: REQUEST_TIMEOUT,
+        keep_alive: true,
     })
 }
 

@@ -26,6 +26,8 @@ pub enum LoadPlan {
     Open { rate: f64 },
     /// Open loop at increasing rates until a limit breaks.
     Sweep(SweepPlan),
+    /// No load: the trial is the target's start alone (see [`LoadMode::ColdStart`]).
+    ColdStart,
 }
 
 /// The rates a sweep tries and the limits a step must keep.
@@ -66,6 +68,7 @@ impl LoadPlan {
         let positive = |rate: f64| rate.is_finite() && rate > 0.0;
         match profile.mode {
             LoadMode::Closed => Ok(LoadPlan::Closed),
+            LoadMode::ColdStart => Ok(LoadPlan::ColdStart),
             LoadMode::Capacity | LoadMode::Fanout => Err(PlanError::ChatProfile {
                 profile: profile.name.clone(),
             }),
@@ -111,6 +114,7 @@ impl LoadPlan {
     pub fn max_duration(&self, warmup: Duration, duration: Duration) -> Duration {
         let steps = match self {
             LoadPlan::Sweep(sweep) => u32::try_from(sweep.rates.len()).unwrap_or(u32::MAX),
+            LoadPlan::ColdStart => 0,
             _ => 1,
         };
         (warmup + duration).saturating_mul(steps)
@@ -220,6 +224,10 @@ pub fn drive(
             sweep: None,
         }),
         LoadPlan::Sweep(sweep) => run_sweep(spec, sweep, live),
+        // The run never drives a cold-start plan: its trials end before any load.
+        LoadPlan::ColdStart => Err(LoadError::InvalidSpec(
+            "a cold-start profile sends no load".into(),
+        )),
     }
 }
 
@@ -422,6 +430,7 @@ mod tests {
             room_size: None,
             hold: None,
             trials: None,
+            keep_alive: true,
         }
     }
 

@@ -415,16 +415,52 @@ fn a_run_at_other_concurrency_does_not_count_for_a_100_connection_claim() {
         why.contains("needs 100 connections, the run used 50"),
         "{why}"
     );
-    assert!(why.contains("--profile closed-100"), "{why}");
-    let at_100 = run(
+    assert!(why.contains("--profile ab-100"), "{why}");
+    let mut at_100 = run(
         "status",
         100,
         &[("express", &trials(1.15)), ("fastapi", &trials(1.0))],
     );
+    at_100.parameters.keep_alive = false;
     let figures = claims
         .figures(claims.get(id).unwrap(), &[at_100, at_50])
         .unwrap();
     assert_eq!(figures.run_id, "run-status-100");
+}
+
+#[test]
+fn an_apache_bench_claim_counts_only_runs_with_a_connection_per_request() {
+    let claims = registry();
+    let id = "001-fastapi-10-15pct-slower-at-100";
+    let kept_alive = run(
+        "status",
+        100,
+        &[("express", &trials(1.15)), ("fastapi", &trials(1.0))],
+    );
+    let why = why(&claims, id, std::slice::from_ref(&kept_alive));
+    assert!(
+        why.contains("a new connection per request") && why.contains("--profile ab-100"),
+        "{why}"
+    );
+    let mut per_request = kept_alive.clone();
+    per_request.parameters.keep_alive = false;
+    per_request.run_id = "per-request".into();
+    let figures = claims
+        .figures(claims.get(id).unwrap(), &[per_request, kept_alive])
+        .unwrap();
+    assert_eq!(figures.run_id, "per-request");
+    // And a keep-alive claim does not take a run without keep-alive.
+    let mut no_keep_alive = run(
+        "status",
+        50,
+        &[("fastify", &trials(3.0)), ("fastapi", &trials(1.0))],
+    );
+    no_keep_alive.parameters.keep_alive = false;
+    let why_kept = self::why(&claims, JSON_2_9X, &[no_keep_alive]);
+    assert!(
+        why_kept.contains("needs keep-alive connections"),
+        "{why_kept}"
+    );
 }
 
 #[test]
@@ -457,9 +493,7 @@ fn the_not_run_hint_names_the_claims_profile() {
     let claims = registry();
     let why = why(&claims, "001-node-30-40pct-more-throughput-at-1000", &[]);
     assert!(
-        why.contains(
-            "faceoff run --workload status --targets express,fastapi --profile closed-1000"
-        ),
+        why.contains("faceoff run --workload status --targets express,fastapi --profile ab-1000"),
         "{why}"
     );
 }
@@ -1068,4 +1102,140 @@ fn a_language_claim_is_judged_on_every_pair_and_reproduced_only_if_every_pair_is
     // Django lighter than both Node targets: the pairs disagree.
     let v = claims.verdict(c, &[memory_run(50.0)], &Bootstrap::default());
     assert_eq!(v.label(), "inconclusive", "{v:?}");
+}
+
+// ------------------------------------------------------------------ cold starts
+
+/// A `cold-start` run of `status`: each target's trials are starts alone, with these
+/// cold-start times (ms), each at `idle_mib` of idle memory, interleaved round by round.
+fn cold_start_run(targets: &[(&str, &[f64], f64)]) -> RunResults {
+    let rps: Vec<(&str, &[f64])> = targets.iter().map(|(n, ms, _)| (*n, *ms)).collect();
+    let mut results = run("status", 0, &rps);
+    results.parameters.profile = "cold-start".into();
+    let names: Vec<String> = targets.iter().map(|(n, _, _)| n.to_string()).collect();
+    results.parameters.schedule = vec![names; targets[0].1.len()];
+    for (target, (_, ms, idle_mib)) in results.targets.iter_mut().zip(targets) {
+        for (trial, ms) in target.trials.iter_mut().zip(ms.iter()) {
+            trial.requests = 0;
+            trial.requests_per_sec = 0.0;
+            trial.duration_s = 0.0;
+            trial.connections_opened = 0;
+            trial.startup = Some(startup(*ms, *idle_mib));
+        }
+    }
+    results
+}
+
+fn startup(ready_ms: f64, idle_mib: f64) -> faceoff::results::Startup {
+    faceoff::results::Startup {
+        from: faceoff::runtime::StartClock::ContainerStart,
+        ready_ms,
+        start_call_ms: Some(40.0),
+        idle_memory_bytes: Some((idle_mib * 1048576.0) as u64),
+    }
+}
+
+const NODE_COLD_STARTS: [&str; 2] = ["002-node-cold-starts-low", "004-node-lower-cold-starts"];
+
+#[test]
+fn node_starting_sooner_than_python_reproduces_the_cold_start_claims_paired_by_round() {
+    let claims = registry();
+    let runs = [cold_start_run(&[
+        ("express", &trials(300.0), 40.0),
+        ("fastapi", &trials(900.0), 60.0),
+    ])];
+    for id in NODE_COLD_STARTS {
+        let claim = claims.get(id).unwrap();
+        let figures = claims.figures(claim, &runs).unwrap();
+        assert_eq!(figures.evidence, faceoff::stats::Evidence::Paired, "{id}");
+        assert_eq!(figures.a, trials(300.0), "{id}");
+        let v = claims.verdict(claim, &runs, &Bootstrap::default());
+        assert_eq!(v.label(), "reproduced", "{id}: {v:?}");
+    }
+    let memory = claims
+        .get("002-node-memory-efficient-small-functions")
+        .unwrap();
+    let v = claims.verdict(memory, &runs, &Bootstrap::default());
+    assert_eq!(v.label(), "reproduced", "{v:?}");
+}
+
+#[test]
+fn python_starting_sooner_contradicts_the_cold_start_claims() {
+    let claims = registry();
+    let runs = [cold_start_run(&[
+        ("express", &trials(900.0), 60.0),
+        ("fastapi", &trials(300.0), 40.0),
+    ])];
+    for id in NODE_COLD_STARTS {
+        let v = claims.verdict(claims.get(id).unwrap(), &runs, &Bootstrap::default());
+        assert_eq!(v.label(), "contradicted", "{id}: {v:?}");
+    }
+}
+
+#[test]
+fn cold_starts_recorded_before_a_load_count_as_well() {
+    let claims = registry();
+    let mut loaded = sampled_run(
+        "status",
+        50,
+        &[("express", &trials(9_000.0)), ("fastapi", &trials(3_000.0))],
+        10.0,
+        100.0,
+    );
+    for (target, ms) in loaded.targets.iter_mut().zip([300.0, 900.0]) {
+        for trial in &mut target.trials {
+            trial.startup = Some(startup(ms, 50.0));
+        }
+    }
+    let v = claims.verdict(
+        claims.get("002-node-cold-starts-low").unwrap(),
+        &[loaded],
+        &Bootstrap::default(),
+    );
+    assert_eq!(v.label(), "reproduced", "{v:?}");
+}
+
+#[test]
+fn a_cold_start_run_gives_no_load_figures_and_old_files_no_cold_starts() {
+    let claims = registry();
+    let cold = cold_start_run(&[
+        ("express", &trials(300.0), 40.0),
+        ("fastapi", &trials(900.0), 60.0),
+    ]);
+    let why_load = why(&claims, "002-python-more-memory-per-worker", &[cold]);
+    assert!(why_load.contains("no closed-loop profile"), "{why_load}");
+    // A file from before starts were recorded: its trials have no cold-start figure.
+    let old = run(
+        "status",
+        50,
+        &[("express", &trials(9_000.0)), ("fastapi", &trials(3_000.0))],
+    );
+    let why_old = why(&claims, "002-node-cold-starts-low", &[old]);
+    assert!(
+        why_old.contains("cold_start_ms") && why_old.contains("--profile cold-start"),
+        "{why_old}"
+    );
+}
+
+#[test]
+fn a_load_claim_on_the_cold_start_profile_is_refused() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fixtures = faceoff::config::Fixtures::load(root).unwrap();
+    let text = r#"
+[[claim]]
+id = "x-load-at-cold-start"
+source = "x.txt"
+quote = "q"
+kind = "direction"
+a = "express"
+b = "fastapi"
+winner = "express"
+workload = "status"
+profile = "cold-start"
+metric = "requests_per_sec"
+"#;
+    let err = Claims::parse(text, &root.join("claims.toml"), &fixtures)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sends no load"), "{err}");
 }

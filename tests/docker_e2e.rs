@@ -105,6 +105,19 @@ async fn run_measures_a_node_and_a_python_target_and_leaves_no_container() {
     for trial in &duet.rounds[0].trials {
         assert!(trial.requests > 0 && trial.errors.total() == 0, "{trial:?}");
         assert!(trial.resources.mean_cpu_percent > 0.0);
+        assert!(
+            trial.startup.is_none(),
+            "a duet's start is not a cold start"
+        );
+    }
+    for target in &results.targets {
+        let start = target.trials[0]
+            .startup
+            .expect("each trial records its start");
+        assert!(
+            start.ready_ms > 0.0 && start.idle_memory_bytes.is_some(),
+            "{start:?}"
+        );
     }
     assert!(stdout.contains("duet: express / fastapi"), "{stdout}");
     let version = |name: &str| {

@@ -1,5 +1,5 @@
 //! `faceoff load` on bad input, through the binary: each case ends with a clear one-line
-//! message (or a warning) and an exit code CI can act on.
+//! message (or a warning) and an exit code CI can act on. And its `--no-keep-alive`.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -112,6 +112,26 @@ fn load_warns_and_reports_a_rate_it_could_not_send() {
     assert_eq!(open["requested_rate"], 1000.0);
     assert!(open["achieved_rate"].as_f64().unwrap() < 100.0, "{open}");
     assert!(open["unsent"].as_u64().unwrap() > 500, "{open}");
+}
+
+#[test]
+fn load_without_keep_alive_opens_a_connection_for_every_request() {
+    let (addr, _server) = start_server(Duration::ZERO);
+
+    let output = faceoff()
+        .args(["load", &format!("http://{addr}/"), "-c", "2", "-d", "1s"])
+        .args(["--max-requests", "100", "--no-keep-alive", "--json"])
+        .output()
+        .unwrap();
+
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["requests"], 100, "{json}");
+    let opened = json["connections_opened"].as_u64().unwrap();
+    assert!(
+        (100..=102).contains(&opened),
+        "{opened} connections: {json}"
+    );
 }
 
 /// `faceoff` with its open-file limit set to `soft` / `hard` before it starts.

@@ -64,6 +64,7 @@ fn a_sweep_stops_at_the_first_rate_the_server_cannot_sustain() {
         duration: Duration::from_secs(1),
         max_requests: None,
         request_timeout: Duration::from_secs(2),
+        keep_alive: true,
     };
     let plan = LoadPlan::Sweep(SweepPlan {
         rates: vec![25.0, 50.0, 2000.0, 4000.0],

@@ -55,6 +55,7 @@ fn spec(addr: SocketAddr) -> LoadSpec {
         duration: Duration::from_secs(1),
         max_requests: None,
         request_timeout: Duration::from_secs(1),
+        keep_alive: true,
     }
 }
 

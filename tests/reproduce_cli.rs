@@ -131,7 +131,7 @@ fn plan_only_with_json_prints_the_state_a_reproduction_would_start_from() {
         .assert()
         .success();
     let state: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
-    assert_eq!(state["plan"]["runs"][0]["key"], "01-status-closed-100");
+    assert_eq!(state["plan"]["runs"][0]["key"], "01-status-ab-100");
     assert_eq!(state["runs"][0]["status"], "pending");
 }
 

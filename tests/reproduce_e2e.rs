@@ -116,7 +116,7 @@ async fn a_reproduction_killed_during_its_second_run_resumes_without_redoing_the
             move || {
                 let state = state(&out)?;
                 (state["runs"][0]["status"] == "complete").then_some(())?;
-                let second = out.join("runs/02-status-closed-100");
+                let second = out.join("runs/02-status-ab-100");
                 let attempt = std::fs::read_dir(second).ok()?.flatten().next()?.path();
                 results::read(&attempt.join("results.json"))
                     .ok()

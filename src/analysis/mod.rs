@@ -6,7 +6,8 @@
 //! shows the same numbers, and `faceoff report` and `faceoff claims` give the same verdicts.
 
 use crate::claims::{Claim, Claims, Verdict};
-use crate::results::{RunResults, TargetResult, TargetStatus, TrialResult};
+use crate::results::{RunResults, Startup, TargetResult, TargetStatus, TrialResult};
+use crate::runtime::StartClock;
 use crate::stats::{self, Bootstrap, Comparison, Estimate, LatencySummary};
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -96,6 +97,25 @@ pub struct TargetFigures<'a> {
     pub errors: u64,
     /// Each trial's memory samples, in trial order.
     pub memory: Vec<Vec<MemoryPoint>>,
+    /// How the target started, over every trial that recorded it; `None` in files from
+    /// before starts were recorded.
+    pub startup: Option<StartupFigures>,
+}
+
+/// One target's starts: medians over its trials with 95% intervals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartupFigures {
+    /// What the cold start is counted from (container start, or process exec).
+    pub from: StartClock,
+    /// How many starts were timed.
+    pub starts: usize,
+    /// Each start's time to the first 200 on `/status`, in trial order.
+    pub trial_cold_start_ms: Vec<f64>,
+    pub cold_start_ms: Estimate,
+    /// Memory at that first 200, before any load; `None` when it could not be read.
+    pub idle_memory_mib: Option<Estimate>,
+    /// The image's size (Docker runtime, files that recorded it).
+    pub image_size_mib: Option<f64>,
 }
 
 impl TargetFigures<'_> {
@@ -227,8 +247,44 @@ pub const VERDICT_ORDER: [&str; 5] = [
     "not-run",
 ];
 
+/// The starts of `result`'s trials (HTTP and chat), in trial order.
+fn startup_figures(result: &TargetResult, bootstrap: &Bootstrap) -> Option<StartupFigures> {
+    let starts: Vec<Startup> = result
+        .trials
+        .iter()
+        .filter_map(|t| t.startup)
+        .chain(result.chat_trials.iter().filter_map(|t| t.startup))
+        .collect();
+    let first = starts.first()?;
+    let ready: Vec<f64> = starts.iter().map(|s| s.ready_ms).collect();
+    let idle: Vec<f64> = starts
+        .iter()
+        .filter_map(|s| s.idle_memory_bytes)
+        .map(|b| b as f64 / MIB)
+        .collect();
+    Some(StartupFigures {
+        from: first.from,
+        starts: starts.len(),
+        cold_start_ms: stats::median_ci(&ready, bootstrap)?,
+        trial_cold_start_ms: ready,
+        idle_memory_mib: stats::median_ci(&idle, bootstrap),
+        image_size_mib: result
+            .image
+            .as_ref()
+            .and_then(|i| i.size_bytes)
+            .map(|b| b as f64 / MIB),
+    })
+}
+
 fn target_figures<'a>(result: &'a TargetResult, bootstrap: &Bootstrap) -> TargetFigures<'a> {
-    let trials = &result.trials;
+    // A cold-start trial has a start and nothing else: the load figures come from the rest.
+    let trials: Vec<TrialResult> = result
+        .trials
+        .iter()
+        .filter(|t| !t.is_start_only())
+        .cloned()
+        .collect();
+    let trials = &trials;
     let estimate = |f: &dyn Fn(&TrialResult) -> f64| {
         let values: Vec<f64> = trials.iter().map(f).collect();
         stats::median_ci(&values, bootstrap)
@@ -266,6 +322,7 @@ fn target_figures<'a>(result: &'a TargetResult, bootstrap: &Bootstrap) -> Target
                     .collect()
             })
             .collect(),
+        startup: startup_figures(result, bootstrap),
     }
 }
 
@@ -440,7 +497,29 @@ pub(crate) mod test_support;
 
 #[cfg(test)]
 mod tests {
-    use crate::analysis::test_support::{analysis_of, fixture_results};
+    use crate::analysis::test_support::{analysis_of, cold_start_results, fixture_results};
+
+    #[test]
+    fn starts_are_summarised_apart_from_the_load() {
+        let results = cold_start_results(300.0);
+        analysis_of(&results, |analysis| {
+            let target = &analysis.targets[0];
+            assert!(!target.measured(), "a start-only run has no load figures");
+            let start = target.startup.as_ref().unwrap();
+            assert_eq!(start.starts, results.targets[0].trials.len());
+            assert!(start.cold_start_ms.median >= 300.0, "{start:?}");
+            assert_eq!(start.idle_memory_mib.unwrap().median, 40.0);
+            assert_eq!(start.image_size_mib, Some(150.0));
+        });
+    }
+
+    #[test]
+    fn an_old_file_without_starts_has_no_start_figures() {
+        let results = fixture_results();
+        analysis_of(&results, |analysis| {
+            assert!(analysis.targets.iter().all(|t| t.startup.is_none()));
+        });
+    }
 
     #[test]
     fn a_percentile_older_files_did_not_record_is_left_out() {

@@ -29,3 +29,27 @@ pub fn analysis_of<T>(results: &RunResults, f: impl FnOnce(&Analysis<'_>) -> T) 
     let analysis = Analysis::new(results, &claims, Bootstrap::default());
     f(&analysis)
 }
+
+/// The fixture turned into a cold-start run: each trial a start alone, at `ms` ms
+/// (increasing by 10 ms per trial) and 40 MiB idle.
+pub fn cold_start_results(ms: f64) -> crate::results::RunResults {
+    let mut results = fixture_results();
+    results.parameters.profile = "cold-start".into();
+    for target in &mut results.targets {
+        for (i, trial) in target.trials.iter_mut().enumerate() {
+            trial.requests = 0;
+            trial.duration_s = 0.0;
+            trial.connections_opened = 0;
+            trial.startup = Some(crate::results::Startup {
+                from: crate::runtime::StartClock::ContainerStart,
+                ready_ms: ms + 10.0 * i as f64,
+                start_call_ms: None,
+                idle_memory_bytes: Some(40 << 20),
+            });
+        }
+        if let Some(image) = target.image.as_mut() {
+            image.size_bytes = Some(150 << 20);
+        }
+    }
+    results
+}

@@ -153,6 +153,7 @@ pub async fn run<R: Runtime>(
         generator_cpus: plan.generator_cpus.clone(),
         generator_threads: 1,
         chat: Some(ChatParameters::of(&plan)),
+        keep_alive: true,
         duet: false,
         pinned_versions: fixtures.bases.pinned_versions(),
         duet_pairs: Vec::new(),

@@ -74,6 +74,7 @@ mod tests {
             app_hash: String::new(),
             lockfile_sha256: String::new(),
             built: false,
+            size_bytes: None,
         };
         assert_eq!(
             image_row(image),

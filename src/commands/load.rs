@@ -42,6 +42,7 @@ pub async fn load_command(args: &LoadArgs) -> Result<ExitCode> {
         duration: args.duration,
         max_requests: args.max_requests,
         request_timeout: args.timeout,
+        keep_alive: !args.no_keep_alive,
     };
     let live = std::sync::Arc::new(LiveCounters::default());
     let rate = args.rate;

@@ -105,6 +105,7 @@ pub async fn run_command<R: Runtime>(
         warmup: args.warmup.unwrap_or(profile.warmup),
         max_requests: args.max_requests.or(profile.max_requests),
         load,
+        keep_alive: profile.keep_alive,
         profile: profile.name.clone(),
         request_timeout,
         ready_timeout: args.limits.ready_timeout,
@@ -161,6 +162,7 @@ pub async fn run_command<R: Runtime>(
             plan.trials,
         ),
         chat: None,
+        keep_alive: plan.keep_alive,
         duet: !plan.duet_pairs.is_empty(),
         pinned_versions: fixtures.bases.pinned_versions(),
         duet_pairs: plan.duet_pairs.clone(),
@@ -199,6 +201,9 @@ pub async fn run_command<R: Runtime>(
                 &claims,
                 crate::stats::Bootstrap::default(),
             );
+            if let Some(table) = crate::console::startup_table(&analysis) {
+                println!("{table}");
+            }
             if results.parameters.trials > 1 {
                 for line in crate::console::throughput_comparisons(&analysis) {
                     println!("{line}");

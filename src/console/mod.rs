@@ -50,6 +50,15 @@ pub fn summary_table(results: &RunResults) -> Table {
             ]);
             continue;
         }
+        if !target.trials.is_empty() && target.trials.iter().all(|t| t.is_start_only()) {
+            table.add_row(vec![
+                target.target.clone(),
+                framework,
+                runtime,
+                "no load: starts only (cold start below)".into(),
+            ]);
+            continue;
+        }
         let med = |f: fn(&TrialResult) -> f64| {
             median(&target.trials.iter().map(f).collect::<Vec<_>>()).unwrap_or(0.0)
         };
@@ -142,6 +151,40 @@ pub fn throughput_comparisons(analysis: &Analysis<'_>) -> Vec<String> {
         .collect()
 }
 
+/// The cold-start table: one row per target that recorded its starts, the same figures as
+/// the reports' ("Cold start"); `None` when none did.
+pub fn startup_table(analysis: &Analysis<'_>) -> Option<Table> {
+    use crate::report::text::{estimate, maybe_estimate, maybe_mib};
+    let mut table = Table::new();
+    table.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "target",
+        "from",
+        "starts",
+        "cold start ms",
+        "idle MiB",
+        "image MiB",
+    ]);
+    let mut any = false;
+    for t in &analysis.targets {
+        let Some(s) = &t.startup else { continue };
+        any = true;
+        table.add_row(vec![
+            t.result.target.clone(),
+            s.from.label().to_string(),
+            s.starts.to_string(),
+            estimate(&s.cold_start_ms, 0),
+            maybe_estimate(s.idle_memory_mib.as_ref(), 1),
+            maybe_mib(s.image_size_mib),
+        ]);
+    }
+    for index in 2..6 {
+        if let Some(column) = table.column_mut(index) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    any.then_some(table)
+}
+
 /// One line per pair measured in duet rounds.
 pub fn duet_lines(analysis: &Analysis<'_>) -> Vec<String> {
     analysis
@@ -149,4 +192,24 @@ pub fn duet_lines(analysis: &Analysis<'_>) -> Vec<String> {
         .iter()
         .map(|d| format!("duet: {}", crate::report::text::duet_line(d)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::analysis::test_support::{analysis_of, cold_start_results, fixture_results};
+
+    #[test]
+    fn the_cold_start_table_shows_each_targets_starts_and_only_when_recorded() {
+        let table = analysis_of(&cold_start_results(300.0), |a| {
+            super::startup_table(a).map(|t| t.to_string())
+        })
+        .expect("a table");
+        assert!(
+            table.contains("container start") && table.contains("40.0"),
+            "{table}"
+        );
+        assert!(analysis_of(&fixture_results(), |a| super::startup_table(a).is_none()));
+        let summary = super::summary_table(&cold_start_results(300.0)).to_string();
+        assert!(summary.contains("no load: starts only"), "{summary}");
+    }
 }

@@ -97,6 +97,9 @@ pub(super) async fn drive_connection(worker: Rc<Worker>, mut first: Option<std::
         if now >= timeline.end {
             break;
         }
+        // Without keep-alive, when this request's connection started to open: its latency
+        // runs from there (closed loop).
+        let mut connecting_from: Option<Instant> = None;
         if conn.as_mut().is_some_and(|c| c.answered && c.peer_closed()) {
             // A keep-alive connection the server closed while idle is simply reopened.
             conn = None;
@@ -111,8 +114,10 @@ pub(super) async fn drive_connection(worker: Rc<Worker>, mut first: Option<std::
                 pause.as_mut().reset(wake);
                 pause.as_mut().await;
             }
+            let connect_start = Instant::now();
             let opened = open(shared, &timeline, first.take()).await;
             now = Instant::now();
+            connecting_from = Some(connect_start);
             match opened {
                 Ok(opened) => {
                     worker.stats.borrow_mut().connections_opened += 1;
@@ -223,6 +228,7 @@ pub(super) async fn drive_connection(worker: Rc<Worker>, mut first: Option<std::
                 stats.open_send(&timeline, due, sent, queued);
                 if queued { due } else { sent }
             }
+            None if !shared.keep_alive => connecting_from.unwrap_or(sent),
             None => sent,
         };
         let failure = match outcome {
@@ -250,7 +256,7 @@ pub(super) async fn drive_connection(worker: Rc<Worker>, mut first: Option<std::
                 } else {
                     stats.warmup_requests += 1;
                 }
-                if !response.keep_alive {
+                if !response.keep_alive || !shared.keep_alive {
                     conn = None;
                 }
                 answered_at = Some(done);

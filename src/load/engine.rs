@@ -100,6 +100,8 @@ pub(super) struct Shared {
     pub(super) request: Vec<u8>,
     /// The request is a `HEAD`: responses have no body whatever their headers say.
     pub(super) head_request: bool,
+    /// [`LoadSpec::keep_alive`]: `false` drops each connection after its response.
+    pub(super) keep_alive: bool,
     pub(super) request_timeout: Duration,
     /// Request budget when [`LoadSpec::max_requests`] is set.
     pub(super) budget: Option<Budget>,
@@ -162,7 +164,8 @@ pub(super) fn run(
 
     let shared = Arc::new(Shared {
         addr: target.addr,
-        request: serialize_request(&spec.method, &target, spec.body.as_ref()),
+        request: serialize_request(&spec.method, &target, spec.body.as_ref(), spec.keep_alive),
+        keep_alive: spec.keep_alive,
         head_request: spec.method == Method::HEAD,
         request_timeout: spec.request_timeout,
         budget: spec.max_requests.map(|max| Budget {

@@ -16,6 +16,13 @@
 //! fires. Steady state, a request costs one `send`, one `recv` and two clock reads; the event
 //! loop's `epoll_wait` is shared by all ready connections.
 //!
+//! Without keep-alive ([`LoadSpec::keep_alive`] `false`, Apache Bench's default) the same loop
+//! opens a connection for each request and drops it once the response is read; the request
+//! carries `Connection: close`, so the server closes its side too. In the closed loop the
+//! latency then runs from the start of the connect, as ab's does: the handshake is part of
+//! what every request costs. (In the open loop a connection is opened before its slot is due,
+//! so only a queued request's latency, measured from its due time, includes the connect.)
+//!
 //! Every worker owns one latency histogram and one set of counters shared by its connections;
 //! they are merged once, after the run. The only data shared between workers are a few relaxed
 //! atomics: the [`LiveCounters`] a progress line reads (flushed every 50 ms), the request budget
@@ -135,6 +142,10 @@ pub struct LoadSpec {
     pub max_requests: Option<u64>,
     /// Longest wait for one request (connect, or send and read the whole response).
     pub request_timeout: Duration,
+    /// Keep connections open between requests (HTTP/1.1's default). `false` opens a new
+    /// connection for every request, as Apache Bench does without `-k`: each request says
+    /// `Connection: close`, and in the closed loop its latency includes the connect.
+    pub keep_alive: bool,
 }
 
 /// Counters a caller can poll from another thread while the run goes, e.g. for a progress

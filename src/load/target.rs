@@ -84,9 +84,15 @@ impl Target {
     }
 }
 
-/// The request every connection sends, serialized once: request line, `Host`, and for a body
-/// `Content-Type: application/json` and `Content-Length`.
-pub(super) fn serialize_request(method: &Method, target: &Target, body: Option<&Bytes>) -> Vec<u8> {
+/// The request every connection sends, serialized once: request line, `Host`, `Connection:
+/// close` without keep-alive, and for a body `Content-Type: application/json` and
+/// `Content-Length`.
+pub(super) fn serialize_request(
+    method: &Method,
+    target: &Target,
+    body: Option<&Bytes>,
+    keep_alive: bool,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(128 + body.map_or(0, Bytes::len));
     out.extend_from_slice(method.as_str().as_bytes());
     out.push(b' ');
@@ -94,6 +100,9 @@ pub(super) fn serialize_request(method: &Method, target: &Target, body: Option<&
     out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
     out.extend_from_slice(target.host_header.as_bytes());
     out.extend_from_slice(b"\r\n");
+    if !keep_alive {
+        out.extend_from_slice(b"Connection: close\r\n");
+    }
     match body {
         Some(body) => {
             out.extend_from_slice(b"Content-Type: application/json\r\nContent-Length: ");
@@ -153,20 +162,35 @@ mod tests {
     fn serializes_the_request_once_with_host_and_body_headers() {
         let target = Target::from_url(&"http://localhost:8080/a?b=1".parse().unwrap()).unwrap();
         assert_eq!(
-            serialize_request(&Method::GET, &target, None),
+            serialize_request(&Method::GET, &target, None, true),
             b"GET /a?b=1 HTTP/1.1\r\nHost: localhost:8080\r\n\r\n"
         );
         assert_eq!(
-            serialize_request(&Method::POST, &target, Some(&Bytes::from_static(b"{}"))),
+            serialize_request(
+                &Method::POST,
+                &target,
+                Some(&Bytes::from_static(b"{}")),
+                true
+            ),
             b"POST /a?b=1 HTTP/1.1\r\nHost: localhost:8080\r\nContent-Type: application/json\r\n\
               Content-Length: 2\r\n\r\n{}"
         );
         assert!(
-            serialize_request(&Method::DELETE, &target, None)
+            serialize_request(&Method::DELETE, &target, None, true)
                 .starts_with(b"DELETE /a?b=1 HTTP/1.1\r\n")
         );
         assert!(
-            serialize_request(&Method::PUT, &target, None).ends_with(b"Content-Length: 0\r\n\r\n")
+            serialize_request(&Method::PUT, &target, None, true)
+                .ends_with(b"Content-Length: 0\r\n\r\n")
+        );
+    }
+
+    #[test]
+    fn without_keep_alive_every_request_asks_the_server_to_close() {
+        let target = Target::from_url(&"http://127.0.0.1:8080/status".parse().unwrap()).unwrap();
+        assert_eq!(
+            serialize_request(&Method::GET, &target, None, false),
+            b"GET /status HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n\r\n"
         );
     }
 }

@@ -62,6 +62,8 @@ impl StallWindow {
 struct TestServer {
     addr: SocketAddr,
     received: Arc<AtomicU64>,
+    /// Connections accepted.
+    accepted: Arc<AtomicU64>,
     runtime: Option<tokio::runtime::Runtime>,
 }
 
@@ -77,12 +79,15 @@ impl TestServer {
             .build()
             .unwrap();
         let counter = Arc::clone(&received);
+        let accepted = Arc::new(AtomicU64::new(0));
+        let connections = Arc::clone(&accepted);
         runtime.spawn(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                connections.fetch_add(1, Ordering::SeqCst);
                 let behaviour = behaviour.clone();
                 let counter = Arc::clone(&counter);
                 tokio::spawn(async move {
@@ -98,6 +103,7 @@ impl TestServer {
         TestServer {
             addr,
             received,
+            accepted,
             runtime: Some(runtime),
         }
     }
@@ -108,6 +114,10 @@ impl TestServer {
 
     fn received(&self) -> u64 {
         self.received.load(Ordering::SeqCst)
+    }
+
+    fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::SeqCst)
     }
 
     /// Stops the server: the listener and every connection close.
@@ -194,6 +204,7 @@ fn spec(url: Uri) -> LoadSpec {
         duration: Duration::from_secs(2),
         max_requests: None,
         request_timeout: Duration::from_secs(1),
+        keep_alive: true,
     }
 }
 
@@ -361,6 +372,62 @@ fn keeps_going_with_backoff_and_ends_on_time_when_the_server_dies() {
     // Without backoff two connections would fail tens of thousands of times in a second.
     assert!(report.errors.connect < 100, "{:?}", report.errors);
     assert_eq!(report.elapsed, spec.duration);
+}
+
+#[test]
+fn keep_alive_sends_every_request_over_the_first_connections() {
+    let server = TestServer::start(Behaviour::Ok("hello"));
+    let mut spec = spec(server.url("/"));
+    spec.max_requests = Some(200);
+
+    let report = run_closed_loop(&spec, Arc::default()).unwrap();
+
+    assert_eq!(report.requests, 200);
+    assert_eq!(server.accepted(), 2);
+    assert_eq!(report.connections_opened, 2);
+}
+
+#[test]
+fn without_keep_alive_every_request_opens_its_own_connection_as_ab_does() {
+    let server = TestServer::start(Behaviour::Ok("hello"));
+    let mut spec = spec(server.url("/"));
+    spec.connections = 4;
+    spec.max_requests = Some(200);
+    spec.keep_alive = false;
+
+    let report = run_closed_loop(&spec, Arc::default()).unwrap();
+
+    assert_eq!(report.requests, 200);
+    assert_eq!(server.received(), 200);
+    assert_eq!(
+        report.errors,
+        ErrorCounts::default(),
+        "a close is not an error"
+    );
+    // One connection per request; a connection may open just before the budget runs out.
+    let accepted = server.accepted();
+    assert!((200..=204).contains(&accepted), "{accepted} connections");
+    assert_eq!(report.connections_opened, accepted);
+}
+
+#[test]
+fn without_keep_alive_the_open_loop_opens_a_connection_per_request_too() {
+    let server = TestServer::start(Behaviour::Ok("hello"));
+    let mut spec = spec(server.url("/"));
+    spec.duration = Duration::from_secs(1);
+    spec.keep_alive = false;
+
+    let report = run_open_loop(&spec, 200.0, Arc::default()).unwrap();
+
+    assert!(report.requests >= 150, "{} requests", report.requests);
+    assert_eq!(report.errors.transport(), 0, "{:?}", report.errors);
+    // Every request sent (measured or not) had its own connection, and no more were opened
+    // than requests plus the connections waiting for their slot at the end.
+    let (sent, accepted) = (server.received(), server.accepted());
+    assert!(
+        accepted >= sent && accepted <= sent + spec.connections as u64,
+        "{accepted} connections for {sent} requests"
+    );
 }
 
 #[test]

@@ -100,12 +100,47 @@ pub fn page(analysis: &Analysis<'_>) -> Markup {
                         }
                     }
                     (throughput(analysis))
+                    (startup(analysis))
                     (latency(analysis))
                     (memory(analysis))
                     (claims(analysis))
                     (verify(analysis))
                     (environment(analysis))
                 }
+            }
+        }
+    }
+}
+
+fn startup(analysis: &Analysis<'_>) -> Markup {
+    let started: Vec<_> = analysis
+        .targets
+        .iter()
+        .filter_map(|t| Some((t, t.startup.as_ref()?)))
+        .collect();
+    html! {
+        @if !started.is_empty() {
+            section id="cold-start" {
+                h2 { "Cold start" }
+                div class="scroll" { table {
+                    thead { tr {
+                        th { "target" } th { "from" } th class="num" { "starts" }
+                        th class="num" { "cold start ms" } th class="num" { "idle MiB" } th class="num" { "image MiB" }
+                    } }
+                    tbody {
+                        @for (t, s) in &started {
+                            tr {
+                                td { strong { (t.result.target) } }
+                                td { (s.from.label()) }
+                                td class="num" { (s.starts) }
+                                (estimate_cell(Some(&s.cold_start_ms), 0))
+                                (estimate_cell(s.idle_memory_mib.as_ref(), 1))
+                                td class="num" { (text::maybe_mib(s.image_size_mib)) }
+                            }
+                        }
+                    }
+                } }
+                p class="note" { (text::STARTUP_NOTE) }
             }
         }
     }
@@ -433,7 +468,15 @@ fn environment(analysis: &Analysis<'_>) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::test_support::{analysis_of, fixture_results};
+    use crate::analysis::test_support::{analysis_of, cold_start_results, fixture_results};
+
+    #[test]
+    fn a_cold_start_run_gets_a_cold_start_section() {
+        let page = analysis_of(&cold_start_results(300.0), |a| page(a).into_string());
+        assert!(page.contains("id=\"cold-start\""));
+        assert!(page.contains("150.0"), "image size shown");
+        assert!(!report().contains("id=\"cold-start\""));
+    }
 
     fn report() -> String {
         let results = fixture_results();

@@ -76,6 +76,7 @@ pub fn markdown(analysis: &Analysis<'_>) -> String {
     }
 
     summary(&mut out, analysis);
+    startup(&mut out, analysis);
     comparisons(&mut out, analysis);
     duets(&mut out, analysis);
     warnings(&mut out, analysis);
@@ -83,6 +84,42 @@ pub fn markdown(analysis: &Analysis<'_>) -> String {
     claims(&mut out, analysis);
     environment(&mut out, analysis);
     out
+}
+
+fn startup(out: &mut String, analysis: &Analysis<'_>) {
+    let rows: Vec<Vec<String>> = analysis
+        .targets
+        .iter()
+        .filter_map(|t| {
+            let s = t.startup.as_ref()?;
+            Some(vec![
+                t.result.target.clone(),
+                s.from.label().to_string(),
+                s.starts.to_string(),
+                text::estimate(&s.cold_start_ms, 0),
+                text::maybe_estimate(s.idle_memory_mib.as_ref(), 1),
+                text::maybe_mib(s.image_size_mib),
+            ])
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str("## Cold start\n\n");
+    table(
+        out,
+        &[
+            "target",
+            "from",
+            "starts",
+            "cold start ms",
+            "idle MiB",
+            "image MiB",
+        ],
+        &[false, false, true, true, true, true],
+        &rows,
+    );
+    let _ = writeln!(out, "{}\n", text::STARTUP_NOTE);
 }
 
 fn summary(out: &mut String, analysis: &Analysis<'_>) {
@@ -334,7 +371,19 @@ fn environment(out: &mut String, analysis: &Analysis<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::test_support::{analysis_of, fixture_results};
+    use crate::analysis::test_support::{analysis_of, cold_start_results, fixture_results};
+
+    #[test]
+    fn a_cold_start_run_gets_a_cold_start_table_and_no_load_figures() {
+        let md = analysis_of(&cold_start_results(300.0), markdown);
+        assert!(md.contains("## Cold start"), "{md}");
+        assert!(md.contains("container start"), "{md}");
+        assert!(md.contains("no load: starts only"), "{md}");
+        assert!(
+            !report().contains("## Cold start"),
+            "an old file has no starts"
+        );
+    }
 
     fn report() -> String {
         let results = fixture_results();

@@ -62,6 +62,9 @@ pub fn maybe_median(e: Option<&Estimate>, decimals: usize) -> String {
 /// fan-out figures `faceoff claims` judges), or it was not measured.
 pub fn unmeasured(t: &TargetFigures<'_>) -> String {
     let r = t.result;
+    if r.error.is_none() && !r.trials.is_empty() && r.trials.iter().all(|t| t.is_start_only()) {
+        return "no load: starts only (see Cold start)".into();
+    }
     match (&r.error, r.chat_trials.len()) {
         (Some(error), _) => format!("FAILED: {error}"),
         (None, 0) => "not measured".into(),
@@ -69,6 +72,14 @@ pub fn unmeasured(t: &TargetFigures<'_>) -> String {
             "chat workload: {n} trial(s) of capacity or fan-out, in results.json (`chat_trials`)"
         ),
     }
+}
+
+/// What the cold-start table's figures mean, under it in every format.
+pub const STARTUP_NOTE: &str = "Cold start: from the container's start (the process's exec, on the local runtime) to the first 200 on GET /status, probed every 10 ms; idle memory read at that moment, before any request of the trial. Medians over starts, 95% intervals in brackets.";
+
+/// An optional size in MiB, `–` when absent.
+pub fn maybe_mib(mib: Option<f64>) -> String {
+    mib.map_or_else(|| "–".into(), |m| number(m, 1))
 }
 
 /// `Express 5.1.0`.
@@ -227,11 +238,16 @@ pub fn bootstrap(analysis: &Analysis<'_>) -> String {
 pub fn conditions_line(results: &RunResults) -> String {
     let p = &results.parameters;
     let line = format!(
-        "workload {} ({} {}), {} connections, {}s after {}s warm-up, {} trial(s); server cpuset {} / {} MiB{}; generator on CPUs {:?}; runtime {:?}",
+        "workload {} ({} {}), {} connections{}, {}s after {}s warm-up, {} trial(s); server cpuset {} / {} MiB{}; generator on CPUs {:?}; runtime {:?}",
         p.workload,
         p.method,
         p.path,
         p.connections,
+        if p.keep_alive {
+            ""
+        } else {
+            " (a new one per request, no keep-alive)"
+        },
         p.duration_s,
         p.warmup_s,
         p.trials,

@@ -195,6 +195,7 @@ impl PlannedRun {
             LoadMode::Capacity | LoadMode::Fanout => {
                 format!("a ramp of at most {}", show_duration(self.duration_s))
             }
+            LoadMode::ColdStart => "a start, no load".to_string(),
             _ => format!("{} windows", show_duration(self.duration_s)),
         };
         let duet = if self.duet {

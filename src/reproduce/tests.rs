@@ -123,7 +123,7 @@ fn quick_judges_a_language_claim_on_the_pair_it_names() {
 fn named_claims_bring_only_their_own_targets_and_groups_take_the_union() {
     let plan = plan_with(SMALL_HOST, &Options::default());
     assert_eq!(
-        run_for(&plan, "status", "closed-100").targets,
+        run_for(&plan, "status", "ab-100").targets,
         ["express", "fastapi"]
     );
     assert_eq!(
@@ -138,8 +138,8 @@ fn named_claims_bring_only_their_own_targets_and_groups_take_the_union() {
         run_for(&plan, "sleep-1s", "three-slow").targets,
         ["express", "django-wsgi"]
     );
-    // closed-1000 on status: two express-vs-fastapi claims, one run of the pair.
-    let thousand = run_for(&plan, "status", "closed-1000");
+    // ab-1000 on status: two express-vs-fastapi claims, one run of the pair.
+    let thousand = run_for(&plan, "status", "ab-1000");
     assert_eq!(thousand.targets, ["express", "fastapi"]);
     assert_eq!(thousand.claims.len(), 2);
 }
@@ -279,7 +279,7 @@ fn only_and_workload_options_plan_just_those_claims() {
     let plan = plan_with(SMALL_HOST, &options);
     assert_eq!(plan.runs.len(), 2);
     assert_eq!(plan.runs[0].key, "01-status-closed-50");
-    assert_eq!(plan.runs[1].key, "02-status-closed-100");
+    assert_eq!(plan.runs[1].key, "02-status-ab-100");
     assert!(
         plan.runs
             .iter()
@@ -474,10 +474,10 @@ fn a_planned_run_is_the_faceoff_run_command_a_user_would_type() {
             ..Options::default()
         },
     );
-    let run = run_for(&plan, "status", "closed-100");
+    let run = run_for(&plan, "status", "ab-100");
     assert_eq!(
         run.command_line(),
-        "faceoff run --workload status --profile closed-100 --targets express,fastapi --trials 3 --duration 5s --warmup 1s"
+        "faceoff run --workload status --profile ab-100 --targets express,fastapi --trials 3 --duration 5s --warmup 1s"
     );
     let args = run.run_args(Path::new("repro/runs/x"));
     assert_eq!(&args[args.len() - 2..], ["--out", "repro/runs/x"]);
@@ -509,7 +509,7 @@ fn plans_of_the_same_options_are_the_same_and_others_say_how_they_differ() {
 
 // ---------------------------------------------------------------- the state file
 
-/// A plan of two runs (status at closed-50 and closed-100, express and fastapi).
+/// A plan of two runs (status at closed-50 and ab-100, express and fastapi).
 fn two_run_plan() -> Plan {
     plan_with(
         SMALL_HOST,
@@ -572,7 +572,7 @@ fn resume_skips_complete_runs_and_redoes_one_killed_mid_way() {
     // SIGKILL mid-way: the state still says running, so does the results file.
     write_attempt(
         dir.path(),
-        "02-status-closed-100",
+        "02-status-ab-100",
         "20261201T100500Z-bbbbbb",
         RunStatus::Running,
     );
@@ -580,9 +580,9 @@ fn resume_skips_complete_runs_and_redoes_one_killed_mid_way() {
     assert_eq!(state.to_do(dir.path()), [1]);
     assert!(!state.all_complete(dir.path()));
     assert_eq!(
-        attempts_in(&dir.path().join("runs/02-status-closed-100")),
+        attempts_in(&dir.path().join("runs/02-status-ab-100")),
         [dir.path()
-            .join("runs/02-status-closed-100/20261201T100500Z-bbbbbb/results.json")]
+            .join("runs/02-status-ab-100/20261201T100500Z-bbbbbb/results.json")]
     );
     assert_eq!(
         state.remaining_estimate_s(dir.path()),
@@ -643,12 +643,10 @@ fn the_report_judges_the_finished_runs_and_a_partial_one_says_what_is_left() {
     );
     let waiting = verdict_of("001-fastapi-10-15pct-slower-at-100");
     assert!(
-        waiting
-            .why()
-            .is_some_and(|w| w.contains("02-status-closed-100")
-                && w.contains("interrupted")
-                && w.contains("--resume")
-                && w.contains("redoes it")),
+        waiting.why().is_some_and(|w| w.contains("02-status-ab-100")
+            && w.contains("interrupted")
+            && w.contains("--resume")
+            && w.contains("redoes it")),
         "{waiting:?}"
     );
     let excluded = verdict_of("003-fastify-52000-vs-fastapi-18000-json");
@@ -664,7 +662,7 @@ fn the_report_judges_the_finished_runs_and_a_partial_one_says_what_is_left() {
     );
     assert!(md.contains("**Quick**"), "{md}");
     assert!(md.contains("## Not judged here"), "{md}");
-    assert!(md.contains("`02-status-closed-100` | interrupted"), "{md}");
+    assert!(md.contains("`02-status-ab-100` | interrupted"), "{md}");
     for (claim, _) in &verdicts {
         assert!(
             md.contains(&format!("`{}`", claim.id)),

@@ -91,4 +91,8 @@ pub struct ChatTrial {
     pub resources: ResourceSummary,
     /// How busy the generator's CPUs were, in percent.
     pub generator_cpu_percent: f64,
+    /// How the server started for this trial (see [`super::Startup`]); absent in files from
+    /// before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup: Option<super::Startup>,
 }

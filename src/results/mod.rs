@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::images::AppImage;
 pub use crate::load::ErrorCounts;
 use crate::manifest::Manifest;
-use crate::runtime::{Limits, RuntimeKind};
+use crate::runtime::{Launched, Limits, RuntimeKind, StartClock};
 use crate::sample::ResourceSummary;
 use crate::stats::LatencySummary;
 
@@ -82,6 +82,10 @@ pub struct Parameters {
     /// files from before the pairs could be chosen, where `duet` means every pair.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub duet_pairs: Vec<[String; 2]>,
+    /// Whether connections were kept open between requests; false: a new connection per
+    /// request, as Apache Bench does. Files from before it was recorded kept them open.
+    #[serde(default = "kept_alive")]
+    pub keep_alive: bool,
     /// The runtime versions the containers pin, by language (`node`: `24.21.0`, `python`:
     /// `3.13`), to tell a local-runtime run on other versions (see [`versions::warning`]);
     /// absent in older files.
@@ -90,6 +94,10 @@ pub struct Parameters {
     /// The chat workload's settings (capacity steps or fan-out rooms); absent for HTTP runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat: Option<ChatParameters>,
+}
+
+fn kept_alive() -> bool {
+    true
 }
 
 /// Whether a target was measured.
@@ -155,6 +163,55 @@ pub struct TrialResult {
     /// measure the stall, not the server; it is kept, and every report warns about it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unresponsive: Option<String>,
+    /// How the target started for this trial: its cold-start time and idle memory. Absent
+    /// in files from before it was recorded, and in duet rounds (two targets started on one
+    /// cpuset and warmed before they are measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub startup: Option<Startup>,
+}
+
+impl TrialResult {
+    /// Whether the trial measured nothing but the target's start (a `cold-start` profile):
+    /// no window, no connection, no request.
+    pub fn is_start_only(&self) -> bool {
+        self.startup.is_some()
+            && self.requests == 0
+            && self.connections_opened == 0
+            && self.duration_s == 0.0
+    }
+}
+
+/// A target's start for one trial, before any request of the trial reached it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Startup {
+    /// What the time is counted from.
+    pub from: StartClock,
+    /// Milliseconds from then to the first 200 on `GET /status` (probed every 10 ms): the
+    /// cold start.
+    pub ready_ms: f64,
+    /// Milliseconds the engine's start call took, part of `ready_ms` (Docker only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_call_ms: Option<f64>,
+    /// Memory in use at that first 200, before verification or load: the idle footprint
+    /// (container: cgroup usage less inactive file cache; process: RSS of its tree).
+    pub idle_memory_bytes: Option<u64>,
+}
+
+impl Startup {
+    /// The start of a target launched as `launched` that first answered 200 at `ready`.
+    pub fn new(
+        launched: Launched,
+        ready: std::time::Instant,
+        idle_memory_bytes: Option<u64>,
+    ) -> Self {
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+        Startup {
+            from: launched.clock,
+            ready_ms: ms(ready.saturating_duration_since(launched.at)),
+            start_call_ms: launched.start_call.map(ms),
+            idle_memory_bytes,
+        }
+    }
 }
 
 /// Whether a target passed the contract before it was timed.
@@ -560,6 +617,41 @@ mod tests {
             }
         );
         assert!(err.to_string().contains("newer"), "{err}");
+    }
+
+    #[test]
+    fn a_start_is_timed_from_its_launch_to_its_first_200() {
+        let at = std::time::Instant::now();
+        let launched = Launched {
+            clock: StartClock::ContainerStart,
+            at,
+            start_call: Some(std::time::Duration::from_millis(40)),
+        };
+        let start = Startup::new(
+            launched,
+            at + std::time::Duration::from_millis(350),
+            Some(50 << 20),
+        );
+        assert!((start.ready_ms - 350.0).abs() < 1e-6, "{start:?}");
+        assert_eq!(start.start_call_ms, Some(40.0));
+        assert_eq!(start.idle_memory_bytes, Some(50 << 20));
+        let json = serde_json::to_value(start).unwrap();
+        assert_eq!(json["from"], "container_start");
+    }
+
+    #[test]
+    fn a_file_from_before_starts_were_timed_still_loads() {
+        let mut value: serde_json::Value = serde_json::from_str(SAMPLE).unwrap();
+        value["targets"] = serde_json::json!([{
+            "target": "express", "language": "node", "framework": "Express",
+            "framework_version": null, "server": "node", "runtime_version": null,
+            "lockfile_sha256": null, "status": "ok", "error": null, "trials": [],
+            "image": {"target": "express", "tag": "t", "image_id": "i", "base_image": "b",
+                "base_image_id": "", "app_hash": "h", "lockfile_sha256": "", "built": false}
+        }]);
+        let results: RunResults = serde_json::from_value(value).unwrap();
+        let image = results.targets[0].image.as_ref().unwrap();
+        assert_eq!(image.size_bytes, None);
     }
 
     const SAMPLE: &str = r#"{

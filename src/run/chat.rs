@@ -213,7 +213,8 @@ async fn measure<I: Instance>(
         .ok_or_else(|| ChatTrialError::NotChat {
             target: name.clone(),
         })?;
-    runtime::wait_ready(instance, name, &plan.limits, plan.ready_timeout).await?;
+    let ready = runtime::wait_ready(instance, name, &plan.limits, plan.ready_timeout).await?;
+    let startup = super::startup_of(instance, ready).await;
     let version = instance.runtime_version().await;
     if plan.verify && trial == 1 {
         let cases = crate::verify::chat::verify_chat(instance.port(), chat).await;
@@ -250,6 +251,7 @@ async fn measure<I: Instance>(
         fanout: None,
         resources: ResourceSummary::default(),
         generator_cpu_percent: 0.0,
+        startup,
     };
     let readings = match &plan.mode {
         ChatMode::Capacity(spec) => {

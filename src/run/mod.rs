@@ -43,6 +43,9 @@ pub struct RunPlan {
     pub max_requests: Option<u64>,
     /// Closed loop, open loop at a rate, or a rate sweep (from the profile).
     pub load: LoadPlan,
+    /// Keep connections open between requests; `false` opens one per request, as Apache
+    /// Bench does (from the profile).
+    pub keep_alive: bool,
     pub duration: Duration,
     pub warmup: Duration,
     pub request_timeout: Duration,
@@ -215,13 +218,28 @@ fn trial_lines(trial: &TrialResult) -> Vec<String> {
         .iter()
         .map(|(service, used)| format!(", {service} mean CPU {:.0}%", used.mean_cpu_percent))
         .collect();
-    let mut lines = vec![format!(
+    let start = trial.startup.map(|s| {
+        format!(
+            "  ready {:.0} ms after {}, idle {}",
+            s.ready_ms,
+            s.from.label(),
+            s.idle_memory_bytes.map_or_else(
+                || "memory unread".into(),
+                |b| format!("{:.1} MiB", b as f64 / 1048576.0)
+            )
+        )
+    });
+    if trial.is_start_only() {
+        return start.into_iter().collect();
+    }
+    let mut lines: Vec<String> = start.into_iter().collect();
+    lines.push(format!(
         "  {:.0} req/s, p99 {:.2} ms, {} errors, peak {:.1} MiB{services}",
         trial.requests_per_sec,
         trial.latency.p99_ms,
         trial.errors.total(),
         trial.resources.peak_memory_bytes as f64 / 1048576.0
-    )];
+    ));
     if let Some(sweep) = &trial.sweep {
         lines.extend(
             crate::sweep::step_lines(sweep)
@@ -590,7 +608,14 @@ pub async fn duet_round<R: Runtime>(
                 measure(&first.instance, a, plan, round, first.services(), quiet),
                 measure(&second.instance, b, plan, round, second.services(), quiet),
             );
-            x.and_then(|(x, _)| y.map(|(y, _)| [x, y]))
+            // Each was waited for before both were warmed: the time to their next probe is
+            // no cold start, so duet trials carry none.
+            x.and_then(|(x, _)| y.map(|(y, _)| [x, y])).map(|trials| {
+                trials.map(|mut trial| {
+                    trial.startup = None;
+                    trial
+                })
+            })
         }
         Err(err) => Err(err),
     };
@@ -681,6 +706,7 @@ fn load_spec(plan: &RunPlan, port: u16) -> Result<LoadSpec, TrialError> {
         duration: plan.duration,
         max_requests: plan.max_requests,
         request_timeout: plan.request_timeout,
+        keep_alive: plan.keep_alive,
     })
 }
 
@@ -785,8 +811,12 @@ async fn measure<I: Instance>(
     ui: Ui,
 ) -> Result<(TrialResult, Option<String>), TrialError> {
     let name = &prepared.target.name;
-    runtime::wait_ready(instance, name, &plan.limits, plan.ready_timeout).await?;
+    let ready = runtime::wait_ready(instance, name, &plan.limits, plan.ready_timeout).await?;
+    let startup = startup_of(instance, ready).await;
     let version = instance.runtime_version().await;
+    if plan.load == LoadPlan::ColdStart {
+        return Ok((cold_start_trial(trial, startup), version));
+    }
     send_setup(instance.port(), &plan.workload).await?;
     let spec = load_spec(plan, instance.port())?;
     let live = Arc::new(LiveCounters::default());
@@ -861,7 +891,50 @@ async fn measure<I: Instance>(
     result.finished_at = Some(finished_at);
     result.services = service_resources;
     result.sweep = driven.sweep;
+    result.startup = startup;
     Ok((result, version))
+}
+
+/// The target's start, read the moment it first answered: the time since it was launched,
+/// and its memory before any other request (the version check execs a process inside the
+/// container, so it comes after).
+pub(crate) async fn startup_of<I: Instance>(
+    instance: &I,
+    ready: std::time::Instant,
+) -> Option<results::Startup> {
+    let launched = instance.launched()?;
+    let idle = instance.read_resources().await.ok().map(|r| r.memory_bytes);
+    Some(results::Startup::new(launched, ready, idle))
+}
+
+/// A trial of a cold-start profile: the start alone, no request measured.
+fn cold_start_trial(trial: u32, startup: Option<results::Startup>) -> TrialResult {
+    let now = now_rfc3339();
+    TrialResult {
+        trial,
+        requests: 0,
+        duration_s: 0.0,
+        requests_per_sec: 0.0,
+        latency: Default::default(),
+        status_counts: Default::default(),
+        errors: Default::default(),
+        bytes_received: 0,
+        per_second: Vec::new(),
+        warmup_requests: 0,
+        warmup_errors: 0,
+        connections_opened: 0,
+        response_bytes: 0,
+        service_latency: None,
+        open_loop: None,
+        sweep: None,
+        resources: Default::default(),
+        generator_cpu_percent: 0.0,
+        started_at: Some(now.clone()),
+        finished_at: Some(now),
+        services: Default::default(),
+        unresponsive: None,
+        startup,
+    }
 }
 
 fn trial_result(
@@ -891,6 +964,7 @@ fn trial_result(
         started_at: None,
         finished_at: None,
         services: Default::default(),
+        startup: None,
         unresponsive: unresponsive(report, UNRESPONSIVE_TIMEOUT_SHARE),
     }
 }

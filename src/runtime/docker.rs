@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use super::owner::{Liveness, Owner, ThisHost};
 use super::{
-    Exited, Instance, LaunchSpec, Prepared, ResourceReading, Runtime, RuntimeError, RuntimeKind,
-    tail_lines,
+    Exited, Instance, LaunchSpec, Launched, Prepared, ResourceReading, Runtime, RuntimeError,
+    RuntimeKind, StartClock, tail_lines,
 };
 use crate::config::{Fixtures, Language, Target};
 use crate::engine::{self, EngineError};
@@ -427,17 +427,24 @@ pub async fn launch(
         docker.create_container(Some(options), body),
     )
     .await?;
-    let instance = DockerInstance {
+    let mut instance = DockerInstance {
         docker: docker.clone(),
         id: created.id,
         port,
         language,
+        launched: None,
     };
     let call = format!("`start container {name}`");
+    let at = Instant::now();
     if let Err(err) = engine::call(&call, docker.start_container(&instance.id, None)).await {
         let _ = instance.remove().await;
         return Err(err.into());
     }
+    instance.launched = Some(Launched {
+        clock: StartClock::ContainerStart,
+        at,
+        start_call: Some(at.elapsed()),
+    });
     Ok(instance)
 }
 
@@ -565,6 +572,8 @@ pub struct DockerInstance {
     id: String,
     port: u16,
     language: Option<Language>,
+    /// When the engine was asked to start it.
+    launched: Option<Launched>,
 }
 
 impl DockerInstance {
@@ -607,6 +616,10 @@ impl Instance for DockerInstance {
 
     fn port(&self) -> u16 {
         self.port
+    }
+
+    fn launched(&self) -> Option<Launched> {
+        self.launched
     }
 
     async fn exited(&self) -> Result<Option<Exited>, RuntimeError> {

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use super::process_cpu_ns;
 use super::{
-    Exited, Instance, LaunchSpec, Prepared, ResourceReading, Runtime, RuntimeError, RuntimeKind,
-    parse_cpuset, tail_lines,
+    Exited, Instance, LaunchSpec, Launched, Prepared, ResourceReading, Runtime, RuntimeError,
+    RuntimeKind, StartClock, parse_cpuset, tail_lines,
 };
 use crate::config::{Fixtures, Language, Target};
 use crate::images::{self, Progress};
@@ -163,6 +163,7 @@ impl Runtime for LocalRuntime {
                 Ok(())
             });
         }
+        let at = Instant::now();
         let child = command.spawn().map_err(|source| RuntimeError::Io {
             context: format!("starting `{}` for {}", argv.join(" "), target.name),
             cause: source,
@@ -179,6 +180,11 @@ impl Runtime for LocalRuntime {
             pid_file,
             language: target.language,
             dir,
+            launched: Launched {
+                clock: StartClock::ProcessExec,
+                at,
+                start_call: None,
+            },
         })
     }
 
@@ -342,6 +348,8 @@ pub struct LocalInstance {
     pid_file: PathBuf,
     language: Language,
     dir: PathBuf,
+    /// When the process was spawned.
+    launched: Launched,
 }
 
 impl LocalInstance {
@@ -393,6 +401,10 @@ impl Instance for LocalInstance {
 
     fn port(&self) -> u16 {
         self.port
+    }
+
+    fn launched(&self) -> Option<Launched> {
+        Some(self.launched)
     }
 
     async fn owns_process(&self, pid: u32) -> Option<bool> {

@@ -158,6 +158,39 @@ pub struct ResourceReading {
     pub memory_bytes: u64,
 }
 
+/// What a target's start-up time is counted from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StartClock {
+    /// The engine was asked to start the created container (Docker runtime): the figure
+    /// includes the engine's own work (namespaces, cgroup, runc), alike for every target.
+    ContainerStart,
+    /// The server process was spawned (local runtime): fork and exec, then the runtime's
+    /// own initialisation.
+    ProcessExec,
+}
+
+impl StartClock {
+    /// What the clock started at, for summaries: "container start", "process exec".
+    pub fn label(self) -> &'static str {
+        match self {
+            StartClock::ContainerStart => "container start",
+            StartClock::ProcessExec => "process exec",
+        }
+    }
+}
+
+/// When and how a target was started: the zero of its cold-start time.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Launched {
+    pub clock: StartClock,
+    /// Just before the engine's start call, or the spawn.
+    pub at: Instant,
+    /// How long the engine's start call itself took (Docker only): the part of the cold
+    /// start that is the engine's, not the runtime's.
+    pub start_call: Option<Duration>,
+}
+
 /// A target made ready to start: its image, or its installed copy on the host.
 #[derive(Debug, Clone)]
 pub struct Prepared {
@@ -192,6 +225,11 @@ pub trait Instance {
     async fn read_resources(&self) -> Result<ResourceReading, RuntimeError>;
     /// The language runtime's own version string (`v24.21.0`, `Python 3.13.5`).
     async fn runtime_version(&self) -> Option<String>;
+    /// When the target was started, for its cold-start time; `None` for instances that do
+    /// not record it.
+    fn launched(&self) -> Option<Launched> {
+        None
+    }
     /// Whether the local process `pid` is part of this target; `None` when this runtime
     /// cannot tell (a remote engine).
     async fn owns_process(&self, _pid: u32) -> Option<bool> {
@@ -258,7 +296,7 @@ pub async fn start_ready<R: Runtime>(
     };
     let instance = runtime.start(&prepared, &spec).await?;
     match wait_ready(&instance, &target.name, launch.limits, launch.ready_timeout).await {
-        Ok(()) => Ok(instance),
+        Ok(_) => Ok(instance),
         Err(err) => {
             // The readiness error is the one worth reporting; stopping is best effort.
             let _ = instance.stop().await;
@@ -356,25 +394,42 @@ pub fn host_cpu_count() -> usize {
     }
 }
 
+/// Pause between readiness probes. The cold-start time is read from the first 200, so this
+/// bounds its resolution; a refused connect on 127.0.0.1 costs microseconds.
+pub const READY_POLL: Duration = Duration::from_millis(10);
+
+/// Pause between checks that the target has not exited while it starts. Each is an engine
+/// call on Docker: kept at a tenth of the probes' pace, so that the engine does not compete
+/// with the target it is timing.
+const EXIT_CHECK: Duration = Duration::from_millis(100);
+
 /// Waits until the target answers 200 on `GET /status`, failing early with its logs when it
 /// exits (or is killed for memory) first. A 200 from another process that took the port
-/// first is not the target's: that is [`RuntimeError::PortTaken`], not readiness.
+/// first is not the target's: that is [`RuntimeError::PortTaken`], not readiness. Returns
+/// when the target's first 200 arrived.
 pub async fn wait_ready<I: Instance>(
     instance: &I,
     target: &str,
     limits: &Limits,
     timeout: Duration,
-) -> Result<(), RuntimeError> {
+) -> Result<Instant, RuntimeError> {
     let deadline = Instant::now() + timeout;
+    let mut next_exit_check = Instant::now();
     loop {
-        if let Some(cause) = exit_cause(instance, target, limits, BEFORE_READY).await? {
+        let checked = Instant::now() >= next_exit_check;
+        if checked {
+            next_exit_check = Instant::now() + EXIT_CHECK;
+        }
+        if checked && let Some(cause) = exit_cause(instance, target, limits, BEFORE_READY).await? {
             return Err(cause);
         }
         let last = match probe_status(instance.port()).await {
             Ok(200) => {
+                // Its time, before the check of who answered (a look in /proc) adds its own.
+                let at = Instant::now();
                 return match port_taken(instance, target).await {
                     Some(taken) => Err(taken),
-                    None => Ok(()),
+                    None => Ok(at),
                 };
             }
             Ok(code) => format!("last answer: HTTP {code}"),
@@ -388,7 +443,7 @@ pub async fn wait_ready<I: Instance>(
                 logs: instance.logs_tail(LOG_TAIL_LINES).await,
             });
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(READY_POLL).await;
     }
 }
 
@@ -533,6 +588,73 @@ mod tests {
         let port = listener.local_addr().unwrap().port();
         let err = ensure_port_free(port).unwrap_err();
         assert!(err.to_string().contains(&port.to_string()));
+    }
+
+    /// A target that starts listening `after` its launch and answers 200 to everything.
+    struct SlowStarter {
+        port: u16,
+    }
+
+    impl SlowStarter {
+        fn launch(after: Duration) -> Self {
+            let port = pick_free_port().unwrap();
+            std::thread::spawn(move || {
+                std::thread::sleep(after);
+                let listener = TcpListener::bind((HOST, port)).unwrap();
+                for stream in listener.incoming().flatten() {
+                    use std::io::{Read, Write};
+                    let mut stream = stream;
+                    let mut buf = [0u8; 512];
+                    let _ = stream.read(&mut buf);
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+                }
+            });
+            SlowStarter { port }
+        }
+    }
+
+    impl Instance for SlowStarter {
+        fn id(&self) -> String {
+            "slow".into()
+        }
+        fn port(&self) -> u16 {
+            self.port
+        }
+        async fn exited(&self) -> Result<Option<Exited>, RuntimeError> {
+            Ok(None)
+        }
+        async fn logs_tail(&self, _: usize) -> String {
+            String::new()
+        }
+        async fn read_resources(&self) -> Result<ResourceReading, RuntimeError> {
+            Ok(ResourceReading {
+                at: Instant::now(),
+                cpu_total_ns: 0,
+                memory_bytes: 0,
+            })
+        }
+        async fn runtime_version(&self) -> Option<String> {
+            None
+        }
+        async fn stop(self) -> Result<(), RuntimeError> {
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn readiness_is_seen_within_a_few_ms_of_the_first_200() {
+        let limits = Limits {
+            cpuset: "0".into(),
+            memory_bytes: 1 << 30,
+        };
+        let launched = Instant::now();
+        let target = SlowStarter::launch(Duration::from_millis(120));
+        let ready = wait_ready(&target, "slow", &limits, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let ms = ready.duration_since(launched).as_millis();
+        // Probing every 100 ms would first see it at 200 ms: too coarse for a cold start.
+        assert!((120..170).contains(&ms), "ready after {ms} ms");
     }
 
     #[test]
