@@ -919,6 +919,28 @@ fn duet_rounds_are_preferred_for_throughput_ratios() {
     assert_eq!(v.ours().unwrap().evidence, Evidence::Paired);
 }
 
+/// Five duet rounds of fastify and fastapi at `fastify` and `fastapi` req/s, both servers
+/// at `cpu` percent.
+fn five_duet_rounds(results: &mut RunResults, cpu: f64, fastify: f64, fastapi: f64) {
+    let template = results.targets[0].trials[0].clone();
+    let trial = |rps: f64| {
+        let mut t = template.clone();
+        t.requests_per_sec = rps;
+        t.resources.mean_cpu_percent = cpu;
+        t
+    };
+    results.duets = vec![faceoff::results::DuetResult {
+        targets: ["fastify".into(), "fastapi".into()],
+        rounds: (1..=5)
+            .map(|round| faceoff::results::DuetRound {
+                round,
+                trials: [trial(fastify), trial(fastapi)],
+            })
+            .collect(),
+        error: None,
+    }];
+}
+
 #[test]
 fn duet_rounds_whose_servers_did_not_fill_the_shared_cpuset_are_inconclusive() {
     let claims = registry();
@@ -933,24 +955,8 @@ fn duet_rounds_whose_servers_did_not_fill_the_shared_cpuset_are_inconclusive() {
         10.0,
         99.0,
     );
-    let template = results.targets[0].trials[0].clone();
     // Each server at 25% of one CPU where a fair half is 50%: the host was busy.
-    let trial = |rps: f64| {
-        let mut t = template.clone();
-        t.requests_per_sec = rps;
-        t.resources.mean_cpu_percent = 25.0;
-        t
-    };
-    results.duets = vec![faceoff::results::DuetResult {
-        targets: ["fastify".into(), "fastapi".into()],
-        rounds: (1..=5)
-            .map(|round| faceoff::results::DuetRound {
-                round,
-                trials: [trial(14_500.0), trial(5_000.0)],
-            })
-            .collect(),
-        error: None,
-    }];
+    five_duet_rounds(&mut results, 25.0, 14_500.0, 5_000.0);
     let v = claims.verdict(c, &[results], &Bootstrap::default());
     assert_eq!(v.label(), "inconclusive", "{v:?}");
     let why = &v.ours().unwrap().reason;
@@ -973,23 +979,7 @@ fn duet_servers_that_sleep_through_their_requests_alone_too_are_judged() {
         10.0,
         1.0,
     );
-    let template = results.targets[0].trials[0].clone();
-    let trial = |rps: f64| {
-        let mut t = template.clone();
-        t.requests_per_sec = rps;
-        t.resources.mean_cpu_percent = 1.0;
-        t
-    };
-    results.duets = vec![faceoff::results::DuetResult {
-        targets: ["fastify".into(), "fastapi".into()],
-        rounds: (1..=5)
-            .map(|round| faceoff::results::DuetRound {
-                round,
-                trials: [trial(14_500.0), trial(5_000.0)],
-            })
-            .collect(),
-        error: None,
-    }];
+    five_duet_rounds(&mut results, 1.0, 14_500.0, 5_000.0);
     let v = claims.verdict(c, std::slice::from_ref(&results), &Bootstrap::default());
     assert_eq!(v.label(), "reproduced", "{v:?}");
     assert_eq!(v.ours().unwrap().evidence, Evidence::Duet);
