@@ -243,8 +243,7 @@ async fn a_port_taken_by_another_process_is_named_not_taken_for_the_target() {
         return;
     }
     build_images_once(&["express"]);
-    use faceoff::runtime::docker::{DockerRuntime, connect};
-    use faceoff::runtime::{Instance, LaunchSpec, Limits, Runtime, RuntimeError, wait_ready};
+    use faceoff::runtime::RuntimeError;
     // Another process answers 200 to anything on the port faceoff picked, before the
     // target could listen on it: its answers must not pass for the target's.
     let impostor = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -259,30 +258,8 @@ async fn a_port_taken_by_another_process_is_named_not_taken_for_the_target() {
                 .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
         }
     });
-    let fixtures = faceoff::config::Fixtures::load(root()).unwrap();
-    let options = faceoff::images::BuildOptions {
-        ca_bundle: None,
-        base: faceoff::images::BaseChoice::Offline,
-        force: false,
-        mirror: None,
-    };
-    let runtime = DockerRuntime::new(connect().await.unwrap(), fixtures.clone(), options);
-    let express = fixtures.target("express").unwrap().clone();
-    let prepared = runtime.prepare(&express, &|_: &str| {}).await.unwrap();
-    let limits = Limits {
-        cpuset: "1".into(),
-        memory_bytes: 256 << 20,
-    };
     let run_id = format!("port-taken-{}", std::process::id());
-    let spec = LaunchSpec {
-        run_id: &run_id,
-        port,
-        limits: &limits,
-        env: &[],
-    };
-    let instance = runtime.start(&prepared, &spec).await.unwrap();
-    let ready = wait_ready(&instance, "express", &limits, Duration::from_secs(30)).await;
-    instance.stop().await.unwrap();
+    let ready = express_ready_on(port, &run_id).await;
     let err = ready.expect_err("another process's 200 is not the target's readiness");
     assert!(matches!(err, RuntimeError::PortTaken { .. }), "{err}");
     let line = err.to_string();
@@ -537,6 +514,31 @@ async fn two_runs_at_once_on_one_host_each_warn_and_record_the_other() {
     assert!(report.contains("measured at the same time"), "{report}");
 }
 
+/// Starts express on `port` (run `run_id`), waits until it is ready or fails, and stops it:
+/// what `wait_ready` said.
+async fn express_ready_on(port: u16, run_id: &str) -> Result<(), faceoff::runtime::RuntimeError> {
+    use faceoff::runtime::docker::{DockerRuntime, connect};
+    use faceoff::runtime::{Instance, LaunchSpec, Limits, Runtime, wait_ready};
+    let (fixtures, options) = docker_runtime_for_tests();
+    let runtime = DockerRuntime::new(connect().await.unwrap(), fixtures.clone(), options);
+    let express = fixtures.target("express").unwrap().clone();
+    let prepared = runtime.prepare(&express, &|_: &str| {}).await.unwrap();
+    let limits = Limits {
+        cpuset: "1".into(),
+        memory_bytes: 256 << 20,
+    };
+    let spec = LaunchSpec {
+        run_id,
+        port,
+        limits: &limits,
+        env: &[],
+    };
+    let instance = runtime.start(&prepared, &spec).await.unwrap();
+    let ready = wait_ready(&instance, "express", &limits, Duration::from_secs(30)).await;
+    instance.stop().await.unwrap();
+    ready.map(|_| ())
+}
+
 fn docker_runtime_for_tests() -> (faceoff::config::Fixtures, faceoff::images::BuildOptions) {
     let fixtures = faceoff::config::Fixtures::load(root()).unwrap();
     let options = faceoff::images::BuildOptions {
@@ -646,30 +648,13 @@ async fn a_target_that_cannot_listen_because_another_process_holds_its_port_says
         return;
     }
     build_images_once(&["express"]);
-    use faceoff::runtime::docker::{DockerRuntime, connect};
-    use faceoff::runtime::{Instance, LaunchSpec, Limits, Runtime, RuntimeError, wait_ready};
+    use faceoff::runtime::RuntimeError;
     // Another process holds the port and never answers: the target fails to listen
     // (EADDRINUSE) and exits. That is the port's fault, not the target's.
     let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = holder.local_addr().unwrap().port();
-    let (fixtures, options) = docker_runtime_for_tests();
-    let runtime = DockerRuntime::new(connect().await.unwrap(), fixtures.clone(), options);
-    let express = fixtures.target("express").unwrap().clone();
-    let prepared = runtime.prepare(&express, &|_: &str| {}).await.unwrap();
-    let limits = Limits {
-        cpuset: "1".into(),
-        memory_bytes: 256 << 20,
-    };
     let run_id = format!("port-held-{}", std::process::id());
-    let spec = LaunchSpec {
-        run_id: &run_id,
-        port,
-        limits: &limits,
-        env: &[],
-    };
-    let instance = runtime.start(&prepared, &spec).await.unwrap();
-    let ready = wait_ready(&instance, "express", &limits, Duration::from_secs(30)).await;
-    instance.stop().await.unwrap();
+    let ready = express_ready_on(port, &run_id).await;
     drop(holder);
     let err = ready.expect_err("the target cannot listen");
     assert!(matches!(err, RuntimeError::PortTaken { .. }), "{err}");
