@@ -906,6 +906,7 @@ pub fn judge(claim: &Claim, a: &[f64], b: &[f64], bootstrap: &Bootstrap) -> Verd
         a: a.to_vec(),
         b: b.to_vec(),
         rounds,
+        a_first: Vec::new(),
         evidence,
         notes: Vec::new(),
         not_bottleneck: None,
@@ -985,6 +986,8 @@ pub fn judge_figures(claim: &Claim, figures: &ClaimFigures, bootstrap: &Bootstra
     };
     let evidence = if figures.rounds.is_empty() {
         RatioEvidence::unpaired(&figures.a, &figures.b, bootstrap)
+    } else if figures.evidence == Evidence::Duet {
+        RatioEvidence::duet(&figures.rounds, &figures.a_first, bootstrap.confidence)
     } else {
         RatioEvidence::paired(&figures.rounds, figures.evidence, bootstrap.confidence)
     };
@@ -1145,6 +1148,9 @@ pub struct ClaimFigures {
     /// Per-round `(a, b)` when the rounds pair (duet rounds, or trials interleaved round by
     /// round); empty when they do not.
     pub rounds: Vec<(f64, f64)>,
+    /// For duet rounds, whether `a` started first in each (see
+    /// [`stats::crossover_ratio_ci`]); empty for other evidence.
+    pub a_first: Vec<bool>,
     pub evidence: Evidence,
     /// Conditions worth saying in the verdict ("judged at the default profile …").
     pub notes: Vec<String>,
@@ -1635,24 +1641,25 @@ fn pair_of(claim: &Claim, run: &RunResults, notes: &[String]) -> Result<ClaimFig
         host_bound_check(claim, run, &a, &b)?;
     }
     let mut notes = notes.to_vec();
-    let (rounds, evidence, duet) = match claim.b.as_deref() {
-        None => (Vec::new(), Evidence::Trials, false),
+    let (rounds, a_first, evidence) = match claim.b.as_deref() {
+        None => (Vec::new(), Vec::new(), Evidence::Trials),
         Some(b) => {
-            let duet = duet_rounds(run, claim.metric, &claim.a, b);
+            let (duet, a_first) = duet_rounds(run, claim.metric, &claim.a, b);
             let paired = paired_rounds(run, claim.metric, &claim.a, b);
             if duet.len() >= MIN_ROUNDS || (paired.is_empty() && !duet.is_empty()) {
                 notes.push(format!(
-                    "duet rounds: both servers ran at once on cpuset {}",
+                    "duet rounds: both servers ran at once on cpuset {}, in both start orders",
                     run.parameters.limits.cpuset
                 ));
-                (duet, Evidence::Duet, true)
+                (duet, a_first, Evidence::Duet)
             } else if !paired.is_empty() {
-                (paired, Evidence::Paired, false)
+                (paired, Vec::new(), Evidence::Paired)
             } else {
-                (Vec::new(), Evidence::Unpaired, false)
+                (Vec::new(), Vec::new(), Evidence::Unpaired)
             }
         }
     };
+    let duet = evidence == Evidence::Duet;
     let targets: Vec<&str> = claim.targets();
     Ok(ClaimFigures {
         run_id: run.run_id.clone(),
@@ -1661,6 +1668,7 @@ fn pair_of(claim: &Claim, run: &RunResults, notes: &[String]) -> Result<ClaimFig
         a,
         b,
         rounds,
+        a_first,
         evidence,
         notes,
         not_bottleneck: not_bottleneck(run, claim.metric, &targets, duet),
@@ -1678,10 +1686,10 @@ pub fn ratio_evidence(
     b: &str,
     bootstrap: &Bootstrap,
 ) -> Option<RatioEvidence> {
-    let duet = duet_rounds(run, metric, a, b);
+    let (duet, a_first) = duet_rounds(run, metric, a, b);
     let paired = paired_rounds(run, metric, a, b);
     if duet.len() >= MIN_ROUNDS || (paired.is_empty() && !duet.is_empty()) {
-        return RatioEvidence::paired(&duet, Evidence::Duet, bootstrap.confidence);
+        return RatioEvidence::duet(&duet, &a_first, bootstrap.confidence);
     }
     if !paired.is_empty() {
         return RatioEvidence::paired(&paired, Evidence::Paired, bootstrap.confidence);
@@ -1697,18 +1705,18 @@ pub fn ratio_evidence(
     RatioEvidence::unpaired(&values(a), &values(b), bootstrap)
 }
 
-/// Per-round `(a, b)` figures of the duets of `a` and `b` in `run`; empty for figures a
-/// duet does not measure.
-fn duet_rounds(run: &RunResults, metric: Metric, a: &str, b: &str) -> Vec<(f64, f64)> {
+/// Per-round `(a, b)` figures of the duets of `a` and `b` in `run`, and whether `a`
+/// started first in each; empty for figures a duet does not measure.
+fn duet_rounds(run: &RunResults, metric: Metric, a: &str, b: &str) -> (Vec<(f64, f64)>, Vec<bool>) {
     if !duet_measures(metric) {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     }
     run.duets
         .iter()
         .filter_map(|duet| duet.paired(a, b))
         .flatten()
-        .filter_map(|(x, y)| Some((metric.of(x)?, metric.of(y)?)))
-        .collect()
+        .filter_map(|(x, y, first)| Some(((metric.of(x)?, metric.of(y)?), first)))
+        .unzip()
 }
 
 /// Per-round `(a, b)` figures of the trials of `a` and `b` in `run`, paired by trial

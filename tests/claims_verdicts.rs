@@ -894,6 +894,8 @@ fn duet_rounds_are_preferred_for_throughput_ratios() {
                     trial(5_000.0 + round as f64),
                     trial(14_500.0 + 3.0 * round as f64),
                 ],
+                // As files written before both start orders ran in every round.
+                started_first: None,
             })
             .collect(),
         error: None,
@@ -919,6 +921,52 @@ fn duet_rounds_are_preferred_for_throughput_ratios() {
     assert_eq!(v.ours().unwrap().evidence, Evidence::Paired);
 }
 
+#[test]
+fn a_start_order_effect_in_duet_rounds_is_taken_out_of_the_ratio_not_counted_as_noise() {
+    let claims = registry();
+    let c = claims.get(JSON_2_9X).unwrap();
+    let mut results = sampled_run(
+        "status",
+        50,
+        &[
+            ("fastify", &trials(20_000.0)),
+            ("fastapi", &trials(10_000.0)),
+        ],
+        10.0,
+        99.0,
+    );
+    let template = results.targets[0].trials[0].clone();
+    let trial = |rps: f64| {
+        let mut t = template.clone();
+        t.requests_per_sec = rps;
+        t
+    };
+    // Four trial rounds, each in both start orders: fastify gets 3.1x fastapi when it
+    // starts first and 2.7x when fastapi does, within ±0.2%.
+    let rounds = (1..=4u32)
+        .flat_map(|round| {
+            let jitter = 1.0 + 0.001 * f64::from(round % 3);
+            [("fastify", 3.1), ("fastapi", 2.7)].map(|(first, ratio)| faceoff::results::DuetRound {
+                round,
+                trials: [trial(5_000.0 * ratio * jitter), trial(5_000.0)],
+                started_first: Some(first.to_string()),
+            })
+        })
+        .collect();
+    results.duets = vec![faceoff::results::DuetResult {
+        targets: ["fastify".into(), "fastapi".into()],
+        rounds,
+        error: None,
+    }];
+    let v = claims.verdict(c, &[results], &Bootstrap::default());
+    let ours = v.ours().unwrap();
+    assert_eq!((ours.evidence, ours.n), (Evidence::Duet, 8));
+    // The geometric mean of the two orders, sqrt(3.1 × 2.7) = 2.893.
+    assert!((ours.judged - 2.893).abs() < 0.01, "{ours:?}");
+    let half = (ours.judged_ci.high - ours.judged_ci.low) / 2.0 / ours.judged;
+    assert!(half < 0.01, "the order effect counted as noise: ±{half:.3}");
+}
+
 /// Five duet rounds of fastify and fastapi at `fastify` and `fastapi` req/s, both servers
 /// at `cpu` percent.
 fn five_duet_rounds(results: &mut RunResults, cpu: f64, fastify: f64, fastapi: f64) {
@@ -935,6 +983,7 @@ fn five_duet_rounds(results: &mut RunResults, cpu: f64, fastify: f64, fastapi: f
             .map(|round| faceoff::results::DuetRound {
                 round,
                 trials: [trial(fastify), trial(fastapi)],
+                started_first: Some(if round % 2 == 1 { "fastify" } else { "fastapi" }.into()),
             })
             .collect(),
         error: None,

@@ -143,7 +143,7 @@ pub struct FigureComparison {
     pub comparison: Comparison,
 }
 
-/// One pair's duet rounds: the req/s ratio round by round, paired.
+/// One pair's duet rounds: the req/s ratio round by round, paired, in both start orders.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DuetFigures {
     /// The pair, as `a / b` reads.
@@ -375,15 +375,20 @@ fn duet_figures(results: &RunResults, confidence: f64) -> Vec<DuetFigures> {
         .iter()
         .map(|duet| {
             let [a, b] = &duet.targets;
-            let pairs: Vec<(f64, f64)> = duet
+            let (pairs, a_first): (Vec<(f64, f64)>, Vec<bool>) = duet
                 .rounds
                 .iter()
-                .map(|r| (r.trials[0].requests_per_sec, r.trials[1].requests_per_sec))
-                .collect();
+                .map(|r| {
+                    (
+                        (r.trials[0].requests_per_sec, r.trials[1].requests_per_sec),
+                        r.first_started_first(&duet.targets),
+                    )
+                })
+                .unzip();
             DuetFigures {
                 a: a.clone(),
                 b: b.clone(),
-                ratio: stats::paired_ratio_ci(&pairs, confidence),
+                ratio: stats::crossover_ratio_ci(&pairs, &a_first, confidence),
                 error: duet.error.clone(),
             }
         })

@@ -348,14 +348,23 @@ pub fn ours_text(ours: &crate::claims::Ours) -> String {
 pub fn duet_line(duet: &crate::analysis::DuetFigures) -> String {
     let pair = format!("{} / {}", duet.a, duet.b);
     match (&duet.ratio, duet.half_width()) {
-        (Some(ratio), Some(half)) => format!(
-            "{pair} req/s {:.2}x [{:.2}, {:.2}] (±{:.1}%), {} duet round(s), paired",
-            ratio.ratio,
-            ratio.ci.low,
-            ratio.ci.high,
-            half * 100.0,
-            ratio.rounds.len()
-        ),
+        (Some(ratio), Some(half)) => {
+            let orders = match ratio.by_order {
+                Some([a_first, b_first]) => format!(
+                    " in both start orders ({} first {a_first:.2}x, {} first {b_first:.2}x)",
+                    duet.a, duet.b
+                ),
+                None => String::new(),
+            };
+            format!(
+                "{pair} req/s {:.2}x [{:.2}, {:.2}] (±{:.1}%), {} duet round(s){orders}, paired",
+                ratio.ratio,
+                ratio.ci.low,
+                ratio.ci.high,
+                half * 100.0,
+                ratio.rounds.len()
+            )
+        }
         _ => format!(
             "{pair}: no duet round measured{}",
             duet.error

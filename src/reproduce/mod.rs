@@ -693,11 +693,12 @@ pub fn estimate(
                 .map(|t| trials * (start(t) + window) + start(t) + VERIFY_S)
                 .sum();
             let by_name = |name: &str| targets.iter().find(|t| t.name == name);
-            // Each side is warmed alone first, then both are warmed and measured together.
+            // Each side is warmed alone first, then both are warmed and measured together;
+            // twice per round, once in each start order.
             let duets: f64 = duet_pairs
                 .iter()
                 .filter_map(|[a, b]| Some((by_name(a)?, by_name(b)?)))
-                .map(|(a, b)| trials * (start(a) + start(b) + 2.0 * warmup_s + window))
+                .map(|(a, b)| 2.0 * trials * (start(a) + start(b) + 2.0 * warmup_s + window))
                 .sum();
             solo + duets
         }

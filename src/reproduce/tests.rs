@@ -432,8 +432,9 @@ fn the_estimate_counts_every_start_window_contract_check_and_duet_round() {
     // Solo: 2 targets × 3 trials × (start + warm-up 1 + window 5), and 2 contract checks,
     // each in a start of its own.
     let solo = 2.0 * 3.0 * (START_S + 1.0 + 5.0) + 2.0 * (START_S + VERIFY_S);
-    // Duets: 1 pair × 3 rounds × (two starts + each warmed alone + together + window).
-    let duets = 3.0 * (2.0 * START_S + 2.0 * 1.0 + 1.0 + 5.0);
+    // Duets: 1 pair × 3 rounds × 2 start orders × (two starts + each warmed alone +
+    // together + window).
+    let duets = 3.0 * 2.0 * (2.0 * START_S + 2.0 * 1.0 + 1.0 + 5.0);
     let pair = [["express".to_string(), "fastapi".to_string()]];
     let closed =
         |pairs: &[[String; 2]]| estimate(LoadMode::Closed, status, &targets, 3, 5.0, 1.0, pairs);

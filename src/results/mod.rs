@@ -307,11 +307,28 @@ pub struct DuetResult {
 }
 
 /// One duet round: both targets' trials over the same window.
+///
+/// Each trial round runs a pair twice, once in each start order (a balanced, crossover
+/// design), so two duet rounds share a `round` number.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DuetRound {
     pub round: u32,
     /// One trial per target, in the order of [`DuetResult::targets`].
     pub trials: [TrialResult; 2],
+    /// The target started and warmed first. Absent in files written before both orders
+    /// ran in every round: those alternated by round, the first target in odd rounds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_first: Option<String>,
+}
+
+impl DuetRound {
+    /// Whether `targets[0]` of the duet (`targets`) started first in this round.
+    pub fn first_started_first(&self, targets: &[String; 2]) -> bool {
+        match &self.started_first {
+            Some(name) => name == &targets[0],
+            None => self.round % 2 == 1,
+        }
+    }
 }
 
 impl DuetResult {
@@ -332,13 +349,13 @@ impl DuetResult {
             .collect()
     }
 
-    /// This pair's per-round figures in the order `(a, b)`, whichever order it was run in;
-    /// `None` when this duet is not of `a` and `b`.
+    /// This pair's per-round figures in the order `(a, b)`, whichever order it was run in,
+    /// each with whether `a` started first; `None` when this duet is not of `a` and `b`.
     pub fn paired<'a>(
         &'a self,
         a: &str,
         b: &str,
-    ) -> Option<Vec<(&'a TrialResult, &'a TrialResult)>> {
+    ) -> Option<Vec<(&'a TrialResult, &'a TrialResult, bool)>> {
         let [first, second] = &self.targets;
         let swap = if first == a && second == b {
             false
@@ -352,7 +369,8 @@ impl DuetResult {
                 .iter()
                 .map(|round| {
                     let [x, y] = &round.trials;
-                    if swap { (y, x) } else { (x, y) }
+                    let first = round.first_started_first(&self.targets);
+                    if swap { (y, x, !first) } else { (x, y, first) }
                 })
                 .collect(),
         )
@@ -533,6 +551,28 @@ impl RunStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_duet_round_from_an_older_file_started_its_first_target_first_in_odd_rounds() {
+        let targets = ["fastify".to_string(), "fastapi".to_string()];
+        let trial = crate::analysis::test_support::fixture_results().targets[0].trials[0].clone();
+        let round = |round: u32, started_first: Option<&str>| DuetRound {
+            round,
+            trials: [trial.clone(), trial.clone()],
+            started_first: started_first.map(str::to_string),
+        };
+        assert!(round(1, None).first_started_first(&targets));
+        assert!(!round(2, None).first_started_first(&targets));
+        assert!(round(2, Some("fastify")).first_started_first(&targets));
+        assert!(!round(1, Some("fastapi")).first_started_first(&targets));
+        let duet = DuetResult {
+            targets: targets.clone(),
+            rounds: vec![round(1, Some("fastapi"))],
+            error: None,
+        };
+        let paired = duet.paired("fastapi", "fastify").unwrap();
+        assert!(paired[0].2, "fastapi, asked first, started first");
+    }
 
     #[test]
     fn a_failed_write_names_the_path_and_the_fix() {

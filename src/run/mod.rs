@@ -142,8 +142,9 @@ impl session::Trials for HttpTrials<'_> {
 }
 
 impl HttpTrials<'_> {
-    /// Each chosen pair's duet round `round`, recorded as it ends. A pair that fails is recorded
-    /// with its error and not tried again; the targets' own trials are not affected.
+    /// Each chosen pair's duet rounds of trial round `round`, one in each start order (see
+    /// [`start_orders`]), recorded as each ends. A pair that fails is recorded with its error
+    /// and not tried again; the targets' own trials are not affected.
     async fn duets<R: Runtime>(
         &self,
         runtime: &R,
@@ -176,38 +177,59 @@ impl HttpTrials<'_> {
                 if results.duets[index].error.is_some() {
                     continue;
                 }
-                ui.step(&format!(
-                    "[duet {round}/{}] {} + {} on cpuset {}",
-                    self.plan.trials, names[0], names[1], self.plan.limits.cpuset
-                ));
-                // Alternate which starts first, so neither always has the CPUs a moment early.
-                let pair = if round % 2 == 1 { [a, b] } else { [b, a] };
-                let duet = &mut results.duets[index];
-                match duet_round(runtime, pair, services, self.plan, round).await {
-                    Ok(mut measured) => {
-                        if round % 2 == 0 {
-                            measured.trials.reverse();
+                for (order, [first, second]) in start_orders(round, [a, b]).into_iter().enumerate()
+                {
+                    ui.step(&format!(
+                        "[duet {round}/{} {}] {} + {} on cpuset {}, {} started first",
+                        self.plan.trials,
+                        ["a", "b"][order],
+                        names[0],
+                        names[1],
+                        self.plan.limits.cpuset,
+                        first.target.name
+                    ));
+                    let duet = &mut results.duets[index];
+                    match duet_round(runtime, [first, second], services, self.plan, round).await {
+                        Ok(mut measured) => {
+                            if first.target.name != names[0] {
+                                measured.trials.reverse();
+                            }
+                            let [x, y] = &measured.trials;
+                            ui.step(&format!(
+                                "  {:.0} vs {:.0} req/s: ratio {:.3}; server CPU {:.0}% + {:.0}%",
+                                x.requests_per_sec,
+                                y.requests_per_sec,
+                                x.requests_per_sec / y.requests_per_sec.max(f64::MIN_POSITIVE),
+                                x.resources.mean_cpu_percent,
+                                y.resources.mean_cpu_percent
+                            ));
+                            duet.rounds.push(measured);
                         }
-                        let [x, y] = &measured.trials;
-                        ui.step(&format!(
-                            "  {:.0} vs {:.0} req/s: ratio {:.3}; server CPU {:.0}% + {:.0}%",
-                            x.requests_per_sec,
-                            y.requests_per_sec,
-                            x.requests_per_sec / y.requests_per_sec.max(f64::MIN_POSITIVE),
-                            x.resources.mean_cpu_percent,
-                            y.resources.mean_cpu_percent
-                        ));
-                        duet.rounds.push(measured);
+                        Err(err) => {
+                            ui.step(&format!("  duet failed: {err}"));
+                            duet.error = Some(err.to_string());
+                        }
                     }
-                    Err(err) => {
-                        ui.step(&format!("  duet failed: {err}"));
-                        duet.error = Some(err.to_string());
+                    results::write(&self.plan.results_path, results)?;
+                    if results.duets[index].error.is_some() {
+                        break;
                     }
                 }
-                results::write(&self.plan.results_path, results)?;
             }
         }
         Ok(())
+    }
+}
+
+/// A trial round's duets of `pair`: once in each start order, so that which server starts
+/// and warms first (measured to move a round's ratio by several percent) cancels within
+/// every round. Odd rounds start with the pair's first target, even ones with its second,
+/// so neither order is always the one run right after the dedicated trials either.
+fn start_orders<T: Copy>(round: u32, [a, b]: [T; 2]) -> [[T; 2]; 2] {
+    if round % 2 == 1 {
+        [[a, b], [b, a]]
+    } else {
+        [[b, a], [a, b]]
     }
 }
 
@@ -622,7 +644,11 @@ pub async fn duet_round<R: Runtime>(
     let stopped = first.stop().await.and(second.stop().await);
     let trials = measured?;
     stopped?;
-    Ok(DuetRound { round, trials })
+    Ok(DuetRound {
+        round,
+        trials,
+        started_first: Some(a.target.name.clone()),
+    })
 }
 
 /// Checks the running target against the workload's contract cases.
@@ -1047,6 +1073,17 @@ mod tests {
 
     fn pair(a: &str, b: &str) -> [String; 2] {
         [a.to_string(), b.to_string()]
+    }
+
+    #[test]
+    fn every_trial_round_runs_a_duet_in_each_start_order_and_alternates_which_comes_first() {
+        assert_eq!(start_orders(1, ['a', 'b']), [['a', 'b'], ['b', 'a']]);
+        assert_eq!(start_orders(2, ['a', 'b']), [['b', 'a'], ['a', 'b']]);
+        // Over any two rounds each order runs twice, once in each position.
+        let firsts: Vec<char> = (1..=4)
+            .flat_map(|round| start_orders(round, ['a', 'b']).map(|[first, _]| first))
+            .collect();
+        assert_eq!(firsts, ['a', 'b', 'b', 'a', 'a', 'b', 'b', 'a']);
     }
 
     #[test]
