@@ -232,6 +232,11 @@ fn run_args(p: &crate::results::Parameters, out: &Path) -> Vec<String> {
             .collect();
         args.extend(["--duet-pairs".to_string(), pairs.join(",")]);
     }
+    if p.duet
+        && let Some(rounds) = p.duet_rounds
+    {
+        args.extend(["--duet-rounds".to_string(), rounds.to_string()]);
+    }
     args
 }
 
@@ -1118,6 +1123,8 @@ mod tests {
         let mut original = run("a", &[("express", &[1.0]), ("fastify", &[1.0])]);
         original.parameters.duration_s = 2.5;
         original.parameters.generator_cpus = vec![0];
+        original.parameters.duet = true;
+        original.parameters.duet_rounds = Some(4);
         let audit = plan(&original, "a.json", &fixtures, Path::new("/tmp/x"), 2).unwrap();
         let line = audit.run_args.join(" ");
         for expected in [
@@ -1125,6 +1132,7 @@ mod tests {
             "--workload status",
             "--seed 7",
             "--generator-cpus 0",
+            "--duet-rounds 4",
         ] {
             assert!(line.contains(expected), "{expected} missing from {line}");
         }

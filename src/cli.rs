@@ -290,6 +290,12 @@ pub struct RunArgs {
     /// trials, so a run of many targets can keep to the pairs its claims compare
     #[arg(long, value_delimiter = ',', value_name = "A/B,…", value_parser = parse_duet_pair, conflicts_with = "no_duet")]
     pub duet_pairs: Vec<[String; 2]>,
+    /// Duet rounds of each pair after every round of trials, half in each start order: an
+    /// even number, 2 or more. A JIT runtime's speed varies from process to process (Fastify
+    /// by about ±10% here), and every duet round starts both anew, so more rounds narrow
+    /// the interval of a ratio that involves one [default: 2]
+    #[arg(long, value_name = "N", value_parser = parse_duet_rounds, conflicts_with = "no_duet")]
+    pub duet_rounds: Option<u32>,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]
@@ -582,6 +588,20 @@ pub fn parse_duet_pair(text: &str) -> Result<[String; 2], String> {
     Ok([a.to_string(), b.to_string()])
 }
 
+/// Duet rounds per round of trials: an even number, so both start orders run as often.
+pub fn parse_duet_rounds(text: &str) -> Result<u32, String> {
+    let rounds: u32 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of duet rounds (e.g. 2 or 4)"))?;
+    if rounds < 2 || rounds % 2 == 1 {
+        return Err(format!(
+            "`{text}` duet rounds cannot run both start orders equally often: give an even number, 2 or more"
+        ));
+    }
+    Ok(rounds)
+}
+
 /// A request rate above zero, finite.
 pub fn parse_rate(text: &str) -> Result<f64, String> {
     let rate: f64 = text
@@ -680,6 +700,14 @@ mod tests {
         );
         assert!(Cli::try_parse_from(["faceoff", "run", "--sample-interval", "1ms"]).is_ok());
         assert!(Cli::try_parse_from(["faceoff", "up", "express", "--port", "8080"]).is_ok());
+    }
+
+    #[test]
+    fn duet_rounds_are_an_even_number_of_two_or_more() {
+        assert_eq!(parse_duet_rounds("4"), Ok(4));
+        for bad in ["0", "1", "3", "-2", "two"] {
+            assert!(parse_duet_rounds(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

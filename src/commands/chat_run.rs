@@ -157,6 +157,7 @@ pub async fn run<R: Runtime>(
         duet: false,
         pinned_versions: fixtures.bases.pinned_versions(),
         duet_pairs: Vec::new(),
+        duet_rounds: None,
         seed: Some(plan.seed),
         schedule: crate::schedule::schedule(
             &plan

@@ -118,6 +118,7 @@ pub async fn run_command<R: Runtime>(
         } else {
             Some(Contract::load(&fixtures.root)?)
         },
+        duet_rounds: args.duet_rounds.unwrap_or(run::DUET_ROUNDS),
         duet_pairs,
         services,
         launcher,
@@ -166,6 +167,7 @@ pub async fn run_command<R: Runtime>(
         duet: !plan.duet_pairs.is_empty(),
         pinned_versions: fixtures.bases.pinned_versions(),
         duet_pairs: plan.duet_pairs.clone(),
+        duet_rounds: (!plan.duet_pairs.is_empty()).then_some(plan.duet_rounds),
     };
     let mut results = RunResults::new(run_id.clone(), run::now_rfc3339(), parameters, manifest);
     results::write(&results_path, &results)?;

@@ -694,11 +694,12 @@ pub fn estimate(
                 .sum();
             let by_name = |name: &str| targets.iter().find(|t| t.name == name);
             // Each side is warmed alone first, then both are warmed and measured together;
-            // twice per round, once in each start order.
+            // `DUET_ROUNDS` times per round, half in each start order.
+            let per_round = f64::from(crate::run::DUET_ROUNDS);
             let duets: f64 = duet_pairs
                 .iter()
                 .filter_map(|[a, b]| Some((by_name(a)?, by_name(b)?)))
-                .map(|(a, b)| 2.0 * trials * (start(a) + start(b) + 2.0 * warmup_s + window))
+                .map(|(a, b)| per_round * trials * (start(a) + start(b) + 2.0 * warmup_s + window))
                 .sum();
             solo + duets
         }

@@ -82,6 +82,10 @@ pub struct Parameters {
     /// files from before the pairs could be chosen, where `duet` means every pair.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub duet_pairs: Vec<[String; 2]>,
+    /// Duet rounds of each pair per round of trials (`--duet-rounds`), half in each start
+    /// order; absent in files from before, which ran one per round, alternating the order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duet_rounds: Option<u32>,
     /// Whether connections were kept open between requests; false: a new connection per
     /// request, as Apache Bench does. Files from before it was recorded kept them open.
     #[serde(default = "kept_alive")]

@@ -65,7 +65,14 @@ pub struct RunPlan {
     /// After each round of trials, measure each of these pairs of targets at once on the
     /// same cpuset (see [`duet_round`]); empty: no duet rounds.
     pub duet_pairs: Vec<[String; 2]>,
+    /// Duet rounds of each pair after each round of trials, half in each start order (see
+    /// [`start_orders`]).
+    pub duet_rounds: u32,
 }
+
+/// Duet rounds of each pair per round of trials unless `--duet-rounds` says otherwise: one
+/// in each start order.
+pub const DUET_ROUNDS: u32 = 2;
 
 /// An HTTP run's trials: each target started with its services, verified (in a start of
 /// its own) before its first trial, then loaded with the plan's profile.
@@ -177,12 +184,13 @@ impl HttpTrials<'_> {
                 if results.duets[index].error.is_some() {
                     continue;
                 }
-                for (order, [first, second]) in start_orders(round, [a, b]).into_iter().enumerate()
-                {
+                let orders = start_orders(round, [a, b], self.plan.duet_rounds);
+                let count = orders.len();
+                for (order, [first, second]) in orders.into_iter().enumerate() {
                     ui.step(&format!(
-                        "[duet {round}/{} {}] {} + {} on cpuset {}, {} started first",
+                        "[duet {round}/{} · {}/{count}] {} + {} on cpuset {}, {} started first",
                         self.plan.trials,
-                        ["a", "b"][order],
+                        order + 1,
                         names[0],
                         names[1],
                         self.plan.limits.cpuset,
@@ -221,16 +229,15 @@ impl HttpTrials<'_> {
     }
 }
 
-/// A trial round's duets of `pair`: once in each start order, so that which server starts
-/// and warms first (measured to move a round's ratio by several percent) cancels within
-/// every round. Odd rounds start with the pair's first target, even ones with its second,
-/// so neither order is always the one run right after the dedicated trials either.
-fn start_orders<T: Copy>(round: u32, [a, b]: [T; 2]) -> [[T; 2]; 2] {
-    if round % 2 == 1 {
-        [[a, b], [b, a]]
-    } else {
-        [[b, a], [a, b]]
-    }
+/// A trial round's `count` duets of `pair`, half in each start order, alternating, so that
+/// which server starts and warms first (measured to move a round's ratio by several
+/// percent) cancels within every round. Odd rounds start with the pair's first target, even
+/// ones with its second, so neither order is always the one run right after the dedicated
+/// trials either.
+fn start_orders<T: Copy>(round: u32, [a, b]: [T; 2], count: u32) -> Vec<[T; 2]> {
+    (0..count.max(2))
+        .map(|i| if (round + i) % 2 == 1 { [a, b] } else { [b, a] })
+        .collect()
 }
 
 /// The progress lines after an HTTP trial: its headline figures, and a sweep's steps.
@@ -1077,13 +1084,20 @@ mod tests {
 
     #[test]
     fn every_trial_round_runs_a_duet_in_each_start_order_and_alternates_which_comes_first() {
-        assert_eq!(start_orders(1, ['a', 'b']), [['a', 'b'], ['b', 'a']]);
-        assert_eq!(start_orders(2, ['a', 'b']), [['b', 'a'], ['a', 'b']]);
+        assert_eq!(start_orders(1, ['a', 'b'], 2), [['a', 'b'], ['b', 'a']]);
+        assert_eq!(start_orders(2, ['a', 'b'], 2), [['b', 'a'], ['a', 'b']]);
         // Over any two rounds each order runs twice, once in each position.
         let firsts: Vec<char> = (1..=4)
-            .flat_map(|round| start_orders(round, ['a', 'b']).map(|[first, _]| first))
+            .flat_map(|round| {
+                start_orders(round, ['a', 'b'], 2)
+                    .into_iter()
+                    .map(|[first, _]| first)
+            })
             .collect();
         assert_eq!(firsts, ['a', 'b', 'b', 'a', 'a', 'b', 'b', 'a']);
+        // More rounds per trial round keep alternating: as many of each order.
+        let four = start_orders(3, ['a', 'b'], 4);
+        assert_eq!(four, [['a', 'b'], ['b', 'a'], ['a', 'b'], ['b', 'a']]);
     }
 
     #[test]
