@@ -891,6 +891,7 @@ async fn measure<I: Instance>(
     result.finished_at = Some(finished_at);
     result.services = service_resources;
     result.sweep = driven.sweep;
+    result.mixed = driven.mixed;
     result.startup = startup;
     Ok((result, version))
 }
@@ -934,6 +935,7 @@ fn cold_start_trial(trial: u32, startup: Option<results::Startup>) -> TrialResul
         services: Default::default(),
         unresponsive: None,
         startup,
+        mixed: None,
     }
 }
 
@@ -965,6 +967,7 @@ fn trial_result(
         finished_at: None,
         services: Default::default(),
         startup: None,
+        mixed: None,
         unresponsive: unresponsive(report, UNRESPONSIVE_TIMEOUT_SHARE),
     }
 }
