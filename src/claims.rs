@@ -2434,19 +2434,6 @@ ratio = 2.89
     }
 
     #[test]
-    fn the_blocked_and_offloaded_ratios_come_from_a_mixed_trials_windows() {
-        let results = crate::analysis::test_support::mixed_results(2.0, 20.0, 3.0);
-        let trial = &results.targets[0].trials[0];
-        assert_eq!(Metric::BlockedP99Ratio.of(trial), Some(10.0));
-        assert_eq!(Metric::OffloadedP99Ratio.of(trial), Some(1.5));
-        let plain = crate::analysis::test_support::fixture_results();
-        assert_eq!(
-            Metric::BlockedP99Ratio.of(&plain.targets[0].trials[0]),
-            None
-        );
-    }
-
-    #[test]
     fn a_valid_registry_parses() {
         let claims = parse(GOOD).unwrap();
         assert_eq!(claims.claims.len(), 1);

@@ -566,6 +566,27 @@ mod tests {
     use crate::analysis::test_support::{analysis_of, cold_start_results, fixture_results};
 
     #[test]
+    fn the_blocked_and_offloaded_ratios_come_from_a_mixed_trials_windows() {
+        use crate::claims::Metric;
+        let results = crate::analysis::test_support::mixed_results(2.0, 20.0, 3.0);
+        let trial = &results.targets[0].trials[0];
+        assert_eq!(Metric::BlockedP99Ratio.of(trial), Some(10.0));
+        assert_eq!(Metric::OffloadedP99Ratio.of(trial), Some(1.5));
+        let plain = fixture_results();
+        assert_eq!(
+            Metric::BlockedP99Ratio.of(&plain.targets[0].trials[0]),
+            None
+        );
+        let figures = analysis_of(&results, |a| a.targets[0].mixed.clone()).unwrap();
+        let ratios: Vec<Option<f64>> = figures
+            .windows
+            .iter()
+            .map(|w| w.p99_ratio.map(|e| e.median))
+            .collect();
+        assert_eq!(ratios, [None, Some(10.0), Some(1.5)]);
+    }
+
+    #[test]
     fn starts_are_summarised_apart_from_the_load() {
         let results = cold_start_results(300.0);
         analysis_of(&results, |analysis| {
