@@ -768,3 +768,16 @@ fn duets_measure_only_the_pairs_the_claims_compare() {
     assert_eq!(leibniz.estimate_s, with(&leibniz.duet_pairs));
     assert!(leibniz.estimate_s < with(&all));
 }
+
+#[test]
+fn a_mixed_run_is_estimated_with_a_window_alone_and_one_beside_each_side() {
+    let plan = plan_with(SMALL_HOST, &Options::default());
+    let mixed = run_for(&plan, "status", "mixed");
+    assert_eq!(mixed.targets, ["express", "fastapi"]);
+    // Each target: 5 trials of three windows of 1 s warm-up and 5 s.
+    assert!(
+        mixed.estimate_s >= 2.0 * 5.0 * 3.0 * 6.0,
+        "{}",
+        mixed.estimate_s
+    );
+}
