@@ -106,6 +106,11 @@ pub enum Metric {
     ColdStartMs,
     /// Memory in use at that first 200, before any load, MiB.
     IdleMemoryMib,
+    /// Mixed profile: the run's workload's p99 beside the first side (CPU work on the
+    /// server's own thread) over its p99 alone (seed 002's event-loop blocking).
+    BlockedP99Ratio,
+    /// Mixed profile: the same beside the second side (the work offloaded to a worker).
+    OffloadedP99Ratio,
 }
 
 impl Metric {
@@ -127,6 +132,8 @@ impl Metric {
             Metric::MemoryPerConnectionKib => "memory_per_connection_kib",
             Metric::ColdStartMs => "cold_start_ms",
             Metric::IdleMemoryMib => "idle_memory_mib",
+            Metric::BlockedP99Ratio => "blocked_p99_ratio",
+            Metric::OffloadedP99Ratio => "offloaded_p99_ratio",
         }
     }
 
@@ -146,6 +153,7 @@ impl Metric {
             Metric::DurationS => "s",
             Metric::ConnectionsHeld => "connections",
             Metric::MemoryPerConnectionKib => "KiB",
+            Metric::BlockedP99Ratio | Metric::OffloadedP99Ratio => "x",
         }
     }
 
@@ -164,6 +172,11 @@ impl Metric {
     /// any load: runs under any HTTP profile give it, at any concurrency.
     pub fn is_startup(self) -> bool {
         matches!(self, Metric::ColdStartMs | Metric::IdleMemoryMib)
+    }
+
+    /// Whether only a mixed profile gives this figure.
+    pub fn is_mixed(self) -> bool {
+        matches!(self, Metric::BlockedP99Ratio | Metric::OffloadedP99Ratio)
     }
 
     /// Whether only a chat capacity ramp gives this figure.
@@ -212,6 +225,8 @@ impl Metric {
             Metric::DurationS if trial.requests > 0 => trial.duration_s / trial.requests as f64,
             Metric::ColdStartMs => trial.startup?.ready_ms,
             Metric::IdleMemoryMib => trial.startup?.idle_memory_bytes? as f64 / MIB,
+            Metric::BlockedP99Ratio => trial.mixed.as_ref()?.p99_ratio(0)?,
+            Metric::OffloadedP99Ratio => trial.mixed.as_ref()?.p99_ratio(1)?,
             Metric::DurationS | Metric::ConnectionsHeld | Metric::MemoryPerConnectionKib => {
                 return None;
             }
@@ -1380,6 +1395,20 @@ impl Claims {
                 ));
             }
             http
+        } else if claim.metric.is_mixed() {
+            let mixed: Vec<&RunResults> = of_workload
+                .iter()
+                .copied()
+                .filter(|r| r.parameters.profile == claim.profile())
+                .collect();
+            if mixed.is_empty() {
+                return Err(format!(
+                    "no run of the `{}` workload under the mixed profile `{}` ({rerun})",
+                    claim.workload,
+                    claim.profile()
+                ));
+            }
+            mixed
         } else if claim.metric.is_capacity() {
             let ramps: Vec<&RunResults> = of_workload
                 .iter()
@@ -2137,6 +2166,19 @@ fn check_claim(
                 ),
             ));
         }
+    } else if claim.metric.is_mixed() != (mode == LoadMode::Mixed) {
+        return Err((
+            "profile",
+            format!(
+                "`{name}` {} a mixed profile; blocked_p99_ratio and offloaded_p99_ratio come from one, and only they do",
+                if mode == LoadMode::Mixed {
+                    "is"
+                } else {
+                    "is not"
+                }
+            ),
+        ));
+    } else if claim.metric.is_mixed() {
     } else if mode == LoadMode::ColdStart {
         return Err((
             "profile",
@@ -2356,8 +2398,8 @@ mod tests {
 
     const GOOD: &str = r#"
 [[planned]]
-name = "numeric"
-needs = "NumPy"
+name = "gpu-inference"
+needs = "a GPU"
 
 [[claim]]
 id = "json"
@@ -2386,11 +2428,25 @@ ratio = 2.89
     }
 
     #[test]
+    fn mixed_metrics_need_a_mixed_profile_and_only_they_may_use_one() {
+        let claim = |profile: &str, metric: &str| {
+            with(&format!(
+                "kind = \"absolute\"\na = \"express\"\nworkload = \"status\"\nprofile = \"{profile}\"\nmetric = \"{metric}\"\nat_least = 2\n"
+            ))
+        };
+        parse(&claim("mixed", "blocked_p99_ratio")).unwrap();
+        let closed = error(&claim("closed-50", "offloaded_p99_ratio"));
+        assert!(closed.contains("is not a mixed profile"), "{closed}");
+        let rps = error(&claim("mixed", "requests_per_sec"));
+        assert!(rps.contains("is a mixed profile"), "{rps}");
+    }
+
+    #[test]
     fn a_valid_registry_parses() {
         let claims = parse(GOOD).unwrap();
         assert_eq!(claims.claims.len(), 1);
         assert_eq!(claims.get("json").unwrap().metric, Metric::RequestsPerSec);
-        assert!(claims.planned("numeric").is_some());
+        assert!(claims.planned("gpu-inference").is_some());
     }
 
     #[test]

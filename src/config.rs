@@ -339,6 +339,10 @@ pub enum LoadMode {
     /// its idle memory and stops it (cold starts, repeated once per trial).
     #[serde(rename = "cold-start")]
     ColdStart,
+    /// Closed loop on the run's workload while a few more connections repeat another
+    /// request, each kind measured apart, in one window per entry of the profile's `sides`
+    /// after one without (seed 002's event-loop blocking).
+    Mixed,
 }
 
 /// A named load profile from `fixtures/profiles.toml`.
@@ -374,6 +378,13 @@ pub struct Profile {
     /// new connection for every request, as Apache Bench does without `-k`.
     #[serde(default = "keep_alive_default")]
     pub keep_alive: bool,
+    /// mixed: the workloads the few side connections repeat, one window each, in order
+    /// (the first on the server's own thread, the second offloaded).
+    #[serde(default)]
+    pub sides: Vec<String>,
+    /// mixed: how many side connections, besides `connections`.
+    #[serde(default)]
+    pub side_connections: Option<u32>,
 }
 
 fn keep_alive_default() -> bool {
@@ -497,6 +508,11 @@ impl Fixtures {
         let profiles: ProfilesFile = parse_file(&fixtures.join("profiles.toml"))?;
         validate_targets(&targets.target, root, &targets_path)?;
         validate_workloads(&workloads.workload, &fixtures.join("workloads.toml"))?;
+        validate_profiles(
+            &profiles.profile,
+            &workloads.workload,
+            &fixtures.join("profiles.toml"),
+        )?;
         Ok(Fixtures {
             root: root.to_path_buf(),
             origin: RootOrigin::Given,
@@ -742,6 +758,45 @@ fn validate_workloads(workloads: &[Workload], path: &Path) -> Result<(), ConfigE
                     workload.name
                 ),
             });
+        }
+    }
+    Ok(())
+}
+
+/// A mixed profile names HTTP workloads as its sides and at least one side connection;
+/// no other profile has sides.
+fn validate_profiles(
+    profiles: &[Profile],
+    workloads: &[Workload],
+    path: &Path,
+) -> Result<(), ConfigError> {
+    let invalid = |profile: &Profile, what: String| {
+        Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: format!("profile `{}`: {what}", profile.name),
+        })
+    };
+    for profile in profiles {
+        let mixed = profile.mode == LoadMode::Mixed;
+        if !mixed && (!profile.sides.is_empty() || profile.side_connections.is_some()) {
+            return invalid(profile, "only a mixed profile has sides".into());
+        }
+        if !mixed {
+            continue;
+        }
+        if profile.sides.is_empty() || profile.side_connections.unwrap_or(0) == 0 {
+            return invalid(
+                profile,
+                "a mixed profile needs `sides` (workloads) and `side_connections` >= 1".into(),
+            );
+        }
+        for side in &profile.sides {
+            if !workloads
+                .iter()
+                .any(|w| &w.name == side && w.kind == WorkloadKind::Http)
+            {
+                return invalid(profile, format!("side `{side}` is not an HTTP workload"));
+            }
         }
     }
     Ok(())

@@ -119,6 +119,25 @@ pub struct Expect {
     pub min_ms: Option<u64>,
     /// Most milliseconds to the full response.
     pub max_ms: Option<u64>,
+    /// A body that is not JSON (the file I/O workload's file): its content type and bytes.
+    /// The JSON checks above do not apply to it.
+    pub text: Option<ExpectText>,
+}
+
+/// A text body: `repeat` over and over, `bytes` long in all, with this content type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectText {
+    pub content_type: String,
+    pub repeat: String,
+    pub bytes: usize,
+}
+
+impl ExpectText {
+    /// The whole body expected.
+    pub fn body(&self) -> Vec<u8> {
+        self.repeat.bytes().cycle().take(self.bytes).collect()
+    }
 }
 
 /// Something to do before a case.
@@ -229,6 +248,25 @@ impl Contract {
             if case.expect.json.is_some() && case.expect.subset.is_some() {
                 return Err(format!("case `{}`: give json or subset, not both", case.id));
             }
+            let expect = &case.expect;
+            let json_checks = expect.error
+                || expect.json.is_some()
+                || expect.subset.is_some()
+                || !expect.types.is_empty()
+                || !expect.close.is_empty()
+                || !expect.lengths.is_empty()
+                || !expect.ranges.is_empty();
+            if let Some(text) = &expect.text {
+                if json_checks {
+                    return Err(format!(
+                        "case `{}`: a text body has no JSON checks; give text or them",
+                        case.id
+                    ));
+                }
+                if text.repeat.is_empty() && text.bytes > 0 {
+                    return Err(format!("case `{}`: text.repeat is empty", case.id));
+                }
+            }
         }
         Ok(())
     }
@@ -270,7 +308,9 @@ mod tests {
                 "offload",
                 "db",
                 "hybrid",
-                "sharkbench"
+                "sharkbench",
+                "numeric",
+                "files"
             ]
         );
         assert!(contract.cases.len() > 40);

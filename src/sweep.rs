@@ -1,5 +1,5 @@
-//! How a profile drives load ([`LoadPlan`]: closed loop, open loop at one rate, or a rate
-//! sweep) and the rate sweep itself: open-loop steps at increasing rates until the p99
+//! How a profile drives load ([`LoadPlan`]: closed loop, open loop at one rate, a rate
+//! sweep, or a mixed profile's windows) and the rate sweep itself: open-loop steps at increasing rates until the p99
 //! latency (from the intended send time) or the error rate breaks its limit, or the rate is
 //! not reached. The highest rate that kept within every limit is the *max sustainable rate*.
 //!
@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{LoadMode, Profile};
+use crate::config::{LoadMode, Profile, Workload};
 use crate::load::{
     ErrorCounts, LiveCounters, LoadError, LoadReport, LoadSpec, OpenLoopStats, RATE_KEPT,
-    run_closed_loop, run_open_loop,
+    run_closed_loop, run_mixed, run_open_loop,
 };
 use crate::stats::{LatencySummary, latency_summary};
 
@@ -28,6 +28,8 @@ pub enum LoadPlan {
     Sweep(SweepPlan),
     /// No load: the trial is the target's start alone (see [`LoadMode::ColdStart`]).
     ColdStart,
+    /// The run's workload alone, then with each side kind of request beside it.
+    Mixed(MixedPlan),
 }
 
 /// The rates a sweep tries and the limits a step must keep.
@@ -40,6 +42,112 @@ pub struct SweepPlan {
     /// A step whose errors (connect, timeout, I/O, status >= 400) are more than this share
     /// of its requests breaks, e.g. 0.01 for 1%.
     pub error_limit: f64,
+}
+
+/// A mixed profile's windows (seed 002's event-loop blocking): the run's workload on the
+/// profile's connections alone, then beside each side in turn, each side on
+/// `side_connections` more connections, every kind measured apart (see
+/// [`crate::load::run_mixed`]). The first side runs on the server's own thread (compute),
+/// the second in a worker process (offload): the run's workload's latency in each window,
+/// over its latency alone, says how much the side held the server up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MixedPlan {
+    pub side_connections: usize,
+    pub sides: Vec<SideRequest>,
+}
+
+/// One side kind of a mixed profile: a workload's request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SideRequest {
+    pub workload: String,
+    pub method: String,
+    pub path: String,
+    pub body: Option<Vec<u8>>,
+}
+
+impl SideRequest {
+    /// The closed loop of this side beside `main`: the same server, its own request and
+    /// connections; the window is `main`'s ([`run_mixed`] sets it).
+    fn spec(&self, main: &LoadSpec, connections: usize) -> Result<LoadSpec, LoadError> {
+        let authority = main
+            .url
+            .authority()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let url = format!("http://{authority}{}", self.path);
+        let invalid = |what: String| LoadError::InvalidSpec(what);
+        Ok(LoadSpec {
+            url: url
+                .parse()
+                .map_err(|e| invalid(format!("side `{}`: bad URL {url}: {e}", self.workload)))?,
+            method: self
+                .method
+                .parse()
+                .map_err(|e| invalid(format!("side `{}`: bad method: {e}", self.workload)))?,
+            body: self.body.clone().map(bytes::Bytes::from),
+            connections,
+            ..main.clone()
+        })
+    }
+}
+
+/// What a mixed profile measured in one trial: a window per kind of traffic.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct MixedResult {
+    /// The run's workload alone first, then beside each side, in the profile's order.
+    pub windows: Vec<MixedWindow>,
+}
+
+impl MixedResult {
+    /// The run's workload's p99 beside side `index` (0: the first side) over its p99 alone:
+    /// how much that side held it up. `None` without that window or with a zero p99 alone.
+    #[must_use]
+    pub fn p99_ratio(&self, index: usize) -> Option<f64> {
+        let alone = self
+            .windows
+            .first()
+            .filter(|w| w.side.is_none())?
+            .main
+            .latency
+            .p99_ms;
+        let beside = self.windows.get(index + 1)?.main.latency.p99_ms;
+        (alone > 0.0).then(|| beside / alone)
+    }
+}
+
+/// One window of a mixed trial.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct MixedWindow {
+    /// The side workload in this window; `None` for the run's workload alone.
+    pub side: Option<String>,
+    /// Connections of the side (0 alone).
+    pub side_connections: u32,
+    /// The run's workload (the many connections).
+    pub main: KindFigures,
+    /// The side's own requests; `None` alone.
+    pub side_kind: Option<KindFigures>,
+}
+
+/// One kind of request's figures in a window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct KindFigures {
+    pub requests: u64,
+    pub requests_per_sec: f64,
+    pub latency: LatencySummary,
+    pub status_counts: std::collections::BTreeMap<u16, u64>,
+    pub errors: ErrorCounts,
+}
+
+impl KindFigures {
+    fn of(report: &LoadReport) -> Self {
+        KindFigures {
+            requests: report.requests,
+            requests_per_sec: report.requests_per_sec(),
+            latency: latency_summary(&report.latency_us),
+            status_counts: report.status_counts.clone(),
+            errors: report.errors,
+        }
+    }
 }
 
 /// Why a profile cannot drive a run.
@@ -55,6 +163,10 @@ pub enum PlanError {
     BadSweep { profile: String, what: String },
     #[error("profile `{profile}` drives the chat workload: use it with --workload chat")]
     ChatProfile { profile: String },
+    #[error(
+        "profile `{profile}` is mixed but {what}: fix it in fixtures/profiles.toml (see the comment at its top)"
+    )]
+    BadMixed { profile: String, what: String },
 }
 
 impl LoadPlan {
@@ -64,9 +176,42 @@ impl LoadPlan {
     ///
     /// [`PlanError`] when an open-loop profile has no positive rate, or a sweep has no rates,
     /// rates that are not positive and increasing, or a missing or non-positive limit.
-    pub fn from_profile(profile: &Profile) -> Result<Self, PlanError> {
+    pub fn from_profile(profile: &Profile, workloads: &[Workload]) -> Result<Self, PlanError> {
         let positive = |rate: f64| rate.is_finite() && rate > 0.0;
         match profile.mode {
+            LoadMode::Mixed => {
+                let bad = |what: String| PlanError::BadMixed {
+                    profile: profile.name.clone(),
+                    what,
+                };
+                let side_connections = profile
+                    .side_connections
+                    .filter(|&c| c > 0)
+                    .ok_or_else(|| bad("has no `side_connections` above 0".into()))?;
+                if profile.sides.is_empty() {
+                    return Err(bad("has no `sides`".into()));
+                }
+                let sides = profile
+                    .sides
+                    .iter()
+                    .map(|name| {
+                        let workload = workloads
+                            .iter()
+                            .find(|w| &w.name == name)
+                            .ok_or_else(|| bad(format!("its side `{name}` is no workload")))?;
+                        Ok(SideRequest {
+                            workload: workload.name.clone(),
+                            method: workload.method.clone(),
+                            path: workload.path.clone(),
+                            body: workload.body_bytes(),
+                        })
+                    })
+                    .collect::<Result<_, PlanError>>()?;
+                Ok(LoadPlan::Mixed(MixedPlan {
+                    side_connections: side_connections as usize,
+                    sides,
+                }))
+            }
             LoadMode::Closed => Ok(LoadPlan::Closed),
             LoadMode::ColdStart => Ok(LoadPlan::ColdStart),
             LoadMode::Capacity | LoadMode::Fanout => Err(PlanError::ChatProfile {
@@ -115,6 +260,7 @@ impl LoadPlan {
         let steps = match self {
             LoadPlan::Sweep(sweep) => u32::try_from(sweep.rates.len()).unwrap_or(u32::MAX),
             LoadPlan::ColdStart => 0,
+            LoadPlan::Mixed(mixed) => u32::try_from(mixed.sides.len() + 1).unwrap_or(u32::MAX),
             _ => 1,
         };
         (warmup + duration).saturating_mul(steps)
@@ -200,6 +346,8 @@ pub struct Driven {
     /// first step when none was sustained.
     pub report: LoadReport,
     pub sweep: Option<SweepResult>,
+    /// Mixed: every window; `report` is then the run's workload beside the first side.
+    pub mixed: Option<MixedResult>,
 }
 
 /// Runs `plan` with `spec` (connections, warm-up and window apply to every sweep step).
@@ -218,17 +366,56 @@ pub fn drive(
         LoadPlan::Closed => Ok(Driven {
             report: run_closed_loop(spec, live)?,
             sweep: None,
+            mixed: None,
         }),
         LoadPlan::Open { rate } => Ok(Driven {
             report: run_open_loop(spec, *rate, live)?,
             sweep: None,
+            mixed: None,
         }),
+        LoadPlan::Mixed(mixed) => run_mixed_windows(spec, mixed, live),
         LoadPlan::Sweep(sweep) => run_sweep(spec, sweep, live),
         // The run never drives a cold-start plan: its trials end before any load.
         LoadPlan::ColdStart => Err(LoadError::InvalidSpec(
             "a cold-start profile sends no load".into(),
         )),
     }
+}
+
+/// A mixed trial: the run's workload alone, then beside each side in turn, each window with
+/// the same warm-up and length. A stopped run keeps the windows it finished.
+fn run_mixed_windows(
+    spec: &LoadSpec,
+    plan: &MixedPlan,
+    live: Arc<LiveCounters>,
+) -> Result<Driven, LoadError> {
+    let alone = run_closed_loop(spec, Arc::clone(&live))?;
+    let mut windows = vec![MixedWindow {
+        side: None,
+        side_connections: 0,
+        main: KindFigures::of(&alone),
+        side_kind: None,
+    }];
+    let mut headline = None;
+    for side in &plan.sides {
+        if live.stopped() {
+            break;
+        }
+        let side_spec = side.spec(spec, plan.side_connections)?;
+        let mixed = run_mixed(spec, &side_spec, Arc::clone(&live))?;
+        windows.push(MixedWindow {
+            side: Some(side.workload.clone()),
+            side_connections: u32::try_from(plan.side_connections).unwrap_or(u32::MAX),
+            main: KindFigures::of(&mixed.main),
+            side_kind: Some(KindFigures::of(&mixed.side)),
+        });
+        headline.get_or_insert(mixed.main);
+    }
+    Ok(Driven {
+        report: headline.unwrap_or(alone),
+        sweep: None,
+        mixed: Some(MixedResult { windows }),
+    })
 }
 
 fn run_sweep(
@@ -272,6 +459,7 @@ fn run_sweep(
     };
     Ok(Driven {
         report,
+        mixed: None,
         sweep: Some(SweepResult {
             p99_limit_ms: plan.p99_limit_ms,
             error_limit: plan.error_limit,
@@ -431,7 +619,73 @@ mod tests {
             hold: None,
             trials: None,
             keep_alive: true,
+            sides: Vec::new(),
+            side_connections: None,
         }
+    }
+
+    #[test]
+    fn a_mixed_profile_plans_its_sides_from_the_workloads_in_order() {
+        let fixtures = crate::config::Fixtures::load(Path::new(env!("CARGO_MANIFEST_DIR")))
+            .expect("repository fixtures");
+        let mixed = fixtures.profile("mixed").unwrap();
+        let LoadPlan::Mixed(plan) = LoadPlan::from_profile(mixed, &fixtures.workloads).unwrap()
+        else {
+            panic!("not a mixed plan");
+        };
+        assert_eq!(plan.side_connections, 2);
+        let sides: Vec<(&str, &str)> = plan
+            .sides
+            .iter()
+            .map(|s| (s.workload.as_str(), s.method.as_str()))
+            .collect();
+        assert_eq!(sides, [("compute-10m", "GET"), ("offload-10m", "POST")]);
+        assert!(plan.sides[1].body.is_some(), "the job is a JSON body");
+        assert_eq!(
+            LoadPlan::Mixed(plan).max_duration(Duration::from_secs(1), Duration::from_secs(5)),
+            Duration::from_secs(18),
+            "three windows: alone, beside each side"
+        );
+        let unknown = Profile {
+            sides: vec!["nope".into()],
+            side_connections: Some(1),
+            ..profile(LoadMode::Mixed)
+        };
+        let error = LoadPlan::from_profile(&unknown, &fixtures.workloads).unwrap_err();
+        assert!(
+            error.to_string().contains("`nope` is no workload"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_p99_ratio_is_each_windows_p99_over_the_p99_alone() {
+        let kind = |p99_ms: f64| KindFigures {
+            requests: 10,
+            requests_per_sec: 10.0,
+            latency: LatencySummary {
+                p99_ms,
+                ..LatencySummary::default()
+            },
+            status_counts: BTreeMap::new(),
+            errors: ErrorCounts::default(),
+        };
+        let window = |side: Option<&str>, p99_ms: f64| MixedWindow {
+            side: side.map(str::to_string),
+            side_connections: 2,
+            main: kind(p99_ms),
+            side_kind: None,
+        };
+        let mixed = MixedResult {
+            windows: vec![
+                window(None, 2.0),
+                window(Some("compute-10m"), 20.0),
+                window(Some("offload-10m"), 3.0),
+            ],
+        };
+        assert_eq!(mixed.p99_ratio(0), Some(10.0));
+        assert_eq!(mixed.p99_ratio(1), Some(1.5));
+        assert_eq!(mixed.p99_ratio(2), None);
     }
 
     fn plan() -> SweepPlan {
@@ -502,11 +756,11 @@ mod tests {
     #[test]
     fn profiles_become_plans_or_say_what_is_missing() {
         assert_eq!(
-            LoadPlan::from_profile(&profile(LoadMode::Closed)),
+            LoadPlan::from_profile(&profile(LoadMode::Closed), &[]),
             Ok(LoadPlan::Closed)
         );
         assert!(matches!(
-            LoadPlan::from_profile(&profile(LoadMode::Open)),
+            LoadPlan::from_profile(&profile(LoadMode::Open), &[]),
             Err(PlanError::NoRate { .. })
         ));
         let open = Profile {
@@ -514,11 +768,11 @@ mod tests {
             ..profile(LoadMode::Open)
         };
         assert_eq!(
-            LoadPlan::from_profile(&open),
+            LoadPlan::from_profile(&open, &[]),
             Ok(LoadPlan::Open { rate: 500.0 })
         );
         assert_eq!(
-            LoadPlan::from_profile(&profile(LoadMode::Sweep)),
+            LoadPlan::from_profile(&profile(LoadMode::Sweep), &[]),
             Ok(LoadPlan::Sweep(plan()))
         );
         for broken in [
@@ -539,7 +793,7 @@ mod tests {
                 ..profile(LoadMode::Sweep)
             },
         ] {
-            let error = LoadPlan::from_profile(&broken).unwrap_err();
+            let error = LoadPlan::from_profile(&broken, &[]).unwrap_err();
             assert!(error.to_string().contains("profiles.toml"), "{error}");
         }
     }
@@ -549,13 +803,13 @@ mod tests {
         let fixtures =
             crate::config::Fixtures::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
         let profile = fixtures.profile("rate-sweep").unwrap();
-        let LoadPlan::Sweep(sweep) = LoadPlan::from_profile(profile).unwrap() else {
+        let LoadPlan::Sweep(sweep) = LoadPlan::from_profile(profile, &[]).unwrap() else {
             panic!("rate-sweep is not a sweep");
         };
         assert!(sweep.rates.len() >= 3);
         let open = fixtures.profile("open-1000").unwrap();
         assert_eq!(
-            LoadPlan::from_profile(open),
+            LoadPlan::from_profile(open, &[]),
             Ok(LoadPlan::Open { rate: 1000.0 })
         );
     }

@@ -22,6 +22,11 @@ const COPIES: &[&[&str]] = &[
     ],
     &["node-apps/fastify/hybrid.js", "node-apps/express/hybrid.js"],
     &[
+        "node-apps/fastify/numeric.js",
+        "node-apps/express/numeric.js",
+    ],
+    &["node-apps/fastify/files.js", "node-apps/express/files.js"],
+    &[
         "node-apps/fastify/periodic.js",
         "node-apps/express/periodic.js",
     ],
@@ -34,6 +39,15 @@ const COPIES: &[&[&str]] = &[
     &[
         "python-apps/fastapi/periodic.py",
         "python-apps/django/project/periodic.py",
+    ],
+    // Python: the numeric and file I/O workloads' framework-free parts.
+    &[
+        "python-apps/fastapi/numeric.py",
+        "python-apps/django/project/numeric.py",
+    ],
+    &[
+        "python-apps/fastapi/files.py",
+        "python-apps/django/project/files.py",
     ],
 ];
 

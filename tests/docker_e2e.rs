@@ -477,6 +477,15 @@ async fn verify_passes_every_target_in_containers_and_writes_junit() {
     let targets = Fixtures::load(root()).unwrap().targets.len();
     assert_eq!(junit.matches("<testsuite ").count(), targets, "{junit}");
     assert!(junit.contains("orders.concurrency"), "{junit}");
+    // The numeric and file I/O workloads, on every HTTP target (NumPy in the Python images).
+    for case in [
+        "numeric.matmul_256",
+        "numeric.too_large",
+        "files.read_1024k",
+        "files.no_such_size",
+    ] {
+        assert!(junit.contains(case), "{case} not checked: {junit}");
+    }
     let report: faceoff::verify::VerifyReport =
         serde_json::from_str(&std::fs::read_to_string(run_dir.join("verify.json")).unwrap())
             .unwrap();

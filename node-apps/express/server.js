@@ -15,10 +15,13 @@ const { runLeibnizJob, stopAllJobs } = require('./jobs');
 const db = require('./db');
 const hybrid = require('./hybrid');
 const periodic = require('./periodic');
+const { matmul } = require('./numeric');
+const files = require('./files');
 
 // The contract's bounds.
 const MAX_SLEEP_MS = 10000;
 const MAX_COMPUTE_N = 100000000;
+const MAX_MATRIX_N = 512;
 
 const app = express();
 app.disable('x-powered-by');
@@ -77,6 +80,23 @@ app.route('/compute/leibniz')
   .get((req, res) => {
     const n = queryInt(req, 'n', 1, MAX_COMPUTE_N);
     res.json({ n, pi: leibniz(n) });
+  })
+  .all(methodNotAllowed('GET', 'HEAD'));
+
+// The numeric workload (seeds 000, 002, 003): a matrix product on typed arrays, on the
+// event loop (numeric.js).
+app.route('/numeric/matmul')
+  .get((req, res) => {
+    res.json(matmul(queryInt(req, 'n', 1, MAX_MATRIX_N)));
+  })
+  .all(methodNotAllowed('GET', 'HEAD'));
+
+// The file I/O workload (seed 001's fs.readFile): a file of N KiB read with fs.promises
+// (files.js), sent as it is.
+app.route('/files/read')
+  .get(async (req, res) => {
+    const data = await files.readSized(queryInt(req, 'kb', 1, files.MAX_FILE_KB));
+    res.type('text/plain; charset=utf-8').send(data);
   })
   .all(methodNotAllowed('GET', 'HEAD'));
 

@@ -16,11 +16,14 @@ const { runLeibnizJob, stopAllJobs } = require('./jobs');
 const db = require('./db');
 const hybrid = require('./hybrid');
 const periodic = require('./periodic');
+const { matmul } = require('./numeric');
+const files = require('./files');
 
 const { digits, inRange } = contract;
 // The contract's bounds.
 const MAX_SLEEP_MS = 10000;
 const MAX_COMPUTE_N = 100000000;
+const MAX_MATRIX_N = 512;
 const MAX_JOB_N = 1000000000;
 const MAX_JOB_TIMEOUT_MS = 10000;
 const DEFAULT_JOB_TIMEOUT_MS = 2000;
@@ -109,6 +112,31 @@ app.get('/compute/leibniz', {
 }, async (request) => {
   const n = inRange(request.query.n, 'n', 1, MAX_COMPUTE_N);
   return { n, pi: leibniz(n) };
+});
+
+// The numeric workload (seeds 000, 002, 003): a matrix product on typed arrays, on the
+// event loop (numeric.js).
+app.get('/numeric/matmul', {
+  schema: {
+    querystring: { type: 'object', required: ['n'], properties: { n: digits } },
+    response: {
+      200: {
+        type: 'object',
+        required: ['n', 'trace', 'sum_sq'],
+        properties: { n: { type: 'integer' }, trace: { type: 'number' }, sum_sq: { type: 'number' } },
+      },
+    },
+  },
+}, async (request) => matmul(inRange(request.query.n, 'n', 1, MAX_MATRIX_N)));
+
+// The file I/O workload (seed 001's fs.readFile): a file of N KiB read with fs.promises
+// (files.js), sent as it is.
+app.get('/files/read', {
+  schema: { querystring: { type: 'object', required: ['kb'], properties: { kb: digits } } },
+}, async (request, reply) => {
+  const data = await files.readSized(inRange(request.query.kb, 'kb', 1, files.MAX_FILE_KB));
+  reply.type('text/plain; charset=utf-8');
+  return data;
 });
 
 // Seed 004's offload: the same loop in a worker process per job (jobs.js, worker.js).

@@ -17,11 +17,14 @@ import time
 from datetime import datetime, timezone
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Query
+import anyio
+from fastapi import Depends, FastAPI, HTTPException, Query, Response
 from pydantic import AfterValidator, Field, StrictFloat, StrictInt, StrictStr
 
 import contract
+import files
 import leibniz
+import numeric
 import periodic
 from contract import MAX_SAFE_INTEGER, StrictModel, no_proto_keys, plain_int_query, require_json, whole_number
 from services import data_server, database, lifespan, realtime
@@ -191,6 +194,30 @@ async def compute_leibniz(n: Annotated[int, Depends(plain_int_query("n", 1, 100_
     """CPU work in `async def` runs on the event loop and blocks it, like Node's single
     thread (a plain `def` would run in the threadpool, still GIL-bound). On purpose."""
     return {"n": n, "pi": leibniz.leibniz(n)}
+
+
+# ---------------------------------------------------------------- numeric (seeds 000, 002, 003)
+
+
+@app.get("/numeric/matmul")
+async def numeric_matmul(n: Annotated[int, Depends(plain_int_query("n", 1, 512))]):
+    """NumPy's matrix product (numeric.py), in `async def` like compute: the work holds the
+    event loop, as it holds Node's one thread, but runs in OpenBLAS's compiled code."""
+    return numeric.matmul(n)
+
+
+# ---------------------------------------------------------------- file I/O (seeds 001, 003)
+
+
+@app.get("/files/read")
+async def files_read(kb: Annotated[int, Depends(plain_int_query("kb", 1, files.MAX_FILE_KB))]):
+    """The file read with anyio, the async file API FastAPI's own Starlette uses (its
+    FileResponse): the read runs in a worker thread while the loop goes on."""
+    try:
+        path = files.sized_path(kb)
+    except files.NoSuchFile as missing:
+        raise HTTPException(404, str(missing)) from None
+    return Response(await anyio.Path(path).read_bytes(), media_type=files.CONTENT_TYPE)
 
 
 # ---------------------------------------------------------------- offload (seed 004)

@@ -100,6 +100,71 @@ pub struct TargetFigures<'a> {
     /// How the target started, over every trial that recorded it; `None` in files from
     /// before starts were recorded.
     pub startup: Option<StartupFigures>,
+    /// A mixed profile's windows; `None` for every other profile.
+    pub mixed: Option<MixedFigures>,
+}
+
+/// One target's mixed-profile windows (seed 002's event-loop blocking): medians over its
+/// trials with 95% intervals, one entry per window in the profile's order (alone first).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MixedFigures {
+    pub windows: Vec<MixedWindowFigures>,
+}
+
+/// One window of [`MixedFigures`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct MixedWindowFigures {
+    /// The side workload; `None` for the run's workload alone.
+    pub side: Option<String>,
+    pub side_connections: u32,
+    /// The run's workload (the many connections).
+    pub main_p99_ms: Option<Estimate>,
+    pub main_requests_per_sec: Option<Estimate>,
+    /// The side's own requests; `None` alone.
+    pub side_p99_ms: Option<Estimate>,
+    pub side_requests_per_sec: Option<Estimate>,
+    /// The run's workload's p99 here over its p99 alone, per trial; `None` alone.
+    pub p99_ratio: Option<Estimate>,
+}
+
+/// The mixed windows of `trials`, by position; `None` when no trial has any.
+fn mixed_figures(trials: &[TrialResult], bootstrap: &Bootstrap) -> Option<MixedFigures> {
+    let mixed: Vec<&crate::sweep::MixedResult> =
+        trials.iter().filter_map(|t| t.mixed.as_ref()).collect();
+    let first = mixed.first()?;
+    let windows = first
+        .windows
+        .iter()
+        .enumerate()
+        .map(|(index, window)| {
+            let of = |f: &dyn Fn(&crate::sweep::MixedWindow) -> Option<f64>| {
+                let values: Vec<f64> = mixed
+                    .iter()
+                    .filter_map(|m| m.windows.get(index))
+                    .filter_map(f)
+                    .collect();
+                stats::median_ci(&values, bootstrap)
+            };
+            let ratios: Vec<f64> = if index == 0 {
+                Vec::new()
+            } else {
+                mixed
+                    .iter()
+                    .filter_map(|m| m.p99_ratio(index - 1))
+                    .collect()
+            };
+            MixedWindowFigures {
+                side: window.side.clone(),
+                side_connections: window.side_connections,
+                main_p99_ms: of(&|w| Some(w.main.latency.p99_ms)),
+                main_requests_per_sec: of(&|w| Some(w.main.requests_per_sec)),
+                side_p99_ms: of(&|w| w.side_kind.as_ref().map(|k| k.latency.p99_ms)),
+                side_requests_per_sec: of(&|w| w.side_kind.as_ref().map(|k| k.requests_per_sec)),
+                p99_ratio: stats::median_ci(&ratios, bootstrap),
+            }
+        })
+        .collect();
+    Some(MixedFigures { windows })
 }
 
 /// One target's starts: medians over its trials with 95% intervals.
@@ -323,6 +388,7 @@ fn target_figures<'a>(result: &'a TargetResult, bootstrap: &Bootstrap) -> Target
             })
             .collect(),
         startup: startup_figures(result, bootstrap),
+        mixed: mixed_figures(trials, bootstrap),
     }
 }
 
@@ -503,6 +569,27 @@ pub(crate) mod test_support;
 #[cfg(test)]
 mod tests {
     use crate::analysis::test_support::{analysis_of, cold_start_results, fixture_results};
+
+    #[test]
+    fn the_blocked_and_offloaded_ratios_come_from_a_mixed_trials_windows() {
+        use crate::claims::Metric;
+        let results = crate::analysis::test_support::mixed_results(2.0, 20.0, 3.0);
+        let trial = &results.targets[0].trials[0];
+        assert_eq!(Metric::BlockedP99Ratio.of(trial), Some(10.0));
+        assert_eq!(Metric::OffloadedP99Ratio.of(trial), Some(1.5));
+        let plain = fixture_results();
+        assert_eq!(
+            Metric::BlockedP99Ratio.of(&plain.targets[0].trials[0]),
+            None
+        );
+        let figures = analysis_of(&results, |a| a.targets[0].mixed.clone()).unwrap();
+        let ratios: Vec<Option<f64>> = figures
+            .windows
+            .iter()
+            .map(|w| w.p99_ratio.map(|e| e.median))
+            .collect();
+        assert_eq!(ratios, [None, Some(10.0), Some(1.5)]);
+    }
 
     #[test]
     fn starts_are_summarised_apart_from_the_load() {

@@ -53,3 +53,40 @@ pub fn cold_start_results(ms: f64) -> crate::results::RunResults {
     }
     results
 }
+
+/// The fixture turned into a run of profile `mixed`: in every trial the run's workload has a
+/// p99 of `alone` ms alone, `blocked` ms beside compute-10m and `offloaded` ms beside
+/// offload-10m; the sides' own p99 is 50 ms.
+pub fn mixed_results(alone: f64, blocked: f64, offloaded: f64) -> RunResults {
+    use crate::sweep::{KindFigures, MixedResult, MixedWindow};
+    let mut results = fixture_results();
+    results.parameters.profile = "mixed".into();
+    for target in &mut results.targets {
+        for trial in &mut target.trials {
+            let kind = |p99_ms: f64| KindFigures {
+                requests: 100,
+                requests_per_sec: 20.0,
+                latency: crate::stats::LatencySummary {
+                    p99_ms,
+                    ..trial.latency
+                },
+                status_counts: Default::default(),
+                errors: Default::default(),
+            };
+            let window = |side: Option<&str>, p99_ms: f64| MixedWindow {
+                side: side.map(str::to_string),
+                side_connections: if side.is_some() { 2 } else { 0 },
+                main: kind(p99_ms),
+                side_kind: side.map(|_| kind(50.0)),
+            };
+            trial.mixed = Some(MixedResult {
+                windows: vec![
+                    window(None, alone),
+                    window(Some("compute-10m"), blocked),
+                    window(Some("offload-10m"), offloaded),
+                ],
+            });
+        }
+    }
+    results
+}

@@ -50,7 +50,7 @@ pub async fn run_command<R: Runtime>(
             profile.name
         );
     }
-    let load = crate::sweep::LoadPlan::from_profile(&profile)?;
+    let load = crate::sweep::LoadPlan::from_profile(&profile, &fixtures.workloads)?;
     let limits = Limits {
         cpuset: args.limits.cpuset.clone(),
         memory_bytes: args.limits.memory,
@@ -204,6 +204,9 @@ pub async fn run_command<R: Runtime>(
                 crate::stats::Bootstrap::default(),
             );
             if let Some(table) = crate::console::startup_table(&analysis) {
+                println!("{table}");
+            }
+            if let Some(table) = crate::console::mixed_table(&analysis) {
                 println!("{table}");
             }
             if results.parameters.trials > 1 {

@@ -185,6 +185,28 @@ pub fn startup_table(analysis: &Analysis<'_>) -> Option<Table> {
     any.then_some(table)
 }
 
+/// The mixed-profile table, the same figures as the reports' ("Mixed load"); `None` when no
+/// target ran a mixed profile.
+pub fn mixed_table(analysis: &Analysis<'_>) -> Option<Table> {
+    let rows = crate::report::text::mixed_rows(analysis);
+    if rows.is_empty() {
+        return None;
+    }
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_header(crate::report::text::MIXED_HEADER);
+    for row in rows {
+        table.add_row(row);
+    }
+    for index in 2..7 {
+        if let Some(column) = table.column_mut(index) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    Some(table)
+}
+
 /// One line per pair measured in duet rounds.
 pub fn duet_lines(analysis: &Analysis<'_>) -> Vec<String> {
     analysis

@@ -275,6 +275,65 @@ pub fn run_closed_loop(spec: &LoadSpec, live: Arc<LiveCounters>) -> Result<LoadR
     run(spec, None, live)
 }
 
+/// What a mixed run measured: each kind of request apart.
+#[derive(Debug, Clone)]
+pub struct MixedReport {
+    /// The main kind (the many connections, e.g. `/status`).
+    pub main: LoadReport,
+    /// The side kind (the few connections, e.g. `/compute`), measured over the same window.
+    pub side: LoadReport,
+}
+
+/// Runs two closed loops at once against one server, each with its own request and
+/// connections, and measures each kind apart: the many connections of `main` (say `GET
+/// /status`) while the few of `side` (say `GET /compute/leibniz`) keep the server busy. A
+/// server whose one thread runs the side's work shows it in the main kind's latency (seed
+/// 002: "long-running computational work blocks the event loop, degrading performance for
+/// all connected users").
+///
+/// Each kind is a whole closed-loop run ([`run_closed_loop`]) on worker threads of its own,
+/// so its counts, histogram and errors stay its own. Both start together (the side on a
+/// second thread, the main on this one, within a millisecond or so of each other) and give
+/// the same warm-up and window; `side`'s `warmup`, `duration` and `max_requests` are
+/// replaced by `main`'s, and the side stops when the main run ends (at its end, on
+/// [`LiveCounters::stop`] of `live`, or at its request budget). `live` counts the main kind
+/// only.
+///
+/// # Errors
+///
+/// As [`run_closed_loop`], for either kind; the main kind's error first.
+pub fn run_mixed(
+    main: &LoadSpec,
+    side: &LoadSpec,
+    live: Arc<LiveCounters>,
+) -> Result<MixedReport, LoadError> {
+    let side = LoadSpec {
+        warmup: main.warmup,
+        duration: main.duration,
+        max_requests: None,
+        ..side.clone()
+    };
+    let side_live = Arc::new(LiveCounters::default());
+    std::thread::scope(|scope| {
+        let side_run = {
+            let side_live = Arc::clone(&side_live);
+            scope.spawn(move || run_closed_loop(&side, side_live))
+        };
+        let main_result = run_closed_loop(main, live);
+        // The side's window ends with the main one, whatever ended it: its end, a stop
+        // (Ctrl-C), its request budget or an error. After a full window the side is at its
+        // own end too (both started together), so this cuts nothing of it.
+        side_live.stop();
+        let side_result = side_run
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        Ok(MixedReport {
+            main: main_result?,
+            side: side_result?,
+        })
+    })
+}
+
 /// Runs an open-loop load: `rate` requests per second over all of [`LoadSpec::connections`],
 /// on a fixed schedule, whatever the server does (see the module documentation for how
 /// latency is corrected for coordinated omission).

@@ -39,6 +39,9 @@ enum Behaviour {
     /// 200 "ok", except that every request arriving in a window of the run is held until
     /// the window ends: a server that stalls for a while.
     Stall(Arc<StallWindow>),
+    /// 200 "ok"; a request to this path first blocks the server's one thread this long,
+    /// as CPU work blocks an event loop.
+    BlockOn(&'static str, Duration),
 }
 
 /// When a [`Behaviour::Stall`] server stalls, counted from its first request.
@@ -163,6 +166,12 @@ async fn answer(
                 (first + window.from, first + window.from + window.length);
             if now >= stall_start && now < stall_end {
                 tokio::time::sleep_until(stall_end).await;
+            }
+            Response::new(Full::new(Bytes::from_static(b"ok")))
+        }
+        Behaviour::BlockOn(path, pause) => {
+            if request.uri().path() == path {
+                std::thread::sleep(pause);
             }
             Response::new(Full::new(Bytes::from_static(b"ok")))
         }
@@ -858,4 +867,66 @@ fn a_run_stopped_in_its_warm_up_measures_nothing() {
     assert_eq!(report.elapsed, Duration::ZERO);
     assert!(report.warmup_requests > 0);
     assert!(!live.measuring.load(Ordering::SeqCst));
+}
+
+#[test]
+fn a_mixed_run_measures_each_request_kind_apart_and_shows_the_blocked_loop() {
+    // One server thread; /compute holds it 30 ms per request, /status is instant.
+    let server = TestServer::start(Behaviour::BlockOn("/compute", Duration::from_millis(30)));
+    let mut main = spec(server.url("/status"));
+    main.connections = 4;
+    main.duration = Duration::from_millis(1500);
+    main.warmup = Duration::from_millis(200);
+    let mut side = spec(server.url("/compute"));
+    side.connections = 1;
+    // Replaced by the main kind's window.
+    side.duration = Duration::from_secs(60);
+    let began = WallClock::now();
+    let mixed = run_mixed(&main, &side, Arc::default()).unwrap();
+    assert!(began.elapsed() < main.warmup + main.duration + SLACK);
+    let (status, compute) = (&mixed.main, &mixed.side);
+    assert!(
+        status.requests > compute.requests,
+        "{status:?}\n{compute:?}"
+    );
+    // Every /compute takes its 30 ms; /status waits behind them (alone it answers in well
+    // under a millisecond): the blocked loop shows in /status's own tail, not the compute's.
+    assert!(compute.latency_us.min() >= 30_000, "{compute:?}");
+    assert!(
+        status.latency_us.value_at_quantile(0.99) >= 15_000,
+        "{status:?}"
+    );
+    // Nothing counted twice: the server saw both kinds, warm-up and in-flight included.
+    assert!(
+        server.received() >= status.requests + status.warmup_requests + compute.requests,
+        "{}",
+        server.received()
+    );
+    assert_eq!(compute.errors.total(), 0);
+    assert_eq!(status.errors.total(), 0);
+}
+
+#[test]
+fn stopping_a_mixed_run_stops_both_kinds() {
+    let server = TestServer::start(Behaviour::Ok("ok"));
+    let mut main = spec(server.url("/status"));
+    main.duration = Duration::from_secs(30);
+    let side = spec(server.url("/compute"));
+    let live = Arc::new(LiveCounters::default());
+    let stopper = {
+        let live = Arc::clone(&live);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            live.stop();
+        })
+    };
+    let began = WallClock::now();
+    let mixed = run_mixed(&main, &side, Arc::clone(&live)).unwrap();
+    stopper.join().unwrap();
+    assert!(
+        began.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        began.elapsed()
+    );
+    assert!(mixed.main.requests > 0 && mixed.side.requests > 0);
 }

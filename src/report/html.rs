@@ -101,6 +101,7 @@ pub fn page(analysis: &Analysis<'_>) -> Markup {
                     }
                     (throughput(analysis))
                     (startup(analysis))
+                    (mixed(analysis))
                     (latency(analysis))
                     (memory(analysis))
                     (claims(analysis))
@@ -141,6 +142,36 @@ fn startup(analysis: &Analysis<'_>) -> Markup {
                     }
                 } }
                 p class="note" { (text::STARTUP_NOTE) }
+            }
+        }
+    }
+}
+
+fn mixed(analysis: &Analysis<'_>) -> Markup {
+    let rows = text::mixed_rows(analysis);
+    html! {
+        @if !rows.is_empty() {
+            section id="mixed" {
+                h2 { "Mixed load" }
+                div class="scroll" { table {
+                    thead { tr {
+                        @for (i, h) in text::MIXED_HEADER.iter().enumerate() {
+                            @if i < 2 { th { (h) } } @else { th class="num" { (h) } }
+                        }
+                    } }
+                    tbody {
+                        @for row in &rows {
+                            tr {
+                                @for (i, cell) in row.iter().enumerate() {
+                                    @if i == 0 { td { strong { (cell) } } }
+                                    @else if i == 1 { td { (cell) } }
+                                    @else { td class="num" { (cell) } }
+                                }
+                            }
+                        }
+                    }
+                } }
+                p class="note" { (text::MIXED_NOTE) }
             }
         }
     }
@@ -469,6 +500,17 @@ fn environment(analysis: &Analysis<'_>) -> Markup {
 mod tests {
     use super::*;
     use crate::analysis::test_support::{analysis_of, cold_start_results, fixture_results};
+
+    #[test]
+    fn a_mixed_run_gets_a_mixed_section() {
+        let page = analysis_of(
+            &crate::analysis::test_support::mixed_results(2.0, 20.0, 3.0),
+            |a| page(a).into_string(),
+        );
+        assert!(page.contains("id=\"mixed\""));
+        assert!(page.contains("beside offload-10m"));
+        assert!(!report().contains("id=\"mixed\""));
+    }
 
     #[test]
     fn a_cold_start_run_gets_a_cold_start_section() {

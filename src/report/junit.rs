@@ -126,13 +126,26 @@ pub fn results_junit(analysis: &Analysis<'_>) -> Result<String, quick_junit::Ser
         let mut case = TestCase::new(result.target.clone(), status);
         case.set_classname(format!("measure.{}", results.parameters.workload));
         if let Some(rps) = target.requests_per_sec {
-            case.set_system_out(format!(
+            let mut out = format!(
                 "{} trial(s), median {:.0} req/s [{:.0}, {:.0}]",
                 result.trials.len(),
                 rps.median,
                 rps.ci.low,
                 rps.ci.high
-            ));
+            );
+            // A mixed profile: the run's workload's p99 in each window, and how many times
+            // its p99 alone.
+            for window in target.mixed.iter().flat_map(|m| &m.windows) {
+                let p99 = window.main_p99_ms.map_or(f64::NAN, |e| e.median);
+                match (&window.side, window.p99_ratio) {
+                    (None, _) => out.push_str(&format!("; p99 alone {p99:.1} ms")),
+                    (Some(side), ratio) => out.push_str(&format!(
+                        "; p99 beside {side} {p99:.1} ms ({:.2}x alone)",
+                        ratio.map_or(f64::NAN, |e| e.median)
+                    )),
+                }
+            }
+            case.set_system_out(out);
         }
         measure.add_test_case(case);
     }
@@ -177,6 +190,17 @@ pub fn results_junit(analysis: &Analysis<'_>) -> Result<String, quick_junit::Ser
 mod tests {
     use super::*;
     use crate::analysis::test_support::{analysis_of, fixture_results};
+
+    #[test]
+    fn a_mixed_run_names_each_windows_p99_in_the_measure_testcase() {
+        let results = crate::analysis::test_support::mixed_results(2.0, 20.0, 3.0);
+        let xml = analysis_of(&results, |a| results_junit(a).unwrap());
+        assert!(xml.contains("p99 alone 2.0 ms"), "{xml}");
+        assert!(
+            xml.contains("p99 beside compute-10m 20.0 ms (10.00x alone)"),
+            "{xml}"
+        );
+    }
 
     #[test]
     fn results_junit_has_one_testcase_per_claim_and_per_verify_case() {

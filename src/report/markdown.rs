@@ -77,6 +77,7 @@ pub fn markdown(analysis: &Analysis<'_>) -> String {
 
     summary(&mut out, analysis);
     startup(&mut out, analysis);
+    mixed(&mut out, analysis);
     comparisons(&mut out, analysis);
     duets(&mut out, analysis);
     warnings(&mut out, analysis);
@@ -120,6 +121,21 @@ fn startup(out: &mut String, analysis: &Analysis<'_>) {
         &rows,
     );
     let _ = writeln!(out, "{}\n", text::STARTUP_NOTE);
+}
+
+fn mixed(out: &mut String, analysis: &Analysis<'_>) {
+    let rows = text::mixed_rows(analysis);
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str("## Mixed load\n\n");
+    table(
+        out,
+        &text::MIXED_HEADER,
+        &[false, false, true, true, true, true, true],
+        &rows,
+    );
+    let _ = writeln!(out, "{}\n", text::MIXED_NOTE);
 }
 
 fn summary(out: &mut String, analysis: &Analysis<'_>) {
@@ -382,6 +398,22 @@ mod tests {
         assert!(
             !report().contains("## Cold start"),
             "an old file has no starts"
+        );
+    }
+
+    #[test]
+    fn a_mixed_run_gets_a_table_of_each_windows_p99_and_its_ratio_to_alone() {
+        let md = analysis_of(
+            &crate::analysis::test_support::mixed_results(2.0, 20.0, 3.0),
+            markdown,
+        );
+        assert!(md.contains("## Mixed load"), "{md}");
+        assert!(md.contains("beside compute-10m ×2"), "{md}");
+        assert!(md.contains("10.00"), "the blocked ratio: {md}");
+        assert!(md.contains("1.50"), "the offloaded ratio: {md}");
+        assert!(
+            !report().contains("## Mixed load"),
+            "an old file has no windows"
         );
     }
 

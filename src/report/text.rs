@@ -74,6 +74,45 @@ pub fn unmeasured(t: &TargetFigures<'_>) -> String {
     }
 }
 
+/// The mixed-profile table's columns, the same in every format.
+pub const MIXED_HEADER: [&str; 7] = [
+    "target",
+    "window",
+    "p99 ms",
+    "req/s",
+    "× p99 alone",
+    "side p99 ms",
+    "side req/s",
+];
+
+/// The mixed-profile table: one row per target and window, the same figures in every format;
+/// empty when no target ran a mixed profile.
+pub fn mixed_rows(analysis: &Analysis<'_>) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    for t in &analysis.targets {
+        let Some(mixed) = &t.mixed else { continue };
+        for window in &mixed.windows {
+            let label = match &window.side {
+                None => "alone".to_string(),
+                Some(side) => format!("beside {side} ×{}", window.side_connections),
+            };
+            rows.push(vec![
+                t.result.target.clone(),
+                label,
+                maybe_estimate(window.main_p99_ms.as_ref(), 1),
+                maybe_estimate(window.main_requests_per_sec.as_ref(), 0),
+                maybe_estimate(window.p99_ratio.as_ref(), 2),
+                maybe_estimate(window.side_p99_ms.as_ref(), 1),
+                maybe_estimate(window.side_requests_per_sec.as_ref(), 1),
+            ]);
+        }
+    }
+    rows
+}
+
+/// What the mixed table's figures mean, under it in every format.
+pub const MIXED_NOTE: &str = "Mixed profile (seed 002's event-loop blocking): the run's workload on its connections, alone, then beside each side workload on a few more connections (the first on the server's own thread, the second offloaded to a worker); p99 and req/s are the run's workload's, side figures the side's own requests. × p99 alone: the p99 beside the side over the p99 alone, per trial (blocked_p99_ratio, offloaded_p99_ratio). Medians over trials, 95% intervals in brackets.";
+
 /// What the cold-start table's figures mean, under it in every format.
 pub const STARTUP_NOTE: &str = "Cold start: from the container's start (the process's exec, on the local runtime) to the first 200 on GET /status, probed every 10 ms; idle memory read at that moment, before any request of the trial. Medians over starts, 95% intervals in brackets.";
 

@@ -467,13 +467,19 @@ pub fn plan(
         } else {
             Vec::new()
         };
+        // A mixed trial is a window alone and one beside each side, each with its warm-up.
+        let windows = if profile.mode == LoadMode::Mixed {
+            1.0 + profile.sides.len() as f64
+        } else {
+            1.0
+        };
         let estimate_s = estimate(
             profile.mode,
             workload,
             &targets,
             trials,
-            duration.as_secs_f64(),
-            warmup.as_secs_f64(),
+            duration.as_secs_f64() * windows,
+            warmup.as_secs_f64() * windows,
             &pairs,
         );
         let cpu_suffix = if server_cpus > 1 {

@@ -216,7 +216,13 @@ fn capacity_claims_beyond_the_open_file_limit_are_left_out_and_the_others_stay()
 
 #[test]
 fn claims_on_planned_workloads_are_left_out_as_what_faceoff_cannot_run_yet() {
-    let plan = plan_with(SMALL_HOST, &Options::default());
+    // Every workload the registry once planned runs now; plan one back to see the rule.
+    let mut registry = registry();
+    registry.planned.push(crate::claims::PlannedWorkload {
+        name: "numeric".into(),
+        needs: "NumPy".into(),
+    });
+    let plan = plan(&registry, &fixtures(), SMALL_HOST, &Options::default()).unwrap();
     for claim in [
         "000-python-wins-native-compute",
         "002-python-wins-cpu-bound-numerical",
@@ -709,7 +715,8 @@ fn a_claim_the_host_cannot_judge_keeps_the_planners_reason_in_the_report() {
     );
     let md = report::markdown(&verdicts, &state, dir.path(), &Bootstrap::default());
     assert!(md.contains("### This host cannot judge (2)"), "{md}");
-    assert!(md.contains("### Not in faceoff yet (2)"), "{md}");
+    // Every workload the registry once planned (numeric the last) runs now.
+    assert!(!md.contains("### Not in faceoff yet"), "{md}");
 }
 
 #[test]
@@ -761,4 +768,17 @@ fn duets_measure_only_the_pairs_the_claims_compare() {
     };
     assert_eq!(leibniz.estimate_s, with(&leibniz.duet_pairs));
     assert!(leibniz.estimate_s < with(&all));
+}
+
+#[test]
+fn a_mixed_run_is_estimated_with_a_window_alone_and_one_beside_each_side() {
+    let plan = plan_with(SMALL_HOST, &Options::default());
+    let mixed = run_for(&plan, "status", "mixed");
+    assert_eq!(mixed.targets, ["express", "fastapi"]);
+    // Each target: 5 trials of three windows of 1 s warm-up and 5 s.
+    assert!(
+        mixed.estimate_s >= 2.0 * 5.0 * 3.0 * 6.0,
+        "{}",
+        mixed.estimate_s
+    );
 }

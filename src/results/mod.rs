@@ -172,6 +172,11 @@ pub struct TrialResult {
     /// cpuset and warmed before they are measured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub startup: Option<Startup>,
+    /// Mixed profiles: the run's workload alone and beside each side kind of request, each
+    /// kind's figures apart. The trial's headline figures above are the run's workload
+    /// beside the first side. Absent in other trials and in older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mixed: Option<crate::sweep::MixedResult>,
 }
 
 impl TrialResult {

@@ -924,6 +924,7 @@ async fn measure<I: Instance>(
     result.finished_at = Some(finished_at);
     result.services = service_resources;
     result.sweep = driven.sweep;
+    result.mixed = driven.mixed;
     result.startup = startup;
     Ok((result, version))
 }
@@ -967,6 +968,7 @@ fn cold_start_trial(trial: u32, startup: Option<results::Startup>) -> TrialResul
         services: Default::default(),
         unresponsive: None,
         startup,
+        mixed: None,
     }
 }
 
@@ -998,6 +1000,7 @@ fn trial_result(
         finished_at: None,
         services: Default::default(),
         startup: None,
+        mixed: None,
         unresponsive: unresponsive(report, UNRESPONSIVE_TIMEOUT_SHARE),
     }
 }

@@ -45,16 +45,18 @@ pub fn check_case(case: &Case, defaults: &Defaults, observed: &Observed) -> Vec<
             expect.status, observed.status
         ));
     }
+    let content_type = expect
+        .text
+        .as_ref()
+        .map_or(defaults.content_type.as_str(), |text| {
+            text.content_type.as_str()
+        });
     match &observed.content_type {
-        Some(ct) if ct.eq_ignore_ascii_case(&defaults.content_type) => {}
+        Some(ct) if ct.eq_ignore_ascii_case(content_type) => {}
         Some(ct) => failures.push(format!(
-            "content-type: expected `{}`, got `{ct}`",
-            defaults.content_type
+            "content-type: expected `{content_type}`, got `{ct}`"
         )),
-        None => failures.push(format!(
-            "content-type: expected `{}`, got none",
-            defaults.content_type
-        )),
+        None => failures.push(format!("content-type: expected `{content_type}`, got none")),
     }
     failures.extend(header_failures(defaults, observed));
     let elapsed_ms = observed.elapsed.as_millis() as u64;
@@ -71,6 +73,10 @@ pub fn check_case(case: &Case, defaults: &Defaults, observed: &Observed) -> Vec<
         failures.push(format!(
             "answered in {elapsed_ms} ms, expected at most {max} ms"
         ));
+    }
+    if let Some(text) = &expect.text {
+        failures.extend(text_body_failure(text, &observed.body));
+        return failures;
     }
     let body: Value = match serde_json::from_slice(&observed.body) {
         Ok(body) => body,
@@ -140,6 +146,25 @@ pub fn check_case(case: &Case, defaults: &Defaults, observed: &Observed) -> Vec<
         }
     }
     failures
+}
+
+/// How a text body differs from the one expected: its length, else the first byte that
+/// differs (a 1 MiB file is not worth printing whole).
+fn text_body_failure(text: &crate::contract::ExpectText, body: &[u8]) -> Option<String> {
+    if body.len() != text.bytes {
+        return Some(format!(
+            "body: expected {} bytes, got {}: {}",
+            text.bytes,
+            body.len(),
+            excerpt(body)
+        ));
+    }
+    let expected = text.body();
+    let at = expected.iter().zip(body).position(|(a, b)| a != b)?;
+    Some(format!(
+        "body: byte {at} differs from the expected text: {}",
+        excerpt(&body[at..])
+    ))
 }
 
 /// TechEmpower's header rules (`verify_headers` in its toolset), for any response: each of
@@ -988,6 +1013,7 @@ mod tests {
 
     fn expect(status: u16) -> Expect {
         Expect {
+            text: None,
             status,
             error: false,
             json: None,
@@ -1038,6 +1064,47 @@ mod tests {
                 .iter()
                 .any(|f| f.contains("no non-empty string `error`")),
             "{failures:?}"
+        );
+    }
+
+    fn text_case(bytes: usize) -> Case {
+        let mut e = expect(200);
+        e.text = Some(crate::contract::ExpectText {
+            content_type: "text/plain; charset=utf-8".into(),
+            repeat: "ab\n".into(),
+            bytes,
+        });
+        case(e)
+    }
+
+    fn text_observed(body: &str) -> Observed {
+        let mut seen = observed(200, body);
+        seen.content_type = Some("text/plain; charset=utf-8".into());
+        seen
+    }
+
+    #[test]
+    fn a_text_body_passes_when_it_is_the_repeated_text_at_its_length() {
+        let failures = check_case(&text_case(7), &defaults(), &text_observed("ab\nab\na"));
+        assert!(failures.is_empty(), "{failures:?}");
+    }
+
+    #[test]
+    fn a_text_body_of_another_length_or_content_or_type_fails() {
+        let short = check_case(&text_case(7), &defaults(), &text_observed("ab\nab\n"));
+        assert_eq!(short.len(), 1, "{short:?}");
+        assert!(
+            short[0].starts_with("body: expected 7 bytes, got 6"),
+            "{short:?}"
+        );
+        let wrong = check_case(&text_case(6), &defaults(), &text_observed("ab\nax\n"));
+        assert!(wrong[0].starts_with("body: byte 4 differs"), "{wrong:?}");
+        let json = check_case(&text_case(6), &defaults(), &observed(200, "ab\nab\n"));
+        assert_eq!(
+            json,
+            [
+                "content-type: expected `text/plain; charset=utf-8`, got `application/json; charset=utf-8`"
+            ]
         );
     }
 

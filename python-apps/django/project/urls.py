@@ -13,6 +13,8 @@ urlpatterns = [
     path("orders/reset", views.orders_reset),
     path("compute/leibniz", views.compute_leibniz),
     path("jobs/leibniz", views.leibniz_job),
+    path("numeric/matmul", views.numeric_matmul),
+    path("files/read", views.files_read),
     path("db/single", views.db_single),
     path("db/multiple", views.db_multiple),
     path("hybrid/notifications", views.hybrid_notifications),

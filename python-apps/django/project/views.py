@@ -27,8 +27,9 @@ import requests
 from django.conf import settings
 from django.db import Error as DatabaseError
 from django.db import connection
+from django.http import HttpResponse
 
-from . import leibniz, periodic
+from . import files, leibniz, numeric, periodic
 from .contract import (
     MAX_SAFE_INTEGER,
     ApiError,
@@ -196,6 +197,30 @@ def compute_leibniz(request):
     worker; under ASGI it runs in the request's thread, holding the GIL but not the loop."""
     n = query_int(request, "n", 1, 100_000_000)
     return json_response({"n": n, "pi": leibniz.leibniz(n)})
+
+
+# ---------------------------------------------------------------- numeric (seeds 000, 002, 003)
+
+
+@api_view("GET", "HEAD")
+def numeric_matmul(request):
+    """NumPy's matrix product (numeric.py) in a plain view, like compute."""
+    return json_response(numeric.matmul(query_int(request, "n", 1, 512)))
+
+
+# ---------------------------------------------------------------- file I/O (seeds 001, 003)
+
+
+@api_view("GET", "HEAD")
+def files_read(request):
+    """A plain (sync) view reading the file, Django's usual way: Django has no async file
+    API, so under ASGI the view runs in Django's sync thread, under WSGI in the worker."""
+    kb = query_int(request, "kb", 1, files.MAX_FILE_KB)
+    try:
+        path = files.sized_path(kb)
+    except files.NoSuchFile as missing:
+        raise ApiError(404, str(missing)) from None
+    return HttpResponse(path.read_bytes(), content_type=files.CONTENT_TYPE)
 
 
 # ---------------------------------------------------------------- offload (seed 004)
