@@ -2098,9 +2098,14 @@ fn host_bound_check(claim: &Claim, run: &RunResults, a: &[f64], b: &[f64]) -> Re
                 .or(claim.value.map(|v| v.low()))
                 .unwrap_or(0.0);
             match bound(&claim.a) {
-                Some(why) if median_of(a) < needed => Err(format!(
-                    "{why}: a lower bound below the claimed {needed:.0}, so this host cannot settle it; run where the engine and faceoff may open more files, with --memory large enough"
-                )),
+                Some(why) if median_of(a) < needed => {
+                    let projected = project_capacity(run, &claim.a)
+                        .map(|p| format!("; {p}"))
+                        .unwrap_or_default();
+                    Err(format!(
+                        "{why}: a lower bound below the claimed {needed:.0}, so this host cannot settle it; run where the engine and faceoff may open more files, with --memory large enough{projected}"
+                    ))
+                }
                 _ => Ok(()),
             }
         }
@@ -2123,6 +2128,85 @@ fn host_bound_check(claim: &Claim, run: &RunResults, a: &[f64], b: &[f64]) -> Re
             }
         }
     }
+}
+
+/// Where a straight line through a server's memory at the ramp steps it passed meets the
+/// container's memory limit: how many connections the memory alone would allow. A
+/// projection beyond what was measured, never a verdict.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CapacityProjection {
+    /// Passing steps the line was fitted through, over every ramp of the target.
+    pub steps: usize,
+    /// The smallest and largest step measured.
+    pub measured_from: u64,
+    pub measured_to: u64,
+    /// The line: memory = intercept + slope × connections.
+    pub bytes_per_connection: f64,
+    pub intercept_bytes: f64,
+    /// The container's memory limit.
+    pub memory_limit_bytes: u64,
+    /// Connections at which the line reaches the limit.
+    pub connections: f64,
+}
+
+impl fmt::Display for CapacityProjection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const MIB: f64 = 1024.0 * 1024.0;
+        write!(
+            f,
+            "projection, not a verdict: a straight line through the memory at {} passing steps ({} to {} connections: {:.1} KiB per connection over {:.0} MiB) reaches the {:.0} MiB memory limit at about {:.0} connections; memory alone: CPU, file and kernel limits beyond the steps measured are not in it",
+            self.steps,
+            self.measured_from,
+            self.measured_to,
+            self.bytes_per_connection / 1024.0,
+            self.intercept_bytes / MIB,
+            self.memory_limit_bytes as f64 / MIB,
+            self.connections
+        )
+    }
+}
+
+/// The projection of `target`'s capacity in `run` (see [`CapacityProjection`]): a
+/// least-squares line through (connections held, server memory) at every step that passed,
+/// in every ramp. `None` without an enforced memory limit, with fewer than two distinct
+/// steps, or when memory does not grow with connections.
+pub fn project_capacity(run: &RunResults, target: &str) -> Option<CapacityProjection> {
+    let limit = run.parameters.limits.memory_bytes;
+    if limit == 0 || !run.parameters.memory_limit_enforced {
+        return None;
+    }
+    let points: Vec<(f64, f64)> = ramps_of(run, target)
+        .into_iter()
+        .flat_map(|(_, ramp)| &ramp.steps)
+        .filter(|step| step.broke.is_none() && step.held > 0 && step.memory_bytes > 0)
+        .map(|step| (step.held as f64, step.memory_bytes as f64))
+        .collect();
+    let distinct: BTreeSet<u64> = points.iter().map(|(x, _)| *x as u64).collect();
+    if distinct.len() < 2 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let mean_x = points.iter().map(|(x, _)| x).sum::<f64>() / n;
+    let mean_y = points.iter().map(|(_, y)| y).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|(x, _)| (x - mean_x).powi(2)).sum();
+    let sxy: f64 = points
+        .iter()
+        .map(|(x, y)| (x - mean_x) * (y - mean_y))
+        .sum();
+    let slope = sxy / sxx;
+    if !(slope.is_finite() && slope > 0.0) {
+        return None;
+    }
+    let intercept = mean_y - slope * mean_x;
+    Some(CapacityProjection {
+        steps: points.len(),
+        measured_from: *distinct.first()?,
+        measured_to: *distinct.last()?,
+        bytes_per_connection: slope,
+        intercept_bytes: intercept,
+        memory_limit_bytes: limit,
+        connections: ((limit as f64 - intercept) / slope).max(0.0),
+    })
 }
 
 /// The steps of one capacity ramp that passed, with the memory per connection at each, KiB.

@@ -1366,7 +1366,8 @@ fn stepped_capacity_run(targets: &[(&str, &[Ramp])]) -> RunResults {
             "failures": {}, "first_failure": null, "not_attempted": 0, "held": connections,
             "handshake": {"p50_ms": 1.0, "p75_ms": 1.0, "p90_ms": 1.0, "p99_ms": 2.0,
                 "p999_ms": 3.0, "max_ms": 4.0, "mean_ms": 1.0, "stdev_ms": 0.1},
-            "ramp_s": 1.0, "memory_bytes": 1,
+            "ramp_s": 1.0,
+            "memory_bytes": 50 * 1024 * 1024 + (kib * 1024.0) as u64 * connections,
             "memory_per_connection_bytes": kib * 1024.0, "broke": broke
         })
     };
@@ -1451,4 +1452,57 @@ fn memory_per_connection_compares_at_the_largest_step_both_targets_passed() {
         ("python-socketio", &[(&[], Some(1_000))]),
     ])];
     assert!(why(&claims, claim.id.as_str(), &broke_at_once).contains("no step"));
+}
+
+#[test]
+fn a_host_bound_ramp_projects_the_80k_claim_to_the_memory_limit_and_stays_not_run() {
+    let claims = registry();
+    // 50 MiB idle and 10 KiB per connection, measured up to the host's 19,900: a 1 GiB
+    // limit is reached at (1024 − 50) MiB / 10 KiB = 99,738 connections.
+    let steps: &[(u64, f64)] = &[(1_000, 10.0), (5_000, 10.0), (10_000, 10.0), (19_900, 10.0)];
+    let runs = [stepped_capacity_run(&[("socketio", &[(steps, None)])])];
+    let id = "002-node-process-80000-250000-connections";
+    let v = claims.verdict(claims.get(id).unwrap(), &runs, &Bootstrap::default());
+    assert_eq!(v.label(), "not-run", "{v:?}");
+    let why = v.why().unwrap();
+    assert!(why.contains("lower bound"), "{why}");
+    assert!(
+        why.contains("projection, not a verdict") && why.contains("about 99738 connections"),
+        "{why}"
+    );
+    assert!(why.contains("1024 MiB memory limit"), "{why}");
+    let projection = faceoff::claims::project_capacity(&runs[0], "socketio").unwrap();
+    assert_eq!((projection.steps, projection.measured_to), (4, 19_900));
+    // One step is not a line: no projection.
+    let one = [stepped_capacity_run(&[(
+        "socketio",
+        &[(&steps[..1], None)],
+    )])];
+    assert!(faceoff::claims::project_capacity(&one[0], "socketio").is_none());
+}
+
+#[test]
+fn idle_keep_alive_connections_judge_the_80k_claim_on_an_http_target_with_a_projection() {
+    let claims = registry();
+    let id = "002-node-process-80000-250000-idle-connections";
+    let claim = claims.get(id).unwrap();
+    assert_eq!(
+        (claim.workload.as_str(), claim.profile()),
+        ("status", "idle-capacity")
+    );
+    // 40 MiB idle and 2 KiB per idle connection, measured up to the host's 19,900.
+    let steps: &[(u64, f64)] = &[(1_000, 2.0), (10_000, 2.0), (19_900, 2.0)];
+    let mut idle = stepped_capacity_run(&[("express", &[(steps, None)])]);
+    idle.parameters.workload = "status".into();
+    idle.parameters.profile = "idle-capacity".into();
+    let v = claims.verdict(claim, std::slice::from_ref(&idle), &Bootstrap::default());
+    assert_eq!(v.label(), "not-run", "{v:?}");
+    let reason = v.why().unwrap();
+    assert!(
+        reason.contains("lower bound") && reason.contains("projection, not a verdict"),
+        "{reason}"
+    );
+    // A closed-loop run of the same workload holds no idle connections.
+    let closed = [run("status", 50, &[("express", &[1.0, 1.0, 1.0])])];
+    assert!(why(&claims, id, &closed).contains("no capacity run"));
 }
