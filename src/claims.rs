@@ -111,6 +111,10 @@ pub enum Metric {
     BlockedP99Ratio,
     /// Mixed profile: the same beside the second side (the work offloaded to a worker).
     OffloadedP99Ratio,
+    /// Chat fan-out: the share of owed deliveries that arrived, percent (100 − the share
+    /// lost). Judged as a share delivered rather than a count lost so that a ratio exists
+    /// when one side loses nothing.
+    DeliveredPercent,
 }
 
 impl Metric {
@@ -134,6 +138,7 @@ impl Metric {
             Metric::IdleMemoryMib => "idle_memory_mib",
             Metric::BlockedP99Ratio => "blocked_p99_ratio",
             Metric::OffloadedP99Ratio => "offloaded_p99_ratio",
+            Metric::DeliveredPercent => "delivered_percent",
         }
     }
 
@@ -154,13 +159,30 @@ impl Metric {
             Metric::ConnectionsHeld => "connections",
             Metric::MemoryPerConnectionKib => "KiB",
             Metric::BlockedP99Ratio | Metric::OffloadedP99Ratio => "x",
+            Metric::DeliveredPercent => "%",
         }
     }
 
     /// Whether a larger figure is the better one (throughput, connections) or the worse one
     /// (latency, memory, time).
     pub fn higher_is_better(self) -> bool {
-        matches!(self, Metric::RequestsPerSec | Metric::ConnectionsHeld)
+        matches!(
+            self,
+            Metric::RequestsPerSec | Metric::ConnectionsHeld | Metric::DeliveredPercent
+        )
+    }
+
+    /// Whether a chat fan-out gives this figure (`faceoff run --workload chat --profile
+    /// fanout`): the delivery latency's percentiles, and the share delivered.
+    pub fn of_fanout(self) -> bool {
+        matches!(
+            self,
+            Metric::LatencyP50Ms
+                | Metric::LatencyP99Ms
+                | Metric::LatencyMaxMs
+                | Metric::LatencyMeanMs
+                | Metric::DeliveredPercent
+        )
     }
 
     /// Whether any faceoff trial records this figure.
@@ -198,6 +220,12 @@ impl Metric {
             Metric::LatencyP99Ms => fanout.map(|l| l.p99_ms),
             Metric::LatencyMaxMs => fanout.map(|l| l.max_ms),
             Metric::LatencyMeanMs => fanout.map(|l| l.mean_ms),
+            Metric::DeliveredPercent => {
+                let fanout = trial.fanout.as_ref()?;
+                (fanout.expected > 0).then(|| {
+                    100.0 * fanout.delivered.min(fanout.expected) as f64 / fanout.expected as f64
+                })
+            }
             _ => None,
         }
     }
@@ -228,6 +256,10 @@ impl Metric {
             Metric::BlockedP99Ratio => trial.mixed.as_ref()?.p99_ratio(0)?,
             Metric::OffloadedP99Ratio => trial.mixed.as_ref()?.p99_ratio(1)?,
             Metric::DurationS | Metric::ConnectionsHeld | Metric::MemoryPerConnectionKib => {
+            Metric::DurationS
+            | Metric::ConnectionsHeld
+            | Metric::MemoryPerConnectionKib
+            | Metric::DeliveredPercent => {
                 return None;
             }
         })
@@ -1409,6 +1441,20 @@ impl Claims {
                 ));
             }
             mixed
+        } else if self.profile_modes.get(claim.profile()) == Some(&LoadMode::Fanout) {
+            // Delivery latency and losses: only a fan-out measures them.
+            let fanouts: Vec<&RunResults> = of_workload
+                .iter()
+                .copied()
+                .filter(|r| mode_of(r) == Some(LoadMode::Fanout))
+                .collect();
+            if fanouts.is_empty() {
+                return Err(format!(
+                    "no fan-out run of the `{}` workload ({rerun})",
+                    claim.workload
+                ));
+            }
+            fanouts
         } else if claim.metric.is_capacity() {
             let ramps: Vec<&RunResults> = of_workload
                 .iter()
@@ -1661,8 +1707,8 @@ pub fn duet_measures(metric: Metric) -> bool {
 /// the run allows: duet rounds (throughput only), else trials paired by round number
 /// (one run, interleaved by its schedule), else unpaired trials.
 fn pair_of(claim: &Claim, run: &RunResults, notes: &[String]) -> Result<ClaimFigures, String> {
-    let a = figures_of(run, claim, &claim.a)?;
-    let b = match claim.b.as_deref() {
+    let mut a = figures_of(run, claim, &claim.a)?;
+    let mut b = match claim.b.as_deref() {
         Some(b) => figures_of(run, claim, b)?,
         None => Vec::new(),
     };
@@ -1670,11 +1716,33 @@ fn pair_of(claim: &Claim, run: &RunResults, notes: &[String]) -> Result<ClaimFig
         host_bound_check(claim, run, &a, &b)?;
     }
     let mut notes = notes.to_vec();
+    // Memory per connection grows or shrinks with the count (fixed costs spread, buffers
+    // fill): two servers compare at one count, the largest step both passed, never each at
+    // its own last step.
+    let step = match claim.b.as_deref() {
+        Some(other) if claim.metric == Metric::MemoryPerConnectionKib => {
+            let step = common_step(run, &claim.a, other)?;
+            a = ramp_values_at(run, &claim.a, step)
+                .into_iter()
+                .map(|(_, v)| v)
+                .collect();
+            b = ramp_values_at(run, other, step)
+                .into_iter()
+                .map(|(_, v)| v)
+                .collect();
+            notes.push(format!(
+                "memory per connection compared at {step} connections, the largest step both {} and {other} passed in every ramp",
+                claim.a
+            ));
+            Some(step)
+        }
+        _ => None,
+    };
     let (rounds, a_first, evidence) = match claim.b.as_deref() {
         None => (Vec::new(), Vec::new(), Evidence::Trials),
         Some(b) => {
             let (duet, a_first) = duet_rounds(run, claim.metric, &claim.a, b);
-            let paired = paired_rounds(run, claim.metric, &claim.a, b);
+            let paired = paired_rounds_at(run, claim.metric, &claim.a, b, step);
             if duet.len() >= MIN_ROUNDS || (paired.is_empty() && !duet.is_empty()) {
                 notes.push(format!(
                     "duet rounds: both servers ran at once on cpuset {}, in both start orders",
@@ -1754,16 +1822,38 @@ fn duet_rounds(run: &RunResults, metric: Metric, a: &str, b: &str) -> (Vec<(f64,
 /// interleaved is unknown), a round the schedule does not show both in, or a trial number
 /// seen twice.
 fn paired_rounds(run: &RunResults, metric: Metric, a: &str, b: &str) -> Vec<(f64, f64)> {
+    paired_rounds_at(run, metric, a, b, None)
+}
+
+/// [`paired_rounds`], chat trials included; with `step`, a capacity ramp's memory per
+/// connection is read at that step rather than at the ramp's own last one.
+fn paired_rounds_at(
+    run: &RunResults,
+    metric: Metric,
+    a: &str,
+    b: &str,
+    step: Option<u64>,
+) -> Vec<(f64, f64)> {
     if run.merge.is_some() || run.parameters.schedule.is_empty() {
         return Vec::new();
     }
     let trials = |name: &str| -> Vec<(u32, f64)> {
-        run.targets
+        if let Some(step) = step {
+            return ramp_values_at(run, name, step);
+        }
+        let http = run
+            .targets
             .iter()
             .filter(|t| t.target == name)
             .flat_map(|t| &t.trials)
-            .filter_map(|trial| Some((trial.trial, metric.of(trial)?)))
-            .collect()
+            .filter_map(|trial| Some((trial.trial, metric.of(trial)?)));
+        let chat = run
+            .targets
+            .iter()
+            .filter(|t| t.target == name)
+            .flat_map(|t| &t.chat_trials)
+            .filter_map(|trial| Some((trial.trial, metric.of_chat(trial)?)));
+        http.chain(chat).collect()
     };
     let (xs, ys) = (trials(a), trials(b));
     let unique = |v: &[(u32, f64)]| {
@@ -2046,9 +2136,14 @@ fn host_bound_check(claim: &Claim, run: &RunResults, a: &[f64], b: &[f64]) -> Re
                 .or(claim.value.map(|v| v.low()))
                 .unwrap_or(0.0);
             match bound(&claim.a) {
-                Some(why) if median_of(a) < needed => Err(format!(
-                    "{why}: a lower bound below the claimed {needed:.0}, so this host cannot settle it; run where the engine and faceoff may open more files, with --memory large enough"
-                )),
+                Some(why) if median_of(a) < needed => {
+                    let projected = project_capacity(run, &claim.a)
+                        .map(|p| format!("; {p}"))
+                        .unwrap_or_default();
+                    Err(format!(
+                        "{why}: a lower bound below the claimed {needed:.0}, so this host cannot settle it; run where the engine and faceoff may open more files, with --memory large enough{projected}"
+                    ))
+                }
                 _ => Ok(()),
             }
         }
@@ -2071,6 +2166,157 @@ fn host_bound_check(claim: &Claim, run: &RunResults, a: &[f64], b: &[f64]) -> Re
             }
         }
     }
+}
+
+/// Where a straight line through a server's memory at the ramp steps it passed meets the
+/// container's memory limit: how many connections the memory alone would allow. A
+/// projection beyond what was measured, never a verdict.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CapacityProjection {
+    /// Passing steps the line was fitted through, over every ramp of the target.
+    pub steps: usize,
+    /// The smallest and largest step measured.
+    pub measured_from: u64,
+    pub measured_to: u64,
+    /// The line: memory = intercept + slope × connections.
+    pub bytes_per_connection: f64,
+    pub intercept_bytes: f64,
+    /// The container's memory limit.
+    pub memory_limit_bytes: u64,
+    /// Connections at which the line reaches the limit.
+    pub connections: f64,
+}
+
+impl fmt::Display for CapacityProjection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const MIB: f64 = 1024.0 * 1024.0;
+        write!(
+            f,
+            "projection, not a verdict: a straight line through the memory at {} passing steps ({} to {} connections: {:.1} KiB per connection over {:.0} MiB) reaches the {:.0} MiB memory limit at about {:.0} connections; memory alone: CPU, file and kernel limits beyond the steps measured are not in it",
+            self.steps,
+            self.measured_from,
+            self.measured_to,
+            self.bytes_per_connection / 1024.0,
+            self.intercept_bytes / MIB,
+            self.memory_limit_bytes as f64 / MIB,
+            self.connections
+        )
+    }
+}
+
+/// The projection of `target`'s capacity in `run` (see [`CapacityProjection`]): a
+/// least-squares line through (connections held, server memory) at every step that passed,
+/// in every ramp. `None` without an enforced memory limit, with fewer than two distinct
+/// steps, or when memory does not grow with connections.
+pub fn project_capacity(run: &RunResults, target: &str) -> Option<CapacityProjection> {
+    let limit = run.parameters.limits.memory_bytes;
+    if limit == 0 || !run.parameters.memory_limit_enforced {
+        return None;
+    }
+    let points: Vec<(f64, f64)> = ramps_of(run, target)
+        .into_iter()
+        .flat_map(|(_, ramp)| &ramp.steps)
+        .filter(|step| step.broke.is_none() && step.held > 0 && step.memory_bytes > 0)
+        .map(|step| (step.held as f64, step.memory_bytes as f64))
+        .collect();
+    let distinct: BTreeSet<u64> = points.iter().map(|(x, _)| *x as u64).collect();
+    if distinct.len() < 2 {
+        return None;
+    }
+    let n = points.len() as f64;
+    let mean_x = points.iter().map(|(x, _)| x).sum::<f64>() / n;
+    let mean_y = points.iter().map(|(_, y)| y).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|(x, _)| (x - mean_x).powi(2)).sum();
+    let sxy: f64 = points
+        .iter()
+        .map(|(x, y)| (x - mean_x) * (y - mean_y))
+        .sum();
+    let slope = sxy / sxx;
+    if !(slope.is_finite() && slope > 0.0) {
+        return None;
+    }
+    let intercept = mean_y - slope * mean_x;
+    Some(CapacityProjection {
+        steps: points.len(),
+        measured_from: *distinct.first()?,
+        measured_to: *distinct.last()?,
+        bytes_per_connection: slope,
+        intercept_bytes: intercept,
+        memory_limit_bytes: limit,
+        connections: ((limit as f64 - intercept) / slope).max(0.0),
+    })
+}
+
+/// The steps of one capacity ramp that passed, with the memory per connection at each, KiB.
+/// A ramp recorded without its steps gives its last passing step alone.
+fn passed_steps(ramp: &crate::chat::capacity::CapacityResult) -> Vec<(u64, f64)> {
+    if ramp.steps.is_empty() {
+        return ramp
+            .memory_per_connection_bytes
+            .filter(|_| ramp.connections_held > 0)
+            .map(|bytes| vec![(ramp.connections_held, bytes / 1024.0)])
+            .unwrap_or_default();
+    }
+    ramp.steps
+        .iter()
+        .filter(|step| step.broke.is_none())
+        .filter_map(|step| Some((step.connections, step.memory_per_connection_bytes? / 1024.0)))
+        .collect()
+}
+
+/// The ramps of `target` in `run`, with their trial numbers.
+fn ramps_of<'r>(
+    run: &'r RunResults,
+    target: &str,
+) -> Vec<(u32, &'r crate::chat::capacity::CapacityResult)> {
+    run.targets
+        .iter()
+        .filter(|t| t.target == target)
+        .flat_map(|t| &t.chat_trials)
+        .filter_map(|trial| Some((trial.trial, trial.capacity.as_ref()?)))
+        .collect()
+}
+
+/// The largest step every ramp of `a` and of `b` in `run` passed, or why there is none.
+pub fn common_step(run: &RunResults, a: &str, b: &str) -> Result<u64, String> {
+    let mut common: Option<BTreeSet<u64>> = None;
+    for target in [a, b] {
+        let ramps = ramps_of(run, target);
+        if ramps.is_empty() {
+            return Err(format!(
+                "{target} has no capacity ramp in the run {}",
+                run.run_id
+            ));
+        }
+        for (_, ramp) in ramps {
+            let passed: BTreeSet<u64> = passed_steps(ramp).into_iter().map(|(c, _)| c).collect();
+            common = Some(match common {
+                None => passed,
+                Some(before) => before.intersection(&passed).copied().collect(),
+            });
+        }
+    }
+    common
+        .and_then(|steps| steps.last().copied())
+        .ok_or_else(|| {
+            format!(
+                "no step of the capacity ramp that both {a} and {b} passed with a memory reading in every ramp of run {}, so their memory per connection cannot be compared at one count",
+                run.run_id
+            )
+        })
+}
+
+/// Memory per connection, KiB, of each ramp of `target` at `step`, with the trial number.
+fn ramp_values_at(run: &RunResults, target: &str, step: u64) -> Vec<(u32, f64)> {
+    ramps_of(run, target)
+        .into_iter()
+        .filter_map(|(trial, ramp)| {
+            passed_steps(ramp)
+                .into_iter()
+                .find(|(c, _)| *c == step)
+                .map(|(_, kib)| (trial, kib))
+        })
+        .collect()
 }
 
 fn a_or_b<'v>(target: &str, claim: &Claim, a: &'v [f64], b: &'v [f64]) -> &'v [f64] {
@@ -2194,6 +2440,21 @@ fn check_claim(
                 ),
             ));
         }
+    } else if mode == LoadMode::Fanout {
+        if !claim.metric.of_fanout() {
+            return Err((
+                "metric",
+                format!(
+                    "a fan-out (`{name}`) does not give {}; it gives latency_p50_ms, latency_p99_ms, latency_max_ms, latency_mean_ms and delivered_percent",
+                    claim.metric
+                ),
+            ));
+        }
+    } else if claim.metric == Metric::DeliveredPercent {
+        return Err((
+            "profile",
+            format!("`{name}` is not a fan-out, which delivered_percent needs"),
+        ));
     } else if mode != LoadMode::Closed {
         return Err((
             "profile",

@@ -859,6 +859,11 @@ pub enum Protocol {
     Socketio,
     /// `{"event": NAME, "data": VALUE}`, one per text frame; no handshake, no pings.
     Json,
+    /// No WebSocket: a plain HTTP/1.1 keep-alive connection that sends one request, reads
+    /// its 200 and then stays open, idle but for the same request every 4 s. The idle
+    /// capacity ramp of HTTP targets (profile `idle-capacity`) uses it; no chat target
+    /// speaks it.
+    Http,
 }
 
 /// Where a chat target listens and how it frames events (`chat = {…}` in targets.toml).
@@ -1013,7 +1018,16 @@ mod tests {
         let chat = fixtures.workload("chat").expect("chat workload");
         let picked = fixtures.select_targets_for(&[], chat).unwrap();
         let names: Vec<&str> = picked.iter().map(|t| t.name.as_str()).collect();
-        assert_eq!(names, ["socketio", "python-socketio", "channels"]);
+        assert_eq!(
+            names,
+            [
+                "socketio",
+                "python-socketio",
+                "channels",
+                "fastapi-ws",
+                "channels-redis"
+            ]
+        );
         assert!(picked.iter().all(|t| t.chat.is_some()));
         let err = fixtures
             .select_targets_for(&["express".to_string()], chat)

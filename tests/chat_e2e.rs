@@ -1,5 +1,5 @@
-//! The chat workload end to end on a real Docker engine: the three chat servers pass the
-//! chat cases, a small capacity ramp holds every connection and prices each in memory, a
+//! The chat workload end to end on a real Docker engine: the five chat servers (Channels on
+//! its Redis channel layer too, the Redis built offline) pass the chat cases, a small capacity ramp holds every connection and prices each in memory, a
 //! short fan-out delivers to every member, and no container is left afterwards.
 //!
 //! Needs a Docker engine (`.ci/setup-host` starts one). Without one these tests fail, unless
@@ -10,7 +10,13 @@ use common::{build_images_once, containers_of_run, faceoff, run_dir_in, skip};
 
 use faceoff::results::{self, RunStatus, TargetStatus};
 
-const CHAT_TARGETS: [&str; 3] = ["socketio", "python-socketio", "channels"];
+const CHAT_TARGETS: [&str; 5] = [
+    "socketio",
+    "python-socketio",
+    "channels",
+    "fastapi-ws",
+    "channels-redis",
+];
 
 #[test]
 fn an_http_target_is_refused_for_the_chat_workload_with_the_ones_that_serve_it() {
@@ -305,5 +311,50 @@ async fn a_chat_run_records_its_seeded_order_and_its_verify_cases_and_writes_the
         );
         assert!(stdout.contains(report), "{stdout}");
     }
+    assert!(containers_of_run(&results.run_id).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_idle_capacity_ramp_holds_keep_alive_http_connections_on_an_http_target() {
+    if skip() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let output = faceoff()
+        .args([
+            "run",
+            "-q",
+            "--workload",
+            "status",
+            "--profile",
+            "idle-capacity",
+        ])
+        .args([
+            "--targets",
+            "express",
+            "--connections",
+            "2000",
+            "--duration",
+            "20s",
+        ])
+        .arg("--skip-verify")
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .expect("faceoff runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let dir = run_dir_in(out.path()).expect("a run directory");
+    let results = results::read(&dir.join("results.json")).unwrap();
+    assert_eq!(results.status, RunStatus::Complete);
+    let express = &results.targets[0];
+    assert_eq!(express.status, TargetStatus::Ok);
+    let ramp = express.chat_trials[0].capacity.as_ref().expect("a ramp");
+    assert_eq!(ramp.connections_held, 2000, "{ramp:?}");
+    assert!(ramp.memory_per_connection_bytes.is_some(), "{ramp:?}");
     assert!(containers_of_run(&results.run_id).await.is_empty());
 }

@@ -1278,3 +1278,280 @@ metric = "requests_per_sec"
         .to_string();
     assert!(err.contains("sends no load"), "{err}");
 }
+
+// ------------------------------------------------------- fan-out and capacity (item 6)
+
+/// A chat fan-out run, interleaved (a schedule per round): per target, each trial's
+/// delivery p99 (ms) and deliveries lost of 10,000 owed.
+fn fanout_run(targets: &[(&str, &[(f64, u64)])]) -> RunResults {
+    let mut results = run("chat", 1_000, &[]);
+    results.parameters.profile = "fanout".into();
+    let rounds = targets.first().map_or(0, |(_, t)| t.len());
+    results.parameters.schedule = (0..rounds)
+        .map(|_| targets.iter().map(|(n, _)| n.to_string()).collect())
+        .collect();
+    results.targets = targets
+        .iter()
+        .map(|(name, trials)| {
+            let chat_trials: Vec<_> = trials
+                .iter()
+                .enumerate()
+                .map(|(i, (p99, lost))| {
+                    json!({
+                        "trial": i + 1,
+                        "fanout": {
+                            "rooms": 20, "joined": 1000, "join_failures": {}, "sent": 200,
+                            "sent_per_sec": 20.0, "expected": 10_000, "delivered": 10_000 - lost,
+                            "lost": lost, "delivered_per_sec": 1000.0,
+                            "latency": {"p50_ms": p99 / 4.0, "p75_ms": p99 / 3.0,
+                                "p90_ms": p99 / 2.0, "p99_ms": p99, "p999_ms": p99 * 2.0,
+                                "max_ms": p99 * 3.0, "mean_ms": p99 / 4.0, "stdev_ms": 1.0},
+                            "per_second": [], "dropped": 0
+                        },
+                        "resources": {"peak_memory_bytes": 1, "mean_memory_bytes": 1,
+                            "peak_cpu_percent": 0.0, "mean_cpu_percent": 0.0, "samples": []},
+                        "generator_cpu_percent": 10.0
+                    })
+                })
+                .collect();
+            serde_json::from_value(json!({
+                "target": name, "language": "node", "framework": name,
+                "framework_version": null, "server": "s", "runtime_version": null,
+                "lockfile_sha256": null, "image": null, "status": "ok", "verify": "passed",
+                "verify_failures": [], "error": null, "trials": [], "chat_trials": chat_trials
+            }))
+            .expect("valid target result")
+        })
+        .collect();
+    results
+}
+
+const P99_VS_CHANNELS: &str = "003-socketio-lower-delivery-p99-than-channels";
+const LOST_VS_CHANNELS: &str = "003-socketio-loses-fewer-deliveries-than-channels";
+
+#[test]
+fn a_fanout_run_judges_delivery_p99_paired_by_round() {
+    let claims = registry();
+    let runs = [fanout_run(&[
+        ("socketio", &[(5.0, 0), (9.0, 0), (5.2, 0)]),
+        ("channels", &[(20.0, 0), (37.0, 0), (21.0, 0)]),
+    ])];
+    let v = claims.verdict(
+        claims.get(P99_VS_CHANNELS).unwrap(),
+        &runs,
+        &Bootstrap::default(),
+    );
+    assert_eq!(v.label(), "reproduced", "{v:?}");
+    let ours = v.ours().unwrap();
+    assert_eq!((ours.evidence, ours.n), (Evidence::Paired, 3));
+    assert!(ours.judged > 3.9 && ours.judged < 4.2, "{ours:?}");
+    // A capacity ramp or a closed-loop run of the same targets gives no delivery latency.
+    let ramps = [capacity_run(&[
+        ("socketio", 19_900, true, 18_000.0),
+        ("channels", 19_900, true, 18_000.0),
+    ])];
+    assert!(why(&claims, P99_VS_CHANNELS, &ramps).contains("no fan-out run"));
+}
+
+#[test]
+fn noise_never_helps_a_fanout_claim() {
+    let claims = registry();
+    let claim = claims.get(P99_VS_CHANNELS).unwrap();
+    // The same median advantage, but the rounds disagree on the winner: the interval
+    // straddles 1, so the claim is inconclusive, never reproduced.
+    let noisy = [fanout_run(&[
+        ("socketio", &[(5.0, 0), (40.0, 0), (5.0, 0)]),
+        ("channels", &[(20.0, 0), (8.0, 0), (21.0, 0)]),
+    ])];
+    let v = claims.verdict(claim, &noisy, &Bootstrap::default());
+    assert_eq!(v.label(), "inconclusive", "{v:?}");
+    // Unpaired (no schedule) the same figures cannot do better either.
+    let mut unpaired = noisy[0].clone();
+    unpaired.parameters.schedule.clear();
+    let v = claims.verdict(claim, &[unpaired], &Bootstrap::default());
+    assert_ne!(v.label(), "reproduced", "{v:?}");
+}
+
+#[test]
+fn deliveries_lost_compare_as_shares_delivered_and_a_tie_is_inconclusive() {
+    let claims = registry();
+    let claim = claims.get(LOST_VS_CHANNELS).unwrap();
+    let channels_drops = [fanout_run(&[
+        ("socketio", &[(5.0, 0), (5.0, 0), (5.0, 0)]),
+        ("channels", &[(20.0, 3_000), (20.0, 2_900), (20.0, 3_100)]),
+    ])];
+    let v = claims.verdict(claim, &channels_drops, &Bootstrap::default());
+    assert_eq!(v.label(), "reproduced", "{v:?}");
+    assert_eq!(v.ours().unwrap().a.median, 100.0);
+    let tie = [fanout_run(&[
+        ("socketio", &[(5.0, 0), (5.0, 0), (5.0, 0)]),
+        ("channels", &[(20.0, 0), (20.0, 0), (20.0, 0)]),
+    ])];
+    let v = claims.verdict(claim, &tie, &Bootstrap::default());
+    assert_eq!(v.label(), "inconclusive", "{v:?}");
+    let socketio_drops = [fanout_run(&[
+        ("socketio", &[(5.0, 500), (5.0, 600), (5.0, 550)]),
+        ("channels", &[(20.0, 0), (20.0, 0), (20.0, 0)]),
+    ])];
+    let v = claims.verdict(claim, &socketio_drops, &Bootstrap::default());
+    assert_eq!(v.label(), "contradicted", "{v:?}");
+}
+
+/// A capacity run with its steps: per target, per trial, the (connections, KiB per
+/// connection) of each passing step and the step that broke, if any.
+/// One ramp: the (connections, KiB per connection) of each passing step, and the step
+/// that broke, if any.
+type Ramp<'a> = (&'a [(u64, f64)], Option<u64>);
+
+fn stepped_capacity_run(targets: &[(&str, &[Ramp])]) -> RunResults {
+    let mut results = capacity_run(&[]);
+    let rounds = targets.first().map_or(0, |(_, t)| t.len());
+    results.parameters.schedule = (0..rounds)
+        .map(|_| targets.iter().map(|(n, _)| n.to_string()).collect())
+        .collect();
+    let step = |connections: u64, kib: f64, broke: Option<&str>| {
+        json!({
+            "connections": connections, "attempted": connections, "joined": connections,
+            "failures": {}, "first_failure": null, "not_attempted": 0, "held": connections,
+            "handshake": {"p50_ms": 1.0, "p75_ms": 1.0, "p90_ms": 1.0, "p99_ms": 2.0,
+                "p999_ms": 3.0, "max_ms": 4.0, "mean_ms": 1.0, "stdev_ms": 0.1},
+            "ramp_s": 1.0,
+            "memory_bytes": 50 * 1024 * 1024 + (kib * 1024.0) as u64 * connections,
+            "memory_per_connection_bytes": kib * 1024.0, "broke": broke
+        })
+    };
+    results.targets = targets
+        .iter()
+        .map(|(name, ramps)| {
+            let chat_trials: Vec<_> = ramps
+                .iter()
+                .enumerate()
+                .map(|(i, (passed, broke_at))| {
+                    let mut steps: Vec<_> =
+                        passed.iter().map(|(c, k)| step(*c, *k, None)).collect();
+                    if let Some(at) = broke_at {
+                        steps.push(step(*at, 1.0, Some("killed for memory")));
+                    }
+                    let (held, last) = passed.last().copied().unwrap_or((0, 0.0));
+                    json!({
+                        "trial": i + 1,
+                        "capacity": {
+                            "baseline_memory_bytes": 20_000_000, "steps": steps,
+                            "connections_held": held, "peak_held": held,
+                            "memory_per_connection_bytes": last * 1024.0,
+                            "stopped_at": broke_at, "stop_reason": "stopped",
+                            "host_bound": broke_at.is_none(), "server_open_files_limit": 20000
+                        },
+                        "resources": {"peak_memory_bytes": 1, "mean_memory_bytes": 1,
+                            "peak_cpu_percent": 0.0, "mean_cpu_percent": 0.0, "samples": []},
+                        "generator_cpu_percent": 10.0
+                    })
+                })
+                .collect();
+            serde_json::from_value(json!({
+                "target": name, "language": "node", "framework": name,
+                "framework_version": null, "server": "s", "runtime_version": null,
+                "lockfile_sha256": null, "image": null, "status": "ok", "verify": "passed",
+                "verify_failures": [], "error": null, "trials": [], "chat_trials": chat_trials
+            }))
+            .expect("valid target result")
+        })
+        .collect();
+    results
+}
+
+#[test]
+fn memory_per_connection_compares_at_the_largest_step_both_targets_passed() {
+    let claims = registry();
+    let claim = claims.get("001-websocket-node-less-memory").unwrap();
+    // socketio's fixed cost spreads over 10,000 connections (6 KiB each there) while
+    // python-socketio broke at 5,000: at their own last steps socketio would look 3x
+    // leaner; at 2,000, the largest step both passed, it is 1.1x.
+    let node: &[(u64, f64)] = &[(1_000, 12.0), (2_000, 10.0), (5_000, 8.0), (10_000, 6.0)];
+    let python: &[(u64, f64)] = &[(1_000, 12.5), (2_000, 11.0)];
+    let runs = [stepped_capacity_run(&[
+        ("socketio", &[(node, None), (node, None), (node, None)]),
+        (
+            "python-socketio",
+            &[
+                (python, Some(5_000)),
+                (python, Some(5_000)),
+                (python, Some(5_000)),
+            ],
+        ),
+    ])];
+    let figures = claims.figures(claim, &runs).unwrap();
+    assert_eq!(figures.a, vec![10.0; 3]);
+    assert_eq!(figures.b, vec![11.0; 3]);
+    assert!(
+        figures
+            .notes
+            .iter()
+            .any(|n| n.contains("at 2000 connections")),
+        "{:?}",
+        figures.notes
+    );
+    let v = claims.verdict(claim, &runs, &Bootstrap::default());
+    let ours = v.ours().unwrap();
+    assert_eq!(ours.evidence, Evidence::Paired);
+    assert!((ours.judged - 1.1).abs() < 1e-9, "{ours:?}");
+    // A ramp that broke at its first step leaves no common step: not run, with why.
+    let broke_at_once = [stepped_capacity_run(&[
+        ("socketio", &[(node, None)]),
+        ("python-socketio", &[(&[], Some(1_000))]),
+    ])];
+    assert!(why(&claims, claim.id.as_str(), &broke_at_once).contains("no step"));
+}
+
+#[test]
+fn a_host_bound_ramp_projects_the_80k_claim_to_the_memory_limit_and_stays_not_run() {
+    let claims = registry();
+    // 50 MiB idle and 10 KiB per connection, measured up to the host's 19,900: a 1 GiB
+    // limit is reached at (1024 − 50) MiB / 10 KiB = 99,738 connections.
+    let steps: &[(u64, f64)] = &[(1_000, 10.0), (5_000, 10.0), (10_000, 10.0), (19_900, 10.0)];
+    let runs = [stepped_capacity_run(&[("socketio", &[(steps, None)])])];
+    let id = "002-node-process-80000-250000-connections";
+    let v = claims.verdict(claims.get(id).unwrap(), &runs, &Bootstrap::default());
+    assert_eq!(v.label(), "not-run", "{v:?}");
+    let why = v.why().unwrap();
+    assert!(why.contains("lower bound"), "{why}");
+    assert!(
+        why.contains("projection, not a verdict") && why.contains("about 99738 connections"),
+        "{why}"
+    );
+    assert!(why.contains("1024 MiB memory limit"), "{why}");
+    let projection = faceoff::claims::project_capacity(&runs[0], "socketio").unwrap();
+    assert_eq!((projection.steps, projection.measured_to), (4, 19_900));
+    // One step is not a line: no projection.
+    let one = [stepped_capacity_run(&[(
+        "socketio",
+        &[(&steps[..1], None)],
+    )])];
+    assert!(faceoff::claims::project_capacity(&one[0], "socketio").is_none());
+}
+
+#[test]
+fn idle_keep_alive_connections_judge_the_80k_claim_on_an_http_target_with_a_projection() {
+    let claims = registry();
+    let id = "002-node-process-80000-250000-idle-connections";
+    let claim = claims.get(id).unwrap();
+    assert_eq!(
+        (claim.workload.as_str(), claim.profile()),
+        ("status", "idle-capacity")
+    );
+    // 40 MiB idle and 2 KiB per idle connection, measured up to the host's 19,900.
+    let steps: &[(u64, f64)] = &[(1_000, 2.0), (10_000, 2.0), (19_900, 2.0)];
+    let mut idle = stepped_capacity_run(&[("express", &[(steps, None)])]);
+    idle.parameters.workload = "status".into();
+    idle.parameters.profile = "idle-capacity".into();
+    let v = claims.verdict(claim, std::slice::from_ref(&idle), &Bootstrap::default());
+    assert_eq!(v.label(), "not-run", "{v:?}");
+    let reason = v.why().unwrap();
+    assert!(
+        reason.contains("lower bound") && reason.contains("projection, not a verdict"),
+        "{reason}"
+    );
+    // A closed-loop run of the same workload holds no idle connections.
+    let closed = [run("status", 50, &[("express", &[1.0, 1.0, 1.0])])];
+    assert!(why(&claims, id, &closed).contains("no capacity run"));
+}

@@ -101,6 +101,96 @@ async fn tcp_connect(addr: SocketAddr, source: Option<IpAddr>) -> io::Result<Tcp
     Ok(stream)
 }
 
+/// The most bytes an idle connection's one answer may have (headers and body).
+const IDLE_ANSWER_LIMIT: usize = 64 * 1024;
+
+/// Opens a plain HTTP/1.1 keep-alive connection to `endpoint` (its `path` is the request's),
+/// sends one `GET`, and reads its answer, which must be a 200 with a `Content-Length` body:
+/// the connection is then open and idle, as a keep-alive client between requests holds it.
+pub async fn open_idle_http(
+    endpoint: &Endpoint,
+    source: Option<IpAddr>,
+    timeout: Duration,
+) -> Result<TcpStream, ChatError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if !endpoint.addr.ip().is_loopback() {
+        return Err(ChatError::NotLoopback(endpoint.addr));
+    }
+    let work = async {
+        let mut stream = tcp_connect(endpoint.addr, source)
+            .await
+            .map_err(ChatError::Connect)?;
+        let request = idle_request(endpoint);
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| ChatError::Io(e.to_string()))?;
+        let mut answer = Vec::with_capacity(512);
+        let mut chunk = [0u8; 1024];
+        loop {
+            let read = stream
+                .read(&mut chunk)
+                .await
+                .map_err(|e| ChatError::Io(e.to_string()))?;
+            if read == 0 {
+                return Err(ChatError::Closed);
+            }
+            answer.extend_from_slice(&chunk[..read]);
+            if let Some(done) = idle_answer_complete(&answer)? {
+                return if done {
+                    Ok(stream)
+                } else {
+                    Err(ChatError::Protocol(format!(
+                        "expected a 200, got `{}`",
+                        String::from_utf8_lossy(
+                            answer.split(|b| *b == b'\r').next().unwrap_or(&[])
+                        )
+                    )))
+                };
+            }
+            if answer.len() > IDLE_ANSWER_LIMIT {
+                return Err(ChatError::Protocol(format!(
+                    "an answer over {IDLE_ANSWER_LIMIT} bytes"
+                )));
+            }
+        }
+    };
+    tokio::time::timeout(timeout, work)
+        .await
+        .unwrap_or_else(|_| Err(ChatError::Timeout("the HTTP answer".into())))
+}
+
+/// The request an idle keep-alive connection sends: the endpoint's path, kept alive.
+pub fn idle_request(endpoint: &Endpoint) -> String {
+    format!(
+        "GET {} HTTP/1.1\r\nHost: {}\r\nConnection: keep-alive\r\n\r\n",
+        endpoint.path, endpoint.addr
+    )
+}
+
+/// Whether `answer` holds a whole HTTP response: `Some(true)` for a complete 200,
+/// `Some(false)` for a complete other status, `None` while more is to come. An answer
+/// without `Content-Length` cannot be told complete on a kept-alive connection.
+pub fn idle_answer_complete(answer: &[u8]) -> Result<Option<bool>, ChatError> {
+    let Some(end) = answer.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return Ok(None);
+    };
+    let head = String::from_utf8_lossy(&answer[..end]);
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap_or_default();
+    let ok = status.split_whitespace().nth(1) == Some("200");
+    let length = lines
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, value)| value.trim().parse::<usize>().ok());
+    let Some(length) = length else {
+        return Err(ChatError::Protocol(format!(
+            "`{status}` without Content-Length: cannot keep the connection alive and idle"
+        )));
+    };
+    Ok((answer.len() >= end + 4 + length).then_some(ok))
+}
+
 /// An open chat connection, past the protocol's handshake.
 pub struct Conn {
     ws: WebSocketStream<TcpStream>,
@@ -265,6 +355,57 @@ impl Conn {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_idle_connection_is_open_once_its_200_and_whole_body_arrived() {
+        let head =
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\ncontent-length: 4\r\n\r\n";
+        assert_eq!(idle_answer_complete(&head[..20]).unwrap(), None);
+        assert_eq!(idle_answer_complete(head).unwrap(), None, "body to come");
+        let whole = [&head[..], b"{}{}"].concat();
+        assert_eq!(idle_answer_complete(&whole).unwrap(), Some(true));
+        let missing = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        assert_eq!(idle_answer_complete(missing).unwrap(), Some(false));
+        let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let err = idle_answer_complete(chunked).unwrap_err().to_string();
+        assert!(err.contains("Content-Length"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_idle_http_connection_sends_one_request_and_stays_open() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = vec![0u8; 1024];
+            let read = socket.read(&mut request).await.unwrap();
+            socket
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .await
+                .unwrap();
+            // Nothing else arrives while the client holds the connection.
+            let more =
+                tokio::time::timeout(Duration::from_millis(200), socket.read(&mut [0u8; 8])).await;
+            (
+                String::from_utf8_lossy(&request[..read]).to_string(),
+                more.is_err(),
+            )
+        });
+        let endpoint = Endpoint {
+            addr,
+            path: "/status".into(),
+            protocol: Protocol::Http,
+        };
+        let stream = open_idle_http(&endpoint, None, Duration::from_secs(2))
+            .await
+            .unwrap();
+        let (request, quiet) = server.await.unwrap();
+        assert!(request.starts_with("GET /status HTTP/1.1\r\n"), "{request}");
+        assert!(request.contains("Connection: keep-alive"), "{request}");
+        assert!(quiet, "the client sent more than one request");
+        drop(stream);
+    }
 
     #[tokio::test]
     async fn refuses_a_non_loopback_endpoint_without_connecting() {

@@ -256,6 +256,30 @@ pub fn room_of(index: usize, room_size: usize) -> String {
     format!("room-{}", index / room_size.max(1))
 }
 
+/// A connection the pool holds: a chat member, or an idle HTTP keep-alive connection.
+enum Member {
+    Chat(Box<Conn>),
+    Idle(tokio::net::TcpStream),
+}
+
+/// Opens connection `index` as the endpoint's protocol wants it: a chat connection joined to
+/// its room, or an idle HTTP keep-alive connection past its one answer; with the time it
+/// took from the first connect attempt.
+async fn open_member(spec: &DriverSpec, index: usize) -> Result<(Member, Duration), ChatError> {
+    if spec.endpoint.protocol == super::protocol::Protocol::Http {
+        let started = Instant::now();
+        let stream = super::client::open_idle_http(
+            &spec.endpoint,
+            Some(source_for(index)),
+            spec.handshake_timeout,
+        )
+        .await?;
+        return Ok((Member::Idle(stream), started.elapsed()));
+    }
+    let (conn, took) = open_joined(spec, index).await?;
+    Ok((Member::Chat(Box::new(conn)), took))
+}
+
 /// Opens connection `index` and joins its room; returns it with the time from the first
 /// connect attempt to its online_users.
 async fn open_joined(spec: &DriverSpec, index: usize) -> Result<(Conn, Duration), ChatError> {
@@ -312,15 +336,20 @@ async fn grow(pool: &Rc<Pool>, to: usize, deadline: Instant) -> GrowReport {
         report.borrow_mut().attempted += 1;
         let (pool, report) = (pool.clone(), report.clone());
         tasks.push(tokio::task::spawn_local(async move {
-            let outcome = open_joined(&pool.spec, index).await;
+            let outcome = open_member(&pool.spec, index).await;
             drop(permit);
             let mut report = report.borrow_mut();
             match outcome {
-                Ok((conn, took)) => {
+                Ok((member, took)) => {
                     report.joined += 1;
                     let _ = report.handshake_us.record(micros(took));
                     pool.alive.set(pool.alive.get() + 1);
-                    tokio::task::spawn_local(hold(conn, pool.clone()));
+                    match member {
+                        Member::Chat(conn) => tokio::task::spawn_local(hold(*conn, pool.clone())),
+                        Member::Idle(stream) => {
+                            tokio::task::spawn_local(hold_idle(stream, pool.clone()))
+                        }
+                    };
                 }
                 Err(err) => {
                     *report.failures.entry(err.kind().to_string()).or_insert(0) += 1;
@@ -345,6 +374,40 @@ async fn hold(mut conn: Conn, pool: Rc<Pool>) {
             Ok(Some(Incoming::Event { .. })) => pool.events.set(pool.events.get() + 1),
             Ok(Some(Incoming::Closed)) | Ok(None) | Err(_) => break,
             Ok(Some(_)) => {}
+        }
+    }
+    pool.alive.set(pool.alive.get() - 1);
+    pool.dropped.set(pool.dropped.get() + 1);
+}
+
+/// How often a held keep-alive connection sends its request again: under the 5 s after which
+/// Node's `http` server (`keepAliveTimeout`) and uvicorn (`timeout_keep_alive`) close an idle
+/// keep-alive connection by default, so the ramp measures connections a client keeps using,
+/// not the servers' idle timeouts.
+pub const IDLE_REQUEST_EVERY: Duration = Duration::from_secs(4);
+
+/// Keeps an HTTP keep-alive connection open until the server closes it, sending its one
+/// lightweight request every [`IDLE_REQUEST_EVERY`] and reading the answers.
+async fn hold_idle(mut stream: tokio::net::TcpStream, pool: Rc<Pool>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let request = super::client::idle_request(&pool.spec.endpoint);
+    let mut sink = [0u8; 1024];
+    let mut every = tokio::time::interval_at(
+        tokio::time::Instant::now() + IDLE_REQUEST_EVERY,
+        IDLE_REQUEST_EVERY,
+    );
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            read = stream.read(&mut sink) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            },
+            _ = every.tick() => {
+                if stream.write_all(request.as_bytes()).await.is_err() {
+                    break;
+                }
+            }
         }
     }
     pool.alive.set(pool.alive.get() - 1);

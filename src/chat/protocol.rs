@@ -33,7 +33,7 @@ impl Protocol {
     pub fn connect_frame(self) -> Option<&'static str> {
         match self {
             Protocol::Socketio => Some("40"),
-            Protocol::Json => None,
+            Protocol::Json | Protocol::Http => None,
         }
     }
 
@@ -46,7 +46,9 @@ impl Protocol {
     pub fn event(self, name: &str, data: &Value) -> String {
         match self {
             Protocol::Socketio => format!("42{}", Value::Array(vec![name.into(), data.clone()])),
-            Protocol::Json => serde_json::json!({"event": name, "data": data}).to_string(),
+            Protocol::Json | Protocol::Http => {
+                serde_json::json!({"event": name, "data": data}).to_string()
+            }
         }
     }
 
@@ -54,7 +56,7 @@ impl Protocol {
     pub fn decode(self, text: &str) -> Incoming {
         match self {
             Protocol::Socketio => decode_engine_io(text),
-            Protocol::Json => decode_json(text),
+            Protocol::Json | Protocol::Http => decode_json(text),
         }
     }
 }

@@ -38,6 +38,10 @@ pub async fn run<R: Runtime>(
             "no target serves the chat workload: add one to fixtures/targets.toml with workloads = [\"chat\"]"
         );
     }
+    let catalog = crate::runtime::services::Catalog::load(&fixtures.root)?;
+    let (targets, notes) =
+        catalog.targets_for_runtime(runtime.kind(), targets, !args.targets.is_empty())?;
+    notes.iter().for_each(|note| ui.warn(note));
     let profile = fixtures.profile(&args.profile)?.clone();
     let chat_profiles = || {
         fixtures
@@ -48,6 +52,13 @@ pub async fn run<R: Runtime>(
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let idle = workload.kind == crate::config::WorkloadKind::Http;
+    if idle && profile.mode != LoadMode::Capacity {
+        bail!(
+            "profile `{}` drives the chat workload: use it with --workload chat",
+            profile.name
+        );
+    }
     if !matches!(profile.mode, LoadMode::Capacity | LoadMode::Fanout) {
         bail!(
             "profile `{}` drives HTTP load; the chat workload takes a chat profile: --profile {}",
@@ -106,6 +117,16 @@ pub async fn run<R: Runtime>(
             })
         }
     };
+    let services = catalog.with_target_services(Vec::new(), &targets)?;
+    let launcher = super::services_launcher(
+        &services,
+        runtime.kind(),
+        &workload.name,
+        fixtures,
+        (&args.build, &args.services),
+        &limits,
+    )
+    .await?;
     super::run::warn_about_local_versions(runtime, fixtures);
     let run_id = run::new_run_id();
     let run_dir = args.out.join(&run_id);
@@ -124,6 +145,9 @@ pub async fn run<R: Runtime>(
         generator_cpus,
         results_path: results_path.clone(),
         verify: !args.skip_verify,
+        services,
+        launcher,
+        idle_path: idle.then(|| workload.path.clone()),
     };
     let mut manifest = Manifest::for_fixtures(fixtures);
     manifest.engine = engine;

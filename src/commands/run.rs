@@ -39,11 +39,13 @@ pub async fn run_command<R: Runtime>(
     ui: Ui,
 ) -> Result<ExitCode> {
     let workload = fixtures.workload(&args.workload)?.clone();
-    if workload.kind == WorkloadKind::Chat {
+    let profile = fixtures.profile(&args.profile)?.clone();
+    // A capacity ramp of an HTTP workload holds idle keep-alive connections (seed 002's
+    // "concurrent connections for lightweight I/O-bound requests"): the chat driver's ramp.
+    if workload.kind == WorkloadKind::Chat || profile.mode == LoadMode::Capacity {
         return super::chat_run::run(runtime, fixtures, args, &workload, engine, ui).await;
     }
     let targets = fixtures.select_targets_for(&args.targets, &workload)?;
-    let profile = fixtures.profile(&args.profile)?.clone();
     if matches!(profile.mode, LoadMode::Capacity | LoadMode::Fanout) {
         bail!(
             "profile `{}` drives the chat workload: use it with --workload chat",

@@ -192,9 +192,10 @@ impl PlannedRun {
             .map(|c| format!(", cpuset {c}"))
             .unwrap_or_default();
         let each = match self.mode {
-            LoadMode::Capacity | LoadMode::Fanout => {
+            LoadMode::Capacity => {
                 format!("a ramp of at most {}", show_duration(self.duration_s))
             }
+            LoadMode::Fanout => format!("a {} fan-out", show_duration(self.duration_s)),
             LoadMode::ColdStart => "a start, no load".to_string(),
             _ => format!("{} windows", show_duration(self.duration_s)),
         };

@@ -29,6 +29,9 @@ const ORDER: [&str; 5] = [
     "not-run",
 ];
 
+/// How a capacity projection's text begins (see [`crate::claims::CapacityProjection`]).
+const PROJECTION: &str = "projection, not a verdict";
+
 /// Every claim's verdict on `runs` (the finished runs of `state`, in plan order). A claim
 /// with no figures says why in the reproduction's terms: the reason the plan left it out,
 /// or that its run has not completed yet.
@@ -47,7 +50,11 @@ pub fn judge<'c>(
                 return (claim, verdict);
             };
             let why = if let Some(skipped) = state.plan.skipped_entry(&claim.id) {
-                skipped.why.clone()
+                // A capacity projection from the runs that did happen still informs it.
+                match why.find(PROJECTION) {
+                    Some(at) => format!("{}; {}", skipped.why, &why[at..]),
+                    None => skipped.why.clone(),
+                }
             } else if let Some(run) = state.plan.run_of(&claim.id)
                 && let Some(state) = state.runs.iter().find(|r| r.key == run.key)
                 && state.status != Progress::Complete

@@ -714,7 +714,9 @@ fn a_claim_the_host_cannot_judge_keeps_the_planners_reason_in_the_report() {
         "{verdict:?}"
     );
     let md = report::markdown(&verdicts, &state, dir.path(), &Bootstrap::default());
-    assert!(md.contains("### This host cannot judge (2)"), "{md}");
+    // The multi-core claim and seed 002's 80,000 connections, on chat and on idle
+    // keep-alive connections.
+    assert!(md.contains("### This host cannot judge (3)"), "{md}");
     // Every workload the registry once planned (numeric the last) runs now.
     assert!(!md.contains("### Not in faceoff yet"), "{md}");
 }

@@ -13,6 +13,7 @@ use crate::chat::client::Endpoint;
 use crate::chat::driver::{Driver, DriverSpec, FanoutSpec};
 use crate::config::{Fixtures, Target};
 use crate::results::{self, ChatParameters, ChatTrial, FanoutResult, RunResults};
+use crate::runtime::services::{Launcher, PreparedService, Service};
 use crate::runtime::{self, Instance, LaunchSpec, Limits, Prepared, Runtime};
 use crate::sample::{self, ResourceSummary};
 use crate::verify::TargetVerification;
@@ -42,6 +43,14 @@ pub struct ChatPlan {
     pub results_path: PathBuf,
     /// Check each target against the chat cases before measuring it.
     pub verify: bool,
+    /// The services the targets run with (the Redis of `channels-redis`), each started
+    /// before its target in every trial and stopped after it.
+    pub services: Vec<Service>,
+    /// Starts those services; `Some` whenever `services` is not empty.
+    pub launcher: Option<Launcher>,
+    /// For an HTTP workload's capacity ramp (profile `idle-capacity`): the path each idle
+    /// keep-alive connection requests once before it is held.
+    pub idle_path: Option<String>,
 }
 
 impl ChatParameters {
@@ -91,6 +100,9 @@ pub enum ChatTrialError {
     Runtime(#[from] runtime::RuntimeError),
     #[error("{0}")]
     Driver(String),
+    /// A service of the target (its channel layer's Redis) failed to start or stop.
+    #[error("{0}")]
+    Services(String),
     #[error("{target} is not a chat target (no `chat` endpoint in fixtures/targets.toml)")]
     NotChat { target: String },
     #[error(
@@ -117,8 +129,8 @@ pub struct ChatTrials<'a> {
 }
 
 impl session::Trials for ChatTrials<'_> {
-    /// Chat targets need no services.
-    type Shared = ();
+    /// The targets' services, built.
+    type Shared = Vec<PreparedService>;
 
     fn schedule(&self) -> session::Schedule<'_> {
         session::Schedule {
@@ -130,19 +142,38 @@ impl session::Trials for ChatTrials<'_> {
         }
     }
 
-    async fn prepare_shared(&self, _results: &mut RunResults, _ui: Ui) -> Result<(), String> {
-        Ok(())
+    async fn prepare_shared(
+        &self,
+        results: &mut RunResults,
+        ui: Ui,
+    ) -> Result<Vec<PreparedService>, String> {
+        let Some(launcher) = &self.plan.launcher else {
+            return Ok(Vec::new());
+        };
+        if self.plan.services.is_empty() {
+            return Ok(Vec::new());
+        }
+        let names: Vec<&str> = self.plan.services.iter().map(|s| s.name.as_str()).collect();
+        ui.step(&format!("[prepare] {}", names.join(", ")));
+        let progress = |line: &str| ui.step(&format!("  {line}"));
+        let services = launcher
+            .prepare(&self.plan.services, &progress)
+            .await
+            .map_err(|err| err.to_string())?;
+        results.services = launcher.records(&services);
+        Ok(services)
     }
 
     async fn trial<R: Runtime>(
         &self,
         runtime: &R,
         prepared: &Prepared,
-        _shared: &(),
+        services: &Vec<PreparedService>,
         trial: u32,
         ui: Ui,
     ) -> session::Outcome {
-        let (measured, verification) = run_trial(runtime, prepared, self.plan, trial, ui).await;
+        let (measured, verification) =
+            run_trial(runtime, prepared, services, self.plan, trial, ui).await;
         session::Outcome {
             measured: measured
                 .map(|(chat, version)| (session::Measured::Chat(Box::new(chat)), version))
@@ -169,30 +200,56 @@ type Measured = Result<(ChatTrial, Option<String>), ChatTrialError>;
 async fn run_trial<R: Runtime>(
     runtime: &R,
     prepared: &Prepared,
+    services: &[PreparedService],
     plan: &ChatPlan,
     trial: u32,
     ui: Ui,
 ) -> (Measured, Option<TargetVerification>) {
-    let port = match runtime::pick_free_port() {
-        Ok(port) => port,
-        Err(err) => return (Err(err.into()), None),
+    // The target's own services (its channel layer's Redis), fresh for every trial.
+    let mine = crate::runtime::services::select(services, &[], &prepared.target.services);
+    let running = match (&plan.launcher, mine.is_empty()) {
+        (Some(launcher), false) => {
+            match launcher
+                .start(&mine, &plan.run_id, plan.ready_timeout)
+                .await
+            {
+                Ok(running) => Some(running),
+                Err(err) => return (Err(ChatTrialError::Services(err.to_string())), None),
+            }
+        }
+        _ => None,
     };
-    let spec = LaunchSpec {
-        run_id: &plan.run_id,
-        port,
-        limits: &plan.limits,
-        env: &[],
+    let env = running.as_ref().map(|r| r.env()).unwrap_or_default();
+    let (mut measured, verification) = match runtime::pick_free_port() {
+        Err(err) => (Err(err.into()), None),
+        Ok(port) => {
+            let spec = LaunchSpec {
+                run_id: &plan.run_id,
+                port,
+                limits: &plan.limits,
+                env: &env,
+            };
+            match runtime.start(prepared, &spec).await {
+                Err(err) => (Err(err.into()), None),
+                Ok(instance) => {
+                    let mut verification = None;
+                    let mut measured =
+                        measure(&instance, prepared, plan, trial, ui, &mut verification).await;
+                    if let Err(err) = instance.stop().await
+                        && measured.is_ok()
+                    {
+                        measured = Err(err.into());
+                    }
+                    (measured, verification)
+                }
+            }
+        }
     };
-    let instance = match runtime.start(prepared, &spec).await {
-        Ok(instance) => instance,
-        Err(err) => return (Err(err.into()), None),
-    };
-    let mut verification = None;
-    let mut measured = measure(&instance, prepared, plan, trial, ui, &mut verification).await;
-    if let Err(err) = instance.stop().await
+    if let Some(running) = running
+        && let Err(err) = running.stop().await
         && measured.is_ok()
     {
-        measured = Err(err.into());
+        measured = Err(ChatTrialError::Services(err.to_string()));
     }
     (measured, verification)
 }
@@ -207,17 +264,26 @@ async fn measure<I: Instance>(
 ) -> Measured {
     let target = &prepared.target;
     let name = &target.name;
-    let chat = target
-        .chat
-        .as_ref()
-        .ok_or_else(|| ChatTrialError::NotChat {
-            target: name.clone(),
-        })?;
+    // A chat server speaks its chat protocol; an HTTP target, ramped with idle keep-alive
+    // connections, answers one request on each.
+    let chat = match (&target.chat, &plan.idle_path) {
+        (Some(chat), _) => chat.clone(),
+        (None, Some(path)) => crate::config::ChatEndpoint {
+            protocol: crate::config::Protocol::Http,
+            path: path.clone(),
+        },
+        (None, None) => {
+            return Err(ChatTrialError::NotChat {
+                target: name.clone(),
+            });
+        }
+    };
     let ready = runtime::wait_ready(instance, name, &plan.limits, plan.ready_timeout).await?;
     let startup = super::startup_of(instance, ready).await;
     let version = instance.runtime_version().await;
-    if plan.verify && trial == 1 {
-        let cases = crate::verify::chat::verify_chat(instance.port(), chat).await;
+    // The chat cases are a chat server's contract; an HTTP target's is `faceoff verify`'s.
+    if plan.verify && trial == 1 && chat.protocol != crate::config::Protocol::Http {
+        let cases = crate::verify::chat::verify_chat(instance.port(), &chat).await;
         let checked = TargetVerification::from_cases(name, cases);
         let failures = checked.failure_lines();
         let (passed, total) = (checked.passed, checked.cases.len());

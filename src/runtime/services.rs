@@ -25,6 +25,7 @@ use crate::runtime::{self, Instance, Limits, RuntimeError};
 pub const LABEL_SERVICE: &str = "faceoff.service";
 
 const POSTGRES_DOCKERFILE: &str = include_str!("../images/postgres.Dockerfile");
+const REDIS_DOCKERFILE: &str = include_str!("../images/redis.Dockerfile");
 
 /// What a service is, which decides how it is built and checked for readiness.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -34,6 +35,9 @@ pub enum ServiceKind {
     Postgres,
     /// An app built like a target from its own directory, ready on `GET /status`.
     App,
+    /// faceoff's Redis image (Debian's `redis-server` on the offline base), no persistence;
+    /// ready when it answers `PING`.
+    Redis,
 }
 
 /// Which of the run's limits a service gets.
@@ -459,6 +463,7 @@ impl Launcher {
             prepared.push(match service.kind {
                 ServiceKind::Postgres => self.prepare_postgres(service, progress).await?,
                 ServiceKind::App => self.prepare_app(service, progress).await?,
+                ServiceKind::Redis => self.prepare_redis(service, progress).await?,
             });
         }
         Ok(prepared)
@@ -556,6 +561,54 @@ impl Launcher {
         })
     }
 
+    async fn prepare_redis(
+        &self,
+        service: &Service,
+        progress: Progress<'_>,
+    ) -> Result<PreparedService, TopologyError> {
+        let base_image = match self.build.base {
+            BaseChoice::Offline => {
+                images::ensure_debian(&self.docker, &self.fixtures, &self.build, progress).await?;
+                self.fixtures.bases.debian.image.clone()
+            }
+            BaseChoice::Official => service
+                .official
+                .clone()
+                .unwrap_or_else(|| "redis:8-bookworm".into()),
+        };
+        let mut hasher = Sha256::new();
+        for part in [base_image.as_bytes(), REDIS_DOCKERFILE.as_bytes()] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part);
+        }
+        let hash: String = hasher
+            .finalize()
+            .iter()
+            .take(6)
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let tag = format!("faceoff/{}:{hash}", service.name);
+        let image_id = match images::image_id(&self.docker, &tag).await? {
+            Some(id) if !self.build.force => {
+                progress(&format!("{tag} is up to date"));
+                id
+            }
+            _ => {
+                let context = images::tar_files(&[("Dockerfile", REDIS_DOCKERFILE.as_bytes())])?;
+                let args = HashMap::from([("BASE_IMAGE".to_string(), base_image.clone())]);
+                let labels = HashMap::from([(LABEL_SERVICE, service.name.as_str())]);
+                progress(&format!("building {tag} on {base_image}"));
+                images::build(&self.docker, &tag, context, &args, &labels, progress).await?
+            }
+        };
+        Ok(PreparedService {
+            service: service.clone(),
+            image: tag,
+            image_id,
+            base_image,
+        })
+    }
+
     /// What the results record about these services.
     pub fn records(&self, prepared: &[PreparedService]) -> Vec<ServiceRecord> {
         prepared
@@ -621,7 +674,7 @@ impl Launcher {
         docker::harden(
             &mut host,
             match service.kind {
-                ServiceKind::Postgres => docker::RootFs::Writable,
+                ServiceKind::Postgres | ServiceKind::Redis => docker::RootFs::Writable,
                 ServiceKind::App => docker::RootFs::ReadOnly,
             },
         );
@@ -850,6 +903,10 @@ async fn wait_ready(running: &RunningService, timeout: Duration) -> Result<(), T
                 Ok(code) => format!("GET /status answered {code}"),
                 Err(err) => format!("GET /status: {err}"),
             },
+            ServiceKind::Redis => match redis_ping(running.port).await {
+                Ok(()) => return Ok(()),
+                Err(err) => err,
+            },
         };
         if Instant::now() >= deadline {
             return Err(TopologyError::NotReady {
@@ -861,6 +918,35 @@ async fn wait_ready(running: &RunningService, timeout: Duration) -> Result<(), T
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// Whether a Redis answers `PING` with `+PONG` on 127.0.0.1:`port`; the error says what it
+/// did instead.
+async fn redis_ping(port: u16) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect((runtime::HOST, port))
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        stream
+            .write_all(b"PING\r\n")
+            .await
+            .map_err(|e| format!("PING: {e}"))?;
+        let mut answer = [0u8; 64];
+        let read = stream
+            .read(&mut answer)
+            .await
+            .map_err(|e| format!("PING: {e}"))?;
+        let answer = String::from_utf8_lossy(&answer[..read]);
+        if answer.starts_with("+PONG") {
+            Ok(())
+        } else {
+            Err(format!("PING answered {:?}", answer.trim()))
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(2), exchange)
+        .await
+        .unwrap_or_else(|_| Err("PING: no answer within 2 s".into()))
 }
 
 #[cfg(test)]
@@ -893,9 +979,12 @@ mod tests {
         let (kept, notes) = catalog
             .targets_for_runtime(runtime::RuntimeKind::Local, all.clone(), false)
             .unwrap();
+        // Both targets with services of their own: the hybrid pair and Channels on Redis.
         assert!(kept.iter().all(|t| t.name != "fastapi-hybrid"));
-        assert_eq!(kept.len(), all.len() - 1);
-        assert!(notes[0].contains("realtime"), "{notes:?}");
+        assert!(kept.iter().all(|t| t.name != "channels-redis"));
+        assert_eq!(kept.len(), all.len() - 2);
+        assert!(notes.iter().any(|n| n.contains("realtime")), "{notes:?}");
+        assert!(notes.iter().any(|n| n.contains("redis")), "{notes:?}");
         let named = fixtures
             .select_targets(&["fastapi-hybrid".to_string()])
             .unwrap();
@@ -948,11 +1037,14 @@ mod tests {
             body: None,
             setup: None,
             verify: None,
-            services: vec!["redis".into()],
+            services: vec!["memcached".into()],
             kind: Default::default(),
             request_timeout: None,
         };
         let err = catalog.for_workload(&workload).unwrap_err().to_string();
-        assert!(err.contains("redis") && err.contains("postgres"), "{err}");
+        assert!(
+            err.contains("memcached") && err.contains("postgres"),
+            "{err}"
+        );
     }
 }

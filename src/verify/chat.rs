@@ -158,7 +158,7 @@ fn malformed_frames(protocol: Protocol) -> Vec<&'static str> {
             "9",
             "",
         ],
-        Protocol::Json => vec![
+        Protocol::Json | Protocol::Http => vec![
             "{not json",
             "[]",
             r#"{"event": 5}"#,
