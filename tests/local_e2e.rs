@@ -108,7 +108,16 @@ fn verify_passes_every_target_as_host_processes() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(!stdout.contains("FAIL"), "{stdout}");
-    for target in ["express", "fastify", "fastapi", "django", "django-wsgi"] {
+    for target in [
+        "express",
+        "fastify",
+        "fastapi",
+        "django",
+        "django-wsgi",
+        "nestjs",
+        "nestjs-fastify",
+        "flask",
+    ] {
         assert!(stdout.contains(target), "{stdout}");
     }
 }
