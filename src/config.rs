@@ -1004,7 +1004,16 @@ mod tests {
         let names = |targets: Vec<Target>| targets.into_iter().map(|t| t.name).collect::<Vec<_>>();
         assert_eq!(
             names(fixtures.select_targets_for(&[], status).unwrap()),
-            ["express", "fastify", "fastapi", "django", "django-wsgi"]
+            [
+                "express",
+                "fastify",
+                "fastapi",
+                "django",
+                "django-wsgi",
+                "nestjs",
+                "nestjs-fastify",
+                "flask"
+            ]
         );
         let three = fixtures.profile("three-slow").expect("three-slow profile");
         assert_eq!((three.connections, three.max_requests), (3, Some(3)));
@@ -1053,10 +1062,10 @@ mod tests {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let fixtures = Fixtures::load(root).unwrap();
         let err = fixtures
-            .select_targets(&["flask".to_string()])
+            .select_targets(&["nginx".to_string()])
             .expect_err("must fail");
         let message = err.to_string();
-        assert!(message.contains("flask"), "{message}");
+        assert!(message.contains("nginx"), "{message}");
         assert!(message.contains("fastify"), "{message}");
     }
 }

@@ -12,15 +12,33 @@ use std::path::Path;
 /// one to edit; then copy it over the others.
 const COPIES: &[&[&str]] = &[
     // Node: everything but the framework glue (server.js) and orders.js, whose validation
-    // is Express code on one side and Fastify schemas on the other.
-    &["node-apps/fastify/db.js", "node-apps/express/db.js"],
-    &["node-apps/fastify/jobs.js", "node-apps/express/jobs.js"],
-    &["node-apps/fastify/worker.js", "node-apps/express/worker.js"],
+    // is Express code on one side and Fastify schemas on the other. The NestJS app keeps
+    // them in lib/ (CommonJS, beside its ES modules) and takes Express's orders.js.
+    &[
+        "node-apps/fastify/db.js",
+        "node-apps/express/db.js",
+        "node-apps/nestjs/lib/db.js",
+    ],
+    &[
+        "node-apps/fastify/jobs.js",
+        "node-apps/express/jobs.js",
+        "node-apps/nestjs/lib/jobs.js",
+    ],
+    &[
+        "node-apps/fastify/worker.js",
+        "node-apps/express/worker.js",
+        "node-apps/nestjs/lib/worker.js",
+    ],
     &[
         "node-apps/fastify/leibniz.js",
         "node-apps/express/leibniz.js",
+        "node-apps/nestjs/lib/leibniz.js",
     ],
-    &["node-apps/fastify/hybrid.js", "node-apps/express/hybrid.js"],
+    &[
+        "node-apps/fastify/hybrid.js",
+        "node-apps/express/hybrid.js",
+        "node-apps/nestjs/lib/hybrid.js",
+    ],
     &[
         "node-apps/fastify/numeric.js",
         "node-apps/express/numeric.js",
@@ -29,16 +47,28 @@ const COPIES: &[&[&str]] = &[
     &[
         "node-apps/fastify/periodic.js",
         "node-apps/express/periodic.js",
+        "node-apps/nestjs/lib/periodic.js",
+    ],
+    &[
+        "node-apps/express/orders.js",
+        "node-apps/nestjs/lib/orders.js",
     ],
     // Python: the Leibniz loop and its worker process.
     &[
         "python-apps/fastapi/leibniz.py",
         "python-apps/django/project/leibniz.py",
+        "python-apps/flask/leibniz.py",
     ],
     // Python: the sharkbench workload's framework-free part (symbol rule, answer fields).
     &[
         "python-apps/fastapi/periodic.py",
         "python-apps/django/project/periodic.py",
+        "python-apps/flask/periodic.py",
+    ],
+    // gunicorn's settings: JSON for its own errors, a bound on silent clients.
+    &[
+        "python-apps/django/gunicorn.conf.py",
+        "python-apps/flask/gunicorn.conf.py",
     ],
     // Python: the numeric and file I/O workloads' framework-free parts.
     &[

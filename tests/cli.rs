@@ -46,7 +46,7 @@ fn copy_of_fixtures() -> tempfile::TempDir {
 }
 
 #[test]
-fn list_shows_the_five_targets_with_framework_versions() {
+fn list_shows_the_http_targets_with_framework_versions() {
     faceoff()
         .arg("list")
         .assert()
@@ -56,16 +56,19 @@ fn list_shows_the_five_targets_with_framework_versions() {
         .stdout(predicate::str::contains("fastapi 0."))
         .stdout(predicate::str::contains("django 5.2"))
         .stdout(predicate::str::contains("django-wsgi"))
-        .stdout(predicate::str::contains("gunicorn"));
+        .stdout(predicate::str::contains("gunicorn"))
+        .stdout(predicate::str::contains("nestjs-fastify"))
+        .stdout(predicate::str::contains("@nestjs/core 12."))
+        .stdout(predicate::str::contains("flask 3."));
 }
 
 #[test]
 fn unknown_target_is_refused_and_the_known_ones_listed() {
     faceoff()
-        .args(["run", "--targets", "flask", "--runtime", "local"])
+        .args(["run", "--targets", "nginx", "--runtime", "local"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("unknown target `flask`"))
+        .stderr(predicate::str::contains("unknown target `nginx`"))
         .stderr(predicate::str::contains(
             "express, fastify, fastapi, django, django-wsgi",
         ));

@@ -463,6 +463,9 @@ async fn verify_passes_every_target_in_containers_and_writes_junit() {
         "django",
         "django-wsgi",
         "fastapi-hybrid",
+        "nestjs",
+        "nestjs-fastify",
+        "flask",
     ] {
         assert!(stdout.contains(target), "{stdout}");
     }

@@ -98,6 +98,10 @@ fn verify_passes_every_target_as_host_processes() {
         "local",
         "verify",
         "-q",
+        // The first five: NestJS and Flask pass in containers (docker_e2e), and on the host
+        // they would add a minute of installs to every CI run.
+        "--targets",
+        "express,fastify,fastapi,django,django-wsgi",
         "--out",
         out.path().to_str().unwrap(),
     ]);

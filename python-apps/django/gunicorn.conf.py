@@ -1,4 +1,5 @@
-"""gunicorn settings for the django-wsgi target.
+"""gunicorn settings for the gunicorn targets: django-wsgi (python-apps/django) and flask
+(python-apps/flask, an identical copy: tests/app_sources.rs keeps them so).
 
 gunicorn reads `./gunicorn.conf.py` from its working directory by default (the app
 directory, in both of faceoff's runtimes), so the start command in fixtures/targets.toml

@@ -99,7 +99,16 @@ fn a_language_claim_brings_every_node_and_python_target_that_serves_the_workload
     assert_eq!(orders.claims, ["000-python-competitive-for-crud"]);
     assert_eq!(
         orders.targets,
-        ["express", "fastify", "fastapi", "django", "django-wsgi"],
+        [
+            "express",
+            "fastify",
+            "fastapi",
+            "django",
+            "django-wsgi",
+            "nestjs",
+            "nestjs-fastify",
+            "flask"
+        ],
         "every HTTP target of both languages; not fastapi-hybrid (hybrid only), not the chat servers"
     );
 }
@@ -323,12 +332,12 @@ fn only_and_workload_options_plan_just_those_claims() {
         &fixtures(),
         SMALL_HOST,
         &Options {
-            targets: vec!["flask".into()],
+            targets: vec!["nginx".into()],
             ..Options::default()
         },
     )
     .unwrap_err();
-    assert!(bad_target.to_string().contains("flask"), "{bad_target}");
+    assert!(bad_target.to_string().contains("nginx"), "{bad_target}");
 }
 
 #[test]
