@@ -197,6 +197,11 @@ pub struct LimitArgs {
     /// How long a target may take to answer 200 on GET /status
     #[arg(long, default_value = "60s", value_parser = parse_positive_duration, value_name = "DURATION")]
     pub ready_timeout: Duration,
+    /// Worker processes (or pool workers) of a multi-core variant, a target whose command
+    /// has `{workers}` (express-cluster, fastapi-workers, …); results record the count
+    /// [default: one per CPU of --cpuset]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024), value_name = "N")]
+    pub workers: Option<u32>,
 }
 
 /// Limits of the auxiliary services (the db workload's PostgreSQL).

@@ -67,7 +67,8 @@ impl LoadPlan {
     pub fn from_profile(profile: &Profile) -> Result<Self, PlanError> {
         let positive = |rate: f64| rate.is_finite() && rate > 0.0;
         match profile.mode {
-            LoadMode::Closed => Ok(LoadPlan::Closed),
+            // Each step of a scaling run is a closed-loop run on a cpuset of its own.
+            LoadMode::Closed | LoadMode::Scaling => Ok(LoadPlan::Closed),
             LoadMode::ColdStart => Ok(LoadPlan::ColdStart),
             LoadMode::Capacity | LoadMode::Fanout => Err(PlanError::ChatProfile {
                 profile: profile.name.clone(),

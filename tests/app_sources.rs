@@ -17,6 +17,14 @@ const COPIES: &[&[&str]] = &[
     &["node-apps/fastify/jobs.js", "node-apps/express/jobs.js"],
     &["node-apps/fastify/worker.js", "node-apps/express/worker.js"],
     &[
+        "node-apps/fastify/jobs-pool.js",
+        "node-apps/express/jobs-pool.js",
+    ],
+    &[
+        "node-apps/fastify/cluster.js",
+        "node-apps/express/cluster.js",
+    ],
+    &[
         "node-apps/fastify/leibniz.js",
         "node-apps/express/leibniz.js",
     ],

@@ -707,7 +707,8 @@ fn a_claim_the_host_cannot_judge_keeps_the_planners_reason_in_the_report() {
         "{verdict:?}"
     );
     let md = report::markdown(&verdicts, &state, dir.path(), &Bootstrap::default());
-    assert!(md.contains("### This host cannot judge (2)"), "{md}");
+    // The two from before, and the eight multi-core claims (2+ server CPUs).
+    assert!(md.contains("### This host cannot judge (10)"), "{md}");
     assert!(md.contains("### Not in faceoff yet (2)"), "{md}");
 }
 
@@ -760,4 +761,51 @@ fn duets_measure_only_the_pairs_the_claims_compare() {
     };
     assert_eq!(leibniz.estimate_s, with(&leibniz.duet_pairs));
     assert!(leibniz.estimate_s < with(&all));
+}
+
+#[test]
+fn the_scaling_statements_are_not_run_on_two_cpus_naming_three_and_run_the_variant_against_its_base_on_four()
+ {
+    let claims = [
+        (
+            "002-node-cluster-uses-multiple-cores",
+            ["fastify-cluster", "fastify"],
+        ),
+        (
+            "002-python-workers-use-multiple-cores",
+            ["fastapi-workers", "fastapi"],
+        ),
+        (
+            "004-python-threads-limited-for-cpu",
+            ["django-wsgi-workers", "django-wsgi-gthread"],
+        ),
+    ];
+    let small = plan_with(SMALL_HOST, &Options::default());
+    for (claim, _) in claims {
+        let left_out = skipped(&small, claim);
+        assert_eq!(left_out.kind, SkipKind::HostCannot, "{claim}");
+        assert!(
+            left_out.why.contains("(3 in all)"),
+            "{claim}: {}",
+            left_out.why
+        );
+    }
+    let big = plan_with(
+        Host {
+            cpus: 4,
+            open_files: Some(20_000),
+        },
+        &Options::default(),
+    );
+    for (claim, pair) in claims {
+        let run = big.run_of(claim).expect("planned on four CPUs");
+        assert_eq!(run.cpuset.as_deref(), Some("1-2"), "{claim}");
+        for target in pair {
+            assert!(
+                run.targets.iter().any(|t| t == target),
+                "{claim}: {:?}",
+                run.targets
+            );
+        }
+    }
 }
