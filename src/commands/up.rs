@@ -117,12 +117,16 @@ pub async fn up<R: Runtime>(
         return Err(err.into());
     }
     println!(
-        "{} listening on http://{}:{port} ({} {}, cpuset {}); Ctrl-C to stop",
+        "{} listening on http://{}:{port} ({} {}, cpuset {}{}); Ctrl-C to stop",
         target.name,
         rt::HOST,
         runtime.kind().label(),
         instance.id(),
-        limits.cpuset
+        limits.cpuset,
+        target
+            .workers
+            .map(|n| format!(", {n} worker(s)"))
+            .unwrap_or_default()
     );
     for service in running.iter().flat_map(RunningServices::services) {
         println!(
