@@ -69,7 +69,7 @@ pub enum Command {
     /// Build what is missing, start each target in turn, drive load, write results.json and
     /// print a table.
     #[command(
-        after_help = "Example:\n  faceoff run --targets express,fastify,fastapi,django,django-wsgi --workload status\n  faceoff run --targets fastify,fastapi --duration 30s --connections 100 --trials 3\n  faceoff run --workload compute --targets express,fastapi\n  faceoff run --profile three-slow --workload sleep-blocking-1s --targets express,fastapi"
+        after_help = "Example:\n  faceoff run --targets express,fastify,fastapi,django,django-wsgi --workload status\n  faceoff run --targets fastify,fastapi --duration 30s --connections 100 --trials 3\n  faceoff run --workload compute --targets express,fastapi\n  faceoff run --profile three-slow --workload sleep-blocking-1s --targets express,fastapi\n  faceoff run --profile scaling --targets fastify-cluster,fastapi-workers --workload status"
     )]
     Run(Box<RunArgs>),
 
