@@ -255,7 +255,6 @@ impl Metric {
             Metric::IdleMemoryMib => trial.startup?.idle_memory_bytes? as f64 / MIB,
             Metric::BlockedP99Ratio => trial.mixed.as_ref()?.p99_ratio(0)?,
             Metric::OffloadedP99Ratio => trial.mixed.as_ref()?.p99_ratio(1)?,
-            Metric::DurationS | Metric::ConnectionsHeld | Metric::MemoryPerConnectionKib => {
             Metric::DurationS
             | Metric::ConnectionsHeld
             | Metric::MemoryPerConnectionKib

@@ -69,7 +69,7 @@ pub enum Command {
     /// Build what is missing, start each target in turn, drive load, write results.json and
     /// print a table.
     #[command(
-        after_help = "Example:\n  faceoff run --targets express,fastify,fastapi,django,django-wsgi --workload status\n  faceoff run --targets fastify,fastapi --duration 30s --connections 100 --trials 3\n  faceoff run --workload compute --targets express,fastapi\n  faceoff run --profile three-slow --workload sleep-blocking-1s --targets express,fastapi"
+        after_help = "Example:\n  faceoff run --targets express,fastify,fastapi,django,django-wsgi --workload status\n  faceoff run --targets fastify,fastapi --duration 30s --connections 100 --trials 3\n  faceoff run --workload compute --targets express,fastapi\n  faceoff run --profile three-slow --workload sleep-blocking-1s --targets express,fastapi\n  faceoff run --profile scaling --targets fastify-cluster,fastapi-workers --workload status"
     )]
     Run(Box<RunArgs>),
 
@@ -197,6 +197,11 @@ pub struct LimitArgs {
     /// How long a target may take to answer 200 on GET /status
     #[arg(long, default_value = "60s", value_parser = parse_positive_duration, value_name = "DURATION")]
     pub ready_timeout: Duration,
+    /// Worker processes (or pool workers) of a multi-core variant, a target whose command
+    /// has `{workers}` (express-cluster, fastapi-workers, …); results record the count
+    /// [default: one per CPU of --cpuset]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024), value_name = "N")]
+    pub workers: Option<u32>,
 }
 
 /// Limits of the auxiliary services (the db workload's PostgreSQL).

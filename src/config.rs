@@ -34,6 +34,12 @@ pub enum ConfigError {
         workload: String,
         serving: String,
     },
+    #[error("target `{target}` does not serve workload `{workload}`: {reason}")]
+    WorkloadRefused {
+        target: String,
+        workload: String,
+        reason: String,
+    },
     #[error(
         "no faceoff checkout found from {start} upwards (looked for fixtures/targets.toml): run faceoff inside the repository or pass --root DIR"
     )]
@@ -155,16 +161,80 @@ pub struct Target {
     /// Where and how a chat target speaks the chat protocol.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat: Option<ChatEndpoint>,
+    /// A fixed worker count for a command with `{workers}`; after
+    /// [`Target::resolve_workers`], the count the run uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<u32>,
+    /// Workloads this target does not serve, each with the one-line reason faceoff gives
+    /// when asked for it (a multi-process variant and the in-memory orders inventory).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub refuses: std::collections::BTreeMap<String, String>,
+    /// The target whose app this one runs under another server setup (a multi-core
+    /// variant). Variants run only when named: "all targets" means the others, so default
+    /// runs, CI matrices and claim plans keep their size and nothing is silently swapped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant_of: Option<String>,
 }
+
+/// `targets` with their worker counts filled in (see [`Target::resolve_workers`]).
+pub fn with_workers(
+    mut targets: Vec<Target>,
+    server_cpus: usize,
+    asked: Option<u32>,
+) -> Vec<Target> {
+    for target in &mut targets {
+        target.resolve_workers(server_cpus, asked);
+    }
+    targets
+}
+
+/// The placeholder a multi-process target's command holds for its worker count.
+pub const WORKERS_PLACEHOLDER: &str = "{workers}";
 
 impl Target {
     /// Whether this target serves `workload`: the ones it lists, else every HTTP workload.
     pub fn serves(&self, workload: &Workload) -> bool {
+        if self.refusal(workload).is_some() {
+            return false;
+        }
         if self.workloads.is_empty() {
             workload.kind == WorkloadKind::Http
         } else {
             self.workloads.contains(&workload.name)
         }
+    }
+
+    /// Why this target does not serve `workload` (or the contract workload it is checked
+    /// by), when it refuses it.
+    pub fn refusal(&self, workload: &Workload) -> Option<&str> {
+        self.refuses
+            .get(&workload.name)
+            .or_else(|| self.refuses.get(workload.contract_workload()))
+            .map(String::as_str)
+    }
+
+    /// Whether the command runs a worker count faceoff chooses (`{workers}`).
+    pub fn has_workers(&self) -> bool {
+        self.command
+            .iter()
+            .any(|arg| arg.contains(WORKERS_PLACEHOLDER))
+    }
+
+    /// Fills `{workers}` in the command and the server description: `asked` (`--workers`),
+    /// else the target's own `workers`, else one per CPU of the server's cpuset
+    /// (`server_cpus`), and records the count in `workers`. A target without `{workers}` is
+    /// left as it is (its `workers` stays unset: one process, or a count it fixes itself).
+    pub fn resolve_workers(&mut self, server_cpus: usize, asked: Option<u32>) {
+        if !self.has_workers() {
+            return;
+        }
+        let n = asked
+            .or(self.workers)
+            .unwrap_or(u32::try_from(server_cpus.max(1)).unwrap_or(u32::MAX));
+        let fill = |text: &str| text.replace(WORKERS_PLACEHOLDER, &n.to_string());
+        self.command = self.command.iter().map(|arg| fill(arg)).collect();
+        self.server = fill(&self.server);
+        self.workers = Some(n);
     }
 
     /// The start command with `{host}` and `{port}` filled in.
@@ -335,6 +405,9 @@ pub enum LoadMode {
     Capacity,
     /// Chat: one sender per room, latency from send to every receiver.
     Fanout,
+    /// The closed loop at server cpusets of `steps` CPUs (1, 2, 4 …) as far as the host
+    /// allows, the generator on CPUs of its own: a scalability curve.
+    Scaling,
     /// No load: each trial starts the target, times it to its first 200 on `/status`, reads
     /// its idle memory and stops it (cold starts, repeated once per trial).
     #[serde(rename = "cold-start")]
@@ -363,7 +436,8 @@ pub struct Profile {
     pub rates: Vec<f64>,
     pub p99_limit_ms: Option<f64>,
     pub error_limit: Option<f64>,
-    /// capacity: connection counts to reach, in order (bounded by `connections`).
+    /// capacity: connection counts to reach, in order (bounded by `connections`); scaling:
+    /// the server CPU counts to measure.
     #[serde(default)]
     pub steps: Vec<u32>,
     /// capacity, fanout: connections per chat room.
@@ -513,6 +587,8 @@ impl Fixtures {
             &workloads.workload,
             &fixtures.join("profiles.toml"),
         )?;
+        validate_refusals(&targets.target, &workloads.workload, &targets_path)?;
+        validate_variants(&targets.target, &targets_path)?;
         Ok(Fixtures {
             root: root.to_path_buf(),
             origin: RootOrigin::Given,
@@ -577,10 +653,16 @@ impl Fixtures {
         })
     }
 
-    /// The targets named in `names`, in that order; all targets when `names` is empty.
+    /// The targets named in `names`, in that order; when `names` is empty, every target
+    /// but the variants (which run only when named).
     pub fn select_targets(&self, names: &[String]) -> Result<Vec<Target>, ConfigError> {
         if names.is_empty() {
-            return Ok(self.targets.clone());
+            return Ok(self
+                .targets
+                .iter()
+                .filter(|t| t.variant_of.is_none())
+                .cloned()
+                .collect());
         }
         let mut seen = BTreeSet::new();
         let mut selected = Vec::new();
@@ -615,6 +697,13 @@ impl Fixtures {
                 .collect());
         }
         if let Some(refused) = selected.iter().find(|t| !t.serves(workload)) {
+            if let Some(reason) = refused.refusal(workload) {
+                return Err(ConfigError::WorkloadRefused {
+                    target: refused.name.clone(),
+                    workload: workload.name.clone(),
+                    reason: reason.to_string(),
+                });
+            }
             return Err(ConfigError::WorkloadNotServed {
                 target: refused.name.clone(),
                 workload: workload.name.clone(),
@@ -645,6 +734,17 @@ impl Fixtures {
             return Ok(selected.into_iter().filter(|t| serves_any(t)).collect());
         }
         if let Some(refused) = selected.iter().find(|t| !serves_any(t)) {
+            let reason = workloads
+                .iter()
+                .filter_map(|name| self.workload(name).ok())
+                .find_map(|workload| refused.refusal(workload));
+            if let Some(reason) = reason {
+                return Err(ConfigError::WorkloadRefused {
+                    target: refused.name.clone(),
+                    workload: workloads.join(","),
+                    reason: reason.to_string(),
+                });
+            }
             return Err(ConfigError::WorkloadNotServed {
                 target: refused.name.clone(),
                 workload: workloads.join(","),
@@ -746,6 +846,53 @@ fn one_line_toml_error(err: &toml::de::Error, text: &str) -> String {
     }
 }
 
+/// Every variant names a target of the file that is not itself a variant.
+fn validate_variants(targets: &[Target], path: &Path) -> Result<(), ConfigError> {
+    for target in targets {
+        let Some(base) = &target.variant_of else {
+            continue;
+        };
+        if !targets
+            .iter()
+            .any(|t| &t.name == base && t.variant_of.is_none())
+        {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: format!(
+                    "target `{}` is a variant of `{base}`, which is not a target of its own",
+                    target.name
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Every workload a target refuses is one faceoff knows: a misspelt name would refuse
+/// nothing.
+fn validate_refusals(
+    targets: &[Target],
+    workloads: &[Workload],
+    path: &Path,
+) -> Result<(), ConfigError> {
+    for target in targets {
+        if let Some(unknown) = target
+            .refuses
+            .keys()
+            .find(|name| !workloads.iter().any(|w| &w.name == *name))
+        {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: format!(
+                    "target `{}` refuses unknown workload `{unknown}`",
+                    target.name
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 fn validate_workloads(workloads: &[Workload], path: &Path) -> Result<(), ConfigError> {
     for workload in workloads {
         if workload.kind == WorkloadKind::Http
@@ -835,6 +982,28 @@ fn validate_targets(targets: &[Target], root: &Path, path: &Path) -> Result<(), 
         if target.workloads.iter().any(|w| w == "chat") && target.chat.is_none() {
             return Err(invalid(format!(
                 "target `{}` serves chat but has no `chat = {{ protocol = \"socketio\" | \"json\", path = \"/…\" }}`",
+                target.name
+            )));
+        }
+        if target.workers == Some(0) {
+            return Err(invalid(format!(
+                "target `{}`: workers must be at least 1",
+                target.name
+            )));
+        }
+        if target.workers.is_some() && !target.has_workers() {
+            return Err(invalid(format!(
+                "target `{}` sets workers but its command has no `{WORKERS_PLACEHOLDER}` to put them in",
+                target.name
+            )));
+        }
+        if let Some((workload, _)) = target
+            .refuses
+            .iter()
+            .find(|(_, reason)| reason.trim().is_empty())
+        {
+            return Err(invalid(format!(
+                "target `{}` refuses `{workload}` without a reason: give the one line faceoff prints",
                 target.name
             )));
         }
@@ -955,6 +1124,9 @@ mod tests {
             services: Vec::new(),
             workloads: Vec::new(),
             chat: None,
+            workers: None,
+            refuses: Default::default(),
+            variant_of: None,
         }
     }
 

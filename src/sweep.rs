@@ -212,7 +212,8 @@ impl LoadPlan {
                     sides,
                 }))
             }
-            LoadMode::Closed => Ok(LoadPlan::Closed),
+            // Each step of a scaling run is a closed-loop run on a cpuset of its own.
+            LoadMode::Closed | LoadMode::Scaling => Ok(LoadPlan::Closed),
             LoadMode::ColdStart => Ok(LoadPlan::ColdStart),
             LoadMode::Capacity | LoadMode::Fanout => Err(PlanError::ChatProfile {
                 profile: profile.name.clone(),

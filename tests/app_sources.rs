@@ -30,6 +30,14 @@ const COPIES: &[&[&str]] = &[
         "node-apps/nestjs/lib/worker.js",
     ],
     &[
+        "node-apps/fastify/jobs-pool.js",
+        "node-apps/express/jobs-pool.js",
+    ],
+    &[
+        "node-apps/fastify/cluster.js",
+        "node-apps/express/cluster.js",
+    ],
+    &[
         "node-apps/fastify/leibniz.js",
         "node-apps/express/leibniz.js",
         "node-apps/nestjs/lib/leibniz.js",

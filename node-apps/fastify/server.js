@@ -12,7 +12,8 @@ const {
   processor, orderBodySchema, resetBodySchema, orderResultSchema, snapshotSchema,
 } = require('./orders');
 const { leibniz } = require('./leibniz');
-const { runLeibnizJob, stopAllJobs } = require('./jobs');
+// JOB_POOL_WORKERS set: the persistent worker_threads pool (jobs-pool.js), else a process per job.
+const { runLeibnizJob, stopAllJobs } = require(process.env.JOB_POOL_WORKERS ? './jobs-pool' : './jobs');
 const db = require('./db');
 const hybrid = require('./hybrid');
 const periodic = require('./periodic');

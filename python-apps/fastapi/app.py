@@ -11,6 +11,7 @@ server) in services.py.
 import asyncio
 import itertools
 import math
+import os
 import re
 import threading
 import time
@@ -223,6 +224,11 @@ async def files_read(kb: Annotated[int, Depends(plain_int_query("kb", 1, files.M
 # ---------------------------------------------------------------- offload (seed 004)
 
 
+# JOB_POOL_WORKERS set (target fastapi-offload-pool): a ProcessPoolExecutor started once,
+# else seed 004's process per job.
+RUN_JOB = leibniz.run_job_pooled if os.environ.get("JOB_POOL_WORKERS") else leibniz.run_job
+
+
 class LeibnizJob(StrictModel):
     n: whole_number(1, 1_000_000_000)
     timeout_ms: whole_number(1, 10_000) = 2000
@@ -230,10 +236,11 @@ class LeibnizJob(StrictModel):
 
 @app.post("/jobs/leibniz", dependencies=[Depends(require_json)])
 async def leibniz_job(job: LeibnizJob):
-    """The same loop in a worker process per job; the wait (join) runs in a thread so
-    the event loop keeps serving other requests."""
+    """The same loop in a worker process per job (or, with JOB_POOL_WORKERS set, on a
+    persistent process pool); the wait runs in a thread so the event loop keeps serving
+    other requests."""
     try:
-        pi = await asyncio.to_thread(leibniz.run_job, job.n, job.timeout_ms / 1000)
+        pi = await asyncio.to_thread(RUN_JOB, job.n, job.timeout_ms / 1000)
     except leibniz.JobTimeout:
         raise HTTPException(504, f"job timed out after {job.timeout_ms} ms") from None
     except leibniz.JobFailed as failed:

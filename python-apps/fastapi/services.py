@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 from fastapi import HTTPException
 
+import leibniz
 import periodic
 
 
@@ -160,6 +161,9 @@ async def lifespan(app):
     realtime.open()
     data_server.open()
     yield
+    # The offload pool's processes (fastapi-offload-pool), if any: a job still running
+    # would otherwise hold the exit until it ends.
+    leibniz.shutdown_pool()
     await data_server.close()
     await realtime.close()
     await database.close()

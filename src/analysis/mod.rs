@@ -563,6 +563,8 @@ pub fn outlier_warnings(results: &RunResults) -> Vec<String> {
     warnings
 }
 
+pub mod scaling;
+
 #[cfg(test)]
 pub(crate) mod test_support;
 

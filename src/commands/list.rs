@@ -25,7 +25,10 @@ pub fn list(fixtures: &Fixtures) -> Result<ExitCode> {
             target.name.clone(),
             target.language.to_string(),
             format!("{} {version}", target.framework),
-            target.server.clone(),
+            // A variant's worker count is the run's (one per CPU of --cpuset, or --workers).
+            target
+                .server
+                .replace(crate::config::WORKERS_PLACEHOLDER, "N"),
             target.app_dir.display().to_string(),
         ]);
     }

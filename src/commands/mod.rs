@@ -16,6 +16,7 @@ pub mod merge;
 pub mod report;
 pub mod reproduce;
 pub mod run;
+mod scaling;
 pub mod up;
 pub mod verify;
 

@@ -45,20 +45,57 @@ pub async fn run_command<R: Runtime>(
     if workload.kind == WorkloadKind::Chat || profile.mode == LoadMode::Capacity {
         return super::chat_run::run(runtime, fixtures, args, &workload, engine, ui).await;
     }
-    let targets = fixtures.select_targets_for(&args.targets, &workload)?;
     if matches!(profile.mode, LoadMode::Capacity | LoadMode::Fanout) {
         bail!(
             "profile `{}` drives the chat workload: use it with --workload chat",
             profile.name
         );
     }
-    let load = crate::sweep::LoadPlan::from_profile(&profile, &fixtures.workloads)?;
-    let limits = Limits {
+    if profile.mode == LoadMode::Scaling {
+        return super::scaling::run(runtime, fixtures, args, &profile, &workload, engine, ui).await;
+    }
+    let placement = Placement {
         cpuset: args.limits.cpuset.clone(),
+        generator_cpus: args.generator_cpus.clone(),
+        out: args.out.clone(),
+    };
+    let (code, _) = measure(
+        runtime, fixtures, args, &profile, workload, &placement, engine, ui,
+    )
+    .await?;
+    Ok(code)
+}
+
+/// Where one run's server and generator go, and where its results are written: the
+/// command line's, or one step of a scaling run's.
+pub(super) struct Placement {
+    pub cpuset: String,
+    pub generator_cpus: Option<String>,
+    pub out: PathBuf,
+}
+
+/// One HTTP run of `profile` with the server on `placement.cpuset`: plans it, executes it,
+/// prints its tables. Returns the exit code and the results (`None` when interrupted).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn measure<R: Runtime>(
+    runtime: &R,
+    fixtures: &Fixtures,
+    args: &RunArgs,
+    profile: &crate::config::Profile,
+    workload: crate::config::Workload,
+    placement: &Placement,
+    engine: Option<docker::EngineInfo>,
+    ui: Ui,
+) -> Result<(ExitCode, Option<RunResults>)> {
+    let targets = fixtures.select_targets_for(&args.targets, &workload)?;
+    let load = crate::sweep::LoadPlan::from_profile(profile, &fixtures.workloads)?;
+    let limits = Limits {
+        cpuset: placement.cpuset.clone(),
         memory_bytes: args.limits.memory,
     };
     let server_cpus = rt::parse_cpuset(&limits.cpuset)?;
-    let generator_cpus = rt::generator_cpus(args.generator_cpus.as_deref(), &server_cpus)?;
+    let targets = crate::config::with_workers(targets, server_cpus.len(), args.limits.workers);
+    let generator_cpus = rt::generator_cpus(placement.generator_cpus.as_deref(), &server_cpus)?;
     if generator_cpus.iter().any(|c| server_cpus.contains(c)) {
         eprintln!(
             "warning: the load generator shares CPUs with the server; figures will be lower and noisier"
@@ -93,7 +130,7 @@ pub async fn run_command<R: Runtime>(
     .await?;
     warn_about_local_versions(runtime, fixtures);
     let run_id = run::new_run_id();
-    let run_dir = args.out.join(&run_id);
+    let run_dir = placement.out.join(&run_id);
     let results_path = run_dir.join("results.json");
     let request_timeout = workload.request_timeout_or(args.request_timeout);
     let plan = RunPlan {
@@ -189,7 +226,7 @@ pub async fn run_command<R: Runtime>(
     )
     .await?
     else {
-        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+        return Ok((ExitCode::from(EXIT_INTERRUPTED), None));
     };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
@@ -228,7 +265,7 @@ pub async fn run_command<R: Runtime>(
             println!("report: {}", path.display());
         }
     }
-    Ok(exit_code(&results))
+    Ok((exit_code(&results), Some(results)))
 }
 
 /// 0 when every target was measured, 1 otherwise.

@@ -19,7 +19,7 @@ pub async fn up<R: Runtime>(
     args: &UpArgs,
     ui: Ui,
 ) -> Result<ExitCode> {
-    let target = fixtures.target(&args.target)?.clone();
+    let mut target = fixtures.target(&args.target)?.clone();
     let workload = match &args.workload {
         Some(name) => {
             let workload = fixtures.workload(name)?.clone();
@@ -40,7 +40,8 @@ pub async fn up<R: Runtime>(
         cpuset: args.limits.cpuset.clone(),
         memory_bytes: args.limits.memory,
     };
-    rt::parse_cpuset(&limits.cpuset)?;
+    let server_cpus = rt::parse_cpuset(&limits.cpuset)?;
+    target.resolve_workers(server_cpus.len(), args.limits.workers);
     let catalog = topology::Catalog::load(&fixtures.root)?;
     let workload_services = match &workload {
         Some(workload) => catalog.for_workload(workload)?,
@@ -116,12 +117,16 @@ pub async fn up<R: Runtime>(
         return Err(err.into());
     }
     println!(
-        "{} listening on http://{}:{port} ({} {}, cpuset {}); Ctrl-C to stop",
+        "{} listening on http://{}:{port} ({} {}, cpuset {}{}); Ctrl-C to stop",
         target.name,
         rt::HOST,
         runtime.kind().label(),
         instance.id(),
-        limits.cpuset
+        limits.cpuset,
+        target
+            .workers
+            .map(|n| format!(", {n} worker(s)"))
+            .unwrap_or_default()
     );
     for service in running.iter().flat_map(RunningServices::services) {
         println!(

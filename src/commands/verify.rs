@@ -37,7 +37,8 @@ pub async fn verify_command<R: Runtime>(
         cpuset: args.limits.cpuset.clone(),
         memory_bytes: args.limits.memory,
     };
-    rt::parse_cpuset(&limits.cpuset)?;
+    let server_cpus = rt::parse_cpuset(&limits.cpuset)?;
+    let targets = crate::config::with_workers(targets, server_cpus.len(), args.limits.workers);
     let catalog = topology::Catalog::load(&fixtures.root)?;
     let checked = catalog.verify_workloads(runtime.kind(), fixtures, &known, &args.workload)?;
     let (targets, notes) =

@@ -626,6 +626,8 @@ fn need(
                     .targets
                     .iter()
                     .filter(|t| t.language == language && t.serves(workload) && allowed(&t.name))
+                    // A variant joins only when --targets names it: never silently.
+                    .filter(|t| t.variant_of.is_none() || !options.targets.is_empty())
                     .map(|t| t.name.clone())
                     .collect();
                 if of_language.is_empty() {

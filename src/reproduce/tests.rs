@@ -723,9 +723,9 @@ fn a_claim_the_host_cannot_judge_keeps_the_planners_reason_in_the_report() {
         "{verdict:?}"
     );
     let md = report::markdown(&verdicts, &state, dir.path(), &Bootstrap::default());
-    // The multi-core claim and seed 002's 80,000 connections, on chat and on idle
-    // keep-alive connections.
-    assert!(md.contains("### This host cannot judge (3)"), "{md}");
+    // The multi-core claim, seed 002's 80,000 connections (on chat and on idle keep-alive
+    // connections), and the eight multi-core statements (2+ server CPUs).
+    assert!(md.contains("### This host cannot judge (11)"), "{md}");
     // Every workload the registry once planned (numeric the last) runs now.
     assert!(!md.contains("### Not in faceoff yet"), "{md}");
 }
@@ -792,4 +792,51 @@ fn a_mixed_run_is_estimated_with_a_window_alone_and_one_beside_each_side() {
         "{}",
         mixed.estimate_s
     );
+}
+
+#[test]
+fn the_scaling_statements_are_not_run_on_two_cpus_naming_three_and_run_the_variant_against_its_base_on_four()
+ {
+    let claims = [
+        (
+            "002-node-cluster-uses-multiple-cores",
+            ["fastify-cluster", "fastify"],
+        ),
+        (
+            "002-python-workers-use-multiple-cores",
+            ["fastapi-workers", "fastapi"],
+        ),
+        (
+            "004-python-threads-limited-for-cpu",
+            ["django-wsgi-workers", "django-wsgi-gthread"],
+        ),
+    ];
+    let small = plan_with(SMALL_HOST, &Options::default());
+    for (claim, _) in claims {
+        let left_out = skipped(&small, claim);
+        assert_eq!(left_out.kind, SkipKind::HostCannot, "{claim}");
+        assert!(
+            left_out.why.contains("(3 in all)"),
+            "{claim}: {}",
+            left_out.why
+        );
+    }
+    let big = plan_with(
+        Host {
+            cpus: 4,
+            open_files: Some(20_000),
+        },
+        &Options::default(),
+    );
+    for (claim, pair) in claims {
+        let run = big.run_of(claim).expect("planned on four CPUs");
+        assert_eq!(run.cpuset.as_deref(), Some("1-2"), "{claim}");
+        for target in pair {
+            assert!(
+                run.targets.iter().any(|t| t == target),
+                "{claim}: {:?}",
+                run.targets
+            );
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 pub mod chat;
 pub mod merge;
+pub mod scaling;
 pub mod verify;
 pub mod versions;
 
@@ -267,6 +268,10 @@ pub struct TargetResult {
     /// Chat workload trials (capacity ramps or fan-out measurements); `trials` stays empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub chat_trials: Vec<ChatTrial>,
+    /// The worker processes (or pool workers) of a multi-core variant, as run: one per
+    /// CPU of the cpuset, or `--workers`; absent for a target that is one process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<u32>,
 }
 
 /// The whole results file.

@@ -3,6 +3,7 @@
 //! stop it, and write the results file after every step.
 
 pub mod chat;
+pub mod scaling;
 pub mod session;
 
 use std::path::{Path, PathBuf};
@@ -347,6 +348,7 @@ pub(crate) fn empty_result(target: &Target, fixtures: &Fixtures) -> TargetResult
         error: None,
         trials: Vec::new(),
         chat_trials: Vec::new(),
+        workers: target.workers,
     }
 }
 

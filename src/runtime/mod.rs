@@ -10,7 +10,7 @@ pub mod peers;
 mod proc;
 pub mod services;
 
-pub use proc::{PortHolder, port_holder, process_cpu_ns};
+pub use proc::{PortHolder, connection_owners, port_holder, process_cpu_ns};
 
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 use std::path::PathBuf;

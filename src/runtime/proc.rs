@@ -93,6 +93,60 @@ pub fn port_holder(port: u16) -> Option<PortHolder> {
     None
 }
 
+/// The processes on this host holding the server side of the TCP connection from
+/// `client_port` to `server_port` on loopback: which worker of a multi-process target
+/// took that connection (a container on host networking shares this host's tables). Empty
+/// when the connection is gone or its owner cannot be read (another user's, without root).
+pub fn connection_owners(server_port: u16, client_port: u16) -> Vec<u32> {
+    let inodes: Vec<u64> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|path| std::fs::read_to_string(path).ok())
+        .flat_map(|table| connection_inodes(&table, server_port, client_port))
+        .collect();
+    if inodes.is_empty() {
+        return Vec::new();
+    }
+    let wanted: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let fds = std::fs::read_dir(entry.path().join("fd")).ok()?;
+            fds.flatten()
+                .any(|fd| {
+                    std::fs::read_link(fd.path())
+                        .ok()
+                        .and_then(|link| link.to_str().map(|l| wanted.iter().any(|w| w == l)))
+                        .unwrap_or(false)
+                })
+                .then_some(pid)
+        })
+        .collect()
+}
+
+/// The inodes of the server-side sockets of connections from `client_port` to
+/// `server_port` in a /proc/net/tcp{,6} table (the entry whose local port is the server's).
+fn connection_inodes(table: &str, server_port: u16, client_port: u16) -> Vec<u64> {
+    let port_of = |address: &str| {
+        let (_, port) = address.rsplit_once(':')?;
+        u16::from_str_radix(port, 16).ok()
+    };
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let local = port_of(fields.get(1)?)?;
+            let remote = port_of(fields.get(2)?)?;
+            (local == server_port && remote == client_port).then(|| fields.get(9)?.parse().ok())?
+        })
+        .filter(|inode| *inode != 0)
+        .collect()
+}
+
 /// The inodes of the sockets listening on `port` in a /proc/net/tcp{,6} table.
 fn listening_inodes(table: &str, port: u16) -> Vec<u64> {
     const LISTEN: &str = "0A";
@@ -127,6 +181,23 @@ mod tests {
         assert_eq!(listening_inodes(table, 8080), [4242]);
         assert_eq!(listening_inodes(table, 80), [4444]);
         assert!(listening_inodes(table, 81).is_empty());
+    }
+
+    #[test]
+    fn a_connection_is_found_by_its_server_and_client_ports() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0\n   1: 0100007F:1F90 0100007F:C350 01 00000000:00000000 00:00000000 00000000     0        0 4343 1 0\n   2: 0100007F:C350 0100007F:1F90 01 00000000:00000000 00:00000000 00000000     0        0 4444 1 0\n";
+        assert_eq!(connection_inodes(table, 8080, 50000), [4343]);
+        assert!(connection_inodes(table, 8080, 50001).is_empty());
+    }
+
+    #[test]
+    fn the_owner_of_a_connection_this_process_accepted_is_this_process() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (_accepted, _) = listener.accept().unwrap();
+        let client_port = client.local_addr().unwrap().port();
+        assert_eq!(connection_owners(port, client_port), [std::process::id()]);
     }
 
     #[test]

@@ -97,6 +97,9 @@ impl Service {
             services: Vec::new(),
             workloads: Vec::new(),
             chat: None,
+            workers: None,
+            refuses: Default::default(),
+            variant_of: None,
         })
     }
 }

@@ -868,6 +868,44 @@ pub struct VerifyServices<'a> {
 pub const INTERRUPTED: &str =
     "interrupted before its cases finished: the cases run so far are kept";
 
+/// The workloads to check on `target` out of `workloads` (all of the contract's when empty),
+/// and a passed outcome for each one it refuses (fixtures/targets.toml `refuses`), naming
+/// the reason: the refusal is what verify proves for those.
+fn split_refused(
+    target: &crate::config::Target,
+    contract: &Contract,
+    workloads: &[String],
+) -> (Vec<String>, Vec<CaseOutcome>) {
+    if target.refuses.is_empty() {
+        return (workloads.to_vec(), Vec::new());
+    }
+    let asked: Vec<String> = if workloads.is_empty() {
+        contract
+            .workloads()
+            .into_iter()
+            .map(str::to_string)
+            .collect()
+    } else {
+        workloads.to_vec()
+    };
+    let (refused, served): (Vec<String>, Vec<String>) = asked
+        .into_iter()
+        .partition(|workload| target.refuses.contains_key(workload));
+    let outcomes = refused
+        .iter()
+        .map(|workload| {
+            let reason = &target.refuses[workload];
+            outcome_of(
+                &format!("{workload}-refused"),
+                workload,
+                &format!("{} does not serve {workload}: {reason}", target.name),
+                Vec::new(),
+            )
+        })
+        .collect();
+    (served, outcomes)
+}
+
 /// Prepares, starts and verifies each target in turn, stopping each afterwards, and pushes
 /// each target's verification onto `verified` as it goes: the target under way is there
 /// with the cases run so far and [`INTERRUPTED`] as its error until its last case, so a
@@ -939,15 +977,21 @@ pub async fn verify_all<R: crate::runtime::Runtime>(
                 verified[under_way].cases = chat::verify_chat(instance.port(), chat).await;
             }
             None => {
-                verify_cases_into(
-                    &mut verified[under_way].cases,
-                    instance.port(),
-                    contract,
-                    workloads,
-                    database_url.as_deref(),
-                    Some(&mut running),
-                )
-                .await
+                let (served, refused) = split_refused(target, contract, workloads);
+                verified[under_way].cases.extend(refused);
+                // An empty list means every workload: only for a target refusing none.
+                let only_refusals = served.is_empty() && !target.refuses.is_empty();
+                if !only_refusals {
+                    verify_cases_into(
+                        &mut verified[under_way].cases,
+                        instance.port(),
+                        contract,
+                        &served,
+                        database_url.as_deref(),
+                        Some(&mut running),
+                    )
+                    .await;
+                }
             }
         };
         let cases = std::mem::take(&mut verified[under_way].cases);
