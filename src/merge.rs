@@ -342,6 +342,7 @@ pub(crate) mod tests {
             error: None,
             trials: Vec::new(),
             chat_trials: Vec::new(),
+            variant: None,
         });
         results
     }

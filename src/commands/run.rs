@@ -39,10 +39,22 @@ pub async fn run_command<R: Runtime>(
     ui: Ui,
 ) -> Result<ExitCode> {
     let workload = fixtures.workload(&args.workload)?.clone();
+    let versioned = !args.node.is_empty() || !args.python.is_empty();
+    if versioned && runtime.kind() == RuntimeKind::Local {
+        bail!(
+            "--node and --python choose the containers' base images; the local runtime runs the host's own node and python3: drop --runtime local, or the version flags"
+        );
+    }
     if workload.kind == WorkloadKind::Chat {
+        if versioned {
+            bail!(
+                "--node and --python apply to HTTP workloads; run the chat workload without them"
+            );
+        }
         return super::chat_run::run(runtime, fixtures, args, &workload, engine, ui).await;
     }
     let targets = fixtures.select_targets_for(&args.targets, &workload)?;
+    let targets = fixtures.version_variants(targets, &args.node, &args.python)?;
     let profile = fixtures.profile(&args.profile)?.clone();
     if matches!(profile.mode, LoadMode::Capacity | LoadMode::Fanout) {
         bail!(
@@ -130,6 +142,12 @@ pub async fn run_command<R: Runtime>(
             .base_images
             .insert(image.to_string(), String::new());
     }
+    for target in &plan.targets {
+        let image = fixtures.bases.image_for_target(target);
+        manifest
+            .base_images
+            .insert(image.to_string(), String::new());
+    }
     let parameters = Parameters {
         workload: plan.workload.name.clone(),
         profile: plan.profile.clone(),
@@ -192,6 +210,9 @@ pub async fn run_command<R: Runtime>(
     } else {
         println!("{}", crate::console::summary_table(&results));
         println!("{}", crate::console::conditions_line(&results));
+        if let Some(line) = &results.version_sensitivity {
+            println!("{line}");
+        }
         for line in crate::console::sweep::summary_lines(&results) {
             println!("{line}");
         }
@@ -222,6 +243,15 @@ pub async fn run_command<R: Runtime>(
         }
     }
     Ok(exit_code(&results))
+}
+
+/// The version-sensitivity line of a version-matrix run (see `analysis::versions`), for the
+/// results file's top; `None` for other runs, or when the claims registry does not load
+/// (the reports then say why).
+fn version_line(root: &Path, results: &RunResults) -> Option<String> {
+    let claims = crate::claims::Claims::load(root).ok()?;
+    crate::analysis::versions::sensitivity(results, &claims, &crate::stats::Bootstrap::default())
+        .map(|s| s.line)
 }
 
 /// 0 when every target was measured, 1 otherwise.
@@ -321,6 +351,7 @@ pub async fn execute_session<R: Runtime, T: run::session::Trials>(
         );
         return Ok(None);
     }
+    results.version_sensitivity = version_line(&fixtures.root, results);
     results::write(&results_path, results)?;
     let reports = write_run_reports(&fixtures.root, run_dir, results, ui);
     for failed in results

@@ -318,6 +318,7 @@ pub(crate) fn empty_result(target: &Target, fixtures: &Fixtures) -> TargetResult
         error: None,
         trials: Vec::new(),
         chat_trials: Vec::new(),
+        variant: target.variant.clone(),
     }
 }
 

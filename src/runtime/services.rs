@@ -93,6 +93,7 @@ impl Service {
             services: Vec::new(),
             workloads: Vec::new(),
             chat: None,
+            variant: None,
         })
     }
 }
