@@ -412,6 +412,11 @@ pub struct Claim {
     /// CPUs the server's cpuset must have for the claim to apply (a claim about using
     /// several cores); runs on fewer do not count.
     pub min_server_cpus: Option<u32>,
+    /// The versions the article's figures are for, by runtime (`node`, `python`) or
+    /// framework (`django`): `"3.13"` matches 3.13.x, `">=22"` Node 22 and later. Runs whose
+    /// targets ran other versions do not count (absent: any version).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub versions: BTreeMap<String, String>,
 }
 
 fn is_named(pairs: &Pairs) -> bool {
@@ -1381,6 +1386,18 @@ impl Claims {
         claim: &Claim,
         runs: &[RunResults],
     ) -> Result<Vec<ClaimFigures>, String> {
+        // A version matrix names its targets `express@node20`; the claim names `express`. It
+        // is judged on the run at one version per runtime (the pinned ones, else the newest).
+        if runs
+            .iter()
+            .any(|r| r.targets.iter().any(|t| t.variant.is_some()))
+        {
+            let views: Vec<RunResults> = runs
+                .iter()
+                .map(|r| crate::results::versions::judged_view(r).into_owned())
+                .collect();
+            return self.pair_figures(claim, &views);
+        }
         if let Some(planned) = self.planned(&claim.workload) {
             return Err(format!(
                 "needs the `{}` workload ({}), which faceoff cannot run yet",
@@ -1535,6 +1552,21 @@ impl Claims {
             }
             None => candidates,
         };
+        let candidates = if claim.versions.is_empty() {
+            candidates
+        } else {
+            let matching: Vec<&RunResults> = candidates
+                .iter()
+                .copied()
+                .filter(|r| version_mismatch(claim, r).is_none())
+                .collect();
+            if matching.is_empty() {
+                let last = candidates[candidates.len() - 1];
+                let why = version_mismatch(claim, last).unwrap_or_default();
+                return Err(format!("{why} ({rerun})"));
+            }
+            matching
+        };
         let last = candidates[candidates.len() - 1];
         let run = candidates
             .iter()
@@ -1683,6 +1715,72 @@ impl Claim {
 
 /// CPUs in the server's cpuset of `run` (0 when it cannot be read). Counted from the
 /// recorded text alone: the run's host, not this one, had those CPUs.
+/// Why `run` does not count for a claim that names versions: the first of its targets (the
+/// claim's own, or any for a language-level claim) whose runtime or framework version is not
+/// the article's. A target that recorded no version is not held against the run.
+pub fn version_mismatch(claim: &Claim, run: &RunResults) -> Option<String> {
+    let named = claim.targets();
+    let relevant = run
+        .targets
+        .iter()
+        .filter(|t| claim.pairs == Pairs::Language || named.contains(&t.target.as_str()));
+    for target in relevant {
+        for (key, want) in &claim.versions {
+            let have = if target.language.eq_ignore_ascii_case(key) {
+                target.runtime_version.as_deref()
+            } else if target.framework == *key {
+                target.framework_version.as_deref()
+            } else {
+                continue;
+            };
+            let Some(have) = have else { continue };
+            if !version_fits(want, have) {
+                return Some(format!(
+                    "the article's figures are for {key} {want}; {} ran {key} {}: judged only on matching versions",
+                    target.target,
+                    bare_version(have)
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// `v20.20.2` → `20.20.2`, `Python 3.11.7` → `3.11.7`.
+fn bare_version(version: &str) -> &str {
+    let version = version.trim();
+    let version = version.strip_prefix("Python ").unwrap_or(version);
+    version.strip_prefix('v').unwrap_or(version)
+}
+
+/// Whether `have` (as a runtime prints it) satisfies `want`: `3.13` is any 3.13.x, `>=22` is
+/// 22 or later, compared part by part.
+pub fn version_fits(want: &str, have: &str) -> bool {
+    let have = bare_version(have);
+    let parts = |v: &str| -> Vec<u64> {
+        v.split('.')
+            .map(|p| {
+                p.chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect::<String>()
+                    .parse()
+                    .unwrap_or(0)
+            })
+            .collect()
+    };
+    match want.trim().strip_prefix(">=") {
+        Some(min) => {
+            let min = parts(min.trim());
+            let have = parts(have);
+            have[..min.len().min(have.len())] >= min[..]
+        }
+        None => {
+            let want = want.trim();
+            have == want || have.starts_with(&format!("{want}."))
+        }
+    }
+}
+
 fn server_cpus(run: &RunResults) -> usize {
     let mut cpus = BTreeSet::new();
     for part in run.parameters.limits.cpuset.split(',').map(str::trim) {
@@ -2460,6 +2558,15 @@ fn check_claim(
             format!("`{name}` is not closed-loop; the articles' figures are"),
         ));
     }
+    for (key, want) in &claim.versions {
+        let bare = want.trim().trim_start_matches(">=").trim();
+        if bare.is_empty() || !bare.split('.').all(|p| p.parse::<u64>().is_ok()) {
+            return Err((
+                "versions",
+                format!("{key} = \"{want}\": a version like \"3.13\" or \">=22\""),
+            ));
+        }
+    }
     if claim.min_server_cpus == Some(0) {
         return Err(("min_server_cpus", "must be at least 1".into()));
     }
@@ -2874,5 +2981,62 @@ ratio = 2.89
         assert_eq!(Metric::PeakMemoryMib.of(&trial), Some(100.0));
         assert_eq!(Metric::ConnectionsHeld.of(&trial), None);
         assert_eq!(Metric::MemoryPerConnectionKib.of(&trial), None);
+    }
+
+    #[test]
+    fn version_conditions_match_a_minor_line_or_a_lower_bound() {
+        assert!(version_fits("3.13", "Python 3.13.5"));
+        assert!(!version_fits("3.13", "Python 3.11.2"));
+        assert!(!version_fits("3.1", "3.13.0"));
+        assert!(version_fits(">=22", "v24.21.0"));
+        assert!(version_fits(">=22", "v22.0.0"));
+        assert!(!version_fits(">=22", "v20.20.2"));
+        assert!(version_fits("6", "6.0.1"));
+        assert!(!version_fits("6", "5.2.19"));
+    }
+
+    #[test]
+    fn a_claim_naming_versions_is_judged_only_on_runs_of_those_versions() {
+        let registry = Claims::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let mut claim = registry
+            .get("004-sharkbench-fastify-vs-fastapi-rps")
+            .unwrap()
+            .clone();
+        // The committed express/fastapi status run, read as the claim's workload and pair.
+        let text = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/results-express-fastapi.json"),
+        )
+        .unwrap();
+        let mut run: RunResults = serde_json::from_str(&text).unwrap();
+        claim.a = "express".into();
+        claim.winner = Some("express".into());
+        let version = |run: &mut RunResults, node: &str, python: &str| {
+            for target in &mut run.targets {
+                target.runtime_version = Some(match target.language.as_str() {
+                    "node" => node.to_string(),
+                    _ => python.to_string(),
+                });
+            }
+        };
+        version(&mut run, "v24.21.0", "Python 3.13.5");
+        assert_eq!(version_mismatch(&claim, &run), None);
+        version(&mut run, "v20.20.2", "Python 3.13.5");
+        let why = version_mismatch(&claim, &run).unwrap();
+        assert!(
+            why.contains("node >=22") && why.contains("express ran node 20.20.2"),
+            "{why}"
+        );
+        run.parameters.workload = claim.workload.clone();
+        run.parameters.profile = claim.profile().to_string();
+        run.parameters.connections = 32;
+        let verdict = registry.verdict(&claim, std::slice::from_ref(&run), &Bootstrap::default());
+        assert_eq!(verdict.label(), "not-run", "{verdict:?}");
+        assert!(
+            verdict
+                .why()
+                .unwrap()
+                .contains("judged only on matching versions")
+        );
     }
 }

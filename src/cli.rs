@@ -69,7 +69,7 @@ pub enum Command {
     /// Build what is missing, start each target in turn, drive load, write results.json and
     /// print a table.
     #[command(
-        after_help = "Example:\n  faceoff run --targets express,fastify,fastapi,django,django-wsgi --workload status\n  faceoff run --targets fastify,fastapi --duration 30s --connections 100 --trials 3\n  faceoff run --workload compute --targets express,fastapi\n  faceoff run --profile three-slow --workload sleep-blocking-1s --targets express,fastapi\n  faceoff run --profile scaling --targets fastify-cluster,fastapi-workers --workload status"
+        after_help = "Example:\n  faceoff run --targets express,fastify,fastapi,django,django-wsgi --workload status\n  faceoff run --targets fastify,fastapi --duration 30s --connections 100 --trials 3\n  faceoff run --workload compute --targets express,fastapi\n  faceoff run --profile three-slow --workload sleep-blocking-1s --targets express,fastapi\n  faceoff run --profile scaling --targets fastify-cluster,fastapi-workers --workload status\n  faceoff run --targets express,fastapi --node 20,24 --python 3.11,3.13 --trials 3"
     )]
     Run(Box<RunArgs>),
 
@@ -301,6 +301,16 @@ pub struct RunArgs {
     /// the interval of a ratio that involves one [default: 2]
     #[arg(long, value_name = "N", value_parser = parse_duet_rounds, conflicts_with = "no_duet")]
     pub duet_rounds: Option<u32>,
+    /// Run each Node target once per Node version listed, e.g. `--node 20,24`: `express`
+    /// becomes `express@node20` and `express@node24`, each on its own base image and named
+    /// so in the results (versions with a base in fixtures/bases.toml: `faceoff list`)
+    /// [default: the pinned version only, with the target's plain name]
+    #[arg(long, value_delimiter = ',', value_name = "V,…")]
+    pub node: Vec<String>,
+    /// Run each Python target once per CPython version listed, e.g. `--python 3.11,3.13`
+    /// (`fastapi@py3.11`, `fastapi@py3.13`); see --node
+    #[arg(long, value_delimiter = ',', value_name = "V,…")]
+    pub python: Vec<String>,
     #[command(flatten)]
     pub limits: LimitArgs,
     #[command(flatten)]

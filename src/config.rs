@@ -24,6 +24,14 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
     #[error("unknown target `{name}`; known targets: {known}")]
     UnknownTarget { name: String, known: String },
+    #[error(
+        "unknown {language} version `{version}`; versions with a base image (fixtures/bases.toml): {known}"
+    )]
+    UnknownVersion {
+        language: Language,
+        version: String,
+        known: String,
+    },
     #[error("unknown workload `{name}`; known workloads: {known}")]
     UnknownWorkload { name: String, known: String },
     #[error("unknown profile `{name}`; known profiles: {known}")]
@@ -174,6 +182,38 @@ pub struct Target {
     /// runs, CI matrices and claim plans keep their size and nothing is silently swapped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant_of: Option<String>,
+    /// Set on a version variant (`express@node20`, made by [`Fixtures::version_variants`]),
+    /// never read from targets.toml: which target it is a variant of and on which runtime
+    /// version.
+    #[serde(skip)]
+    pub variant: Option<RuntimeVariant>,
+}
+
+/// A target run on one runtime version of its language: `express@node20` is `express` on
+/// the Node 20 base. Recorded in each variant's results, so a report can set the variants
+/// of one version side by side (`analysis::versions`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RuntimeVariant {
+    /// The target of targets.toml this is a variant of.
+    pub of: String,
+    /// `node` or `python`.
+    pub runtime: String,
+    /// The version as the flag gave it: `20`, `3.11`.
+    pub version: String,
+}
+
+impl RuntimeVariant {
+    /// The name's suffix: `node20`, `py3.11`.
+    pub fn suffix(&self) -> String {
+        variant_suffix(&self.runtime, &self.version)
+    }
+}
+
+fn variant_suffix(runtime: &str, version: &str) -> String {
+    match runtime {
+        "python" => format!("py{version}"),
+        other => format!("{other}{version}"),
+    }
 }
 
 /// `targets` with their worker counts filled in (see [`Target::resolve_workers`]).
@@ -246,6 +286,12 @@ impl Target {
                     .replace("{port}", &port.to_string())
             })
             .collect()
+    }
+
+    /// The name as Docker accepts it in an image or container name: a variant's `@` becomes
+    /// `-` (`express@node20` → `express-node20`).
+    pub fn slug(&self) -> String {
+        self.name.replace('@', "-")
     }
 
     /// The lockfile that pins this app's dependencies.
@@ -352,6 +398,24 @@ pub struct PythonBase {
     pub packages: Vec<String>,
 }
 
+/// A base image for another runtime version than the pinned one (`[[variant]]` in
+/// `fixtures/bases.toml`), for `faceoff run --node 20 --python 3.11`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BaseVariant {
+    pub language: Language,
+    /// The version the flags name: a Node major (`20`), a CPython minor (`3.11`).
+    pub version: String,
+    pub image: String,
+    pub official: String,
+    /// Node: the exact version of the `node_package` npm package.
+    #[serde(default)]
+    pub node_version: Option<String>,
+    /// Python: the Debian suite whose `python3` is this version (`bookworm` for 3.11).
+    #[serde(default)]
+    pub suite: Option<String>,
+}
+
 /// The base images, from `fixtures/bases.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -359,6 +423,9 @@ pub struct Bases {
     pub debian: DebianBase,
     pub node: NodeBase,
     pub python: PythonBase,
+    /// Other runtime versions; the pinned ones above stay the default.
+    #[serde(default)]
+    pub variant: Vec<BaseVariant>,
 }
 
 impl Bases {
@@ -372,6 +439,67 @@ impl Bases {
         .into_iter()
         .map(|(language, version)| (language.to_string(), version))
         .collect()
+    }
+
+    /// The pinned version of `language` as the version flags name it: `24`, `3.13`.
+    pub fn pinned_short(&self, language: Language) -> String {
+        match language {
+            Language::Node => self
+                .node
+                .node_version
+                .split('.')
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+            Language::Python => self.python.version.clone(),
+        }
+    }
+
+    /// Every version `--node` / `--python` accepts for `language`, the pinned one included,
+    /// oldest first.
+    pub fn versions(&self, language: Language) -> Vec<String> {
+        let mut versions: Vec<String> = self
+            .variant
+            .iter()
+            .filter(|v| v.language == language)
+            .map(|v| v.version.clone())
+            .chain(std::iter::once(self.pinned_short(language)))
+            .collect();
+        versions.sort_by_key(|v| version_key(v));
+        versions.dedup();
+        versions
+    }
+
+    /// The `[[variant]]` of `language` at `version`; `None` for the pinned version.
+    pub fn variant(&self, language: Language, version: &str) -> Option<&BaseVariant> {
+        if version == self.pinned_short(language) {
+            return None;
+        }
+        self.variant
+            .iter()
+            .find(|v| v.language == language && v.version == version)
+    }
+
+    /// The variant base a target builds on, if it is a version variant off the pinned one.
+    pub fn variant_of(&self, target: &Target) -> Option<&BaseVariant> {
+        let variant = target.variant.as_ref()?;
+        self.variant(target.language, &variant.version)
+    }
+
+    /// The offline base image `target` builds on: its version's, else its language's.
+    pub fn image_for_target(&self, target: &Target) -> &str {
+        match self.variant_of(target) {
+            Some(variant) => &variant.image,
+            None => self.image_for(target.language),
+        }
+    }
+
+    /// The official image `target` defaults to where a registry answers.
+    pub fn official_for_target(&self, target: &Target) -> &str {
+        match self.variant_of(target) {
+            Some(variant) => &variant.official,
+            None => self.official_for(target.language),
+        }
     }
 
     /// The offline base image an app of this language builds on.
@@ -803,6 +931,54 @@ impl Fixtures {
             })
     }
 
+    /// `targets` as a version matrix: each Node target once per version of `node`, each
+    /// Python target once per version of `python`, named `express@node20`,
+    /// `fastapi@py3.11`; a language with no version given keeps its targets as they are.
+    /// Every version must be one of [`Bases::versions`].
+    pub fn version_variants(
+        &self,
+        targets: Vec<Target>,
+        node: &[String],
+        python: &[String],
+    ) -> Result<Vec<Target>, ConfigError> {
+        for (language, asked) in [(Language::Node, node), (Language::Python, python)] {
+            let known = self.bases.versions(language);
+            if let Some(unknown) = asked.iter().find(|v| !known.contains(v)) {
+                return Err(ConfigError::UnknownVersion {
+                    language,
+                    version: unknown.clone(),
+                    known: known.join(", "),
+                });
+            }
+        }
+        let mut out = Vec::new();
+        for target in targets {
+            let asked = match target.language {
+                Language::Node => node,
+                Language::Python => python,
+            };
+            if asked.is_empty() {
+                out.push(target);
+                continue;
+            }
+            let mut versions: Vec<&String> = asked.iter().collect();
+            versions.sort_by_key(|v| version_key(v));
+            versions.dedup();
+            for version in versions {
+                let variant = RuntimeVariant {
+                    of: target.name.clone(),
+                    runtime: target.language.to_string(),
+                    version: version.clone(),
+                };
+                let mut copy = target.clone();
+                copy.name = format!("{}@{}", target.name, variant.suffix());
+                copy.variant = Some(variant);
+                out.push(copy);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn target_names(&self) -> Vec<&str> {
         self.targets.iter().map(|t| t.name.as_str()).collect()
     }
@@ -811,6 +987,14 @@ impl Fixtures {
     pub fn app_dir(&self, target: &Target) -> PathBuf {
         self.root.join(&target.app_dir)
     }
+}
+
+/// A version as numbers, for ordering: `3.11` before `3.13`, `20` before `100`.
+pub fn version_key(version: &str) -> Vec<u64> {
+    version
+        .split('.')
+        .map(|part| part.parse().unwrap_or(0))
+        .collect()
 }
 
 fn parse_file<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
@@ -1127,6 +1311,7 @@ mod tests {
             workers: None,
             refuses: Default::default(),
             variant_of: None,
+            variant: None,
         }
     }
 
@@ -1239,5 +1424,65 @@ mod tests {
         let message = err.to_string();
         assert!(message.contains("nginx"), "{message}");
         assert!(message.contains("fastify"), "{message}");
+    }
+
+    #[test]
+    fn version_flags_make_one_named_variant_per_version_on_its_own_base() {
+        let fixtures = Fixtures::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let chosen = fixtures
+            .select_targets(&["express".into(), "fastapi".into()])
+            .unwrap();
+        let variants = fixtures
+            .version_variants(
+                chosen,
+                &["24".into(), "20".into(), "20".into()],
+                &["3.11".into(), "3.13".into()],
+            )
+            .unwrap();
+        let names: Vec<&str> = variants.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "express@node20",
+                "express@node24",
+                "fastapi@py3.11",
+                "fastapi@py3.13"
+            ]
+        );
+        let bases = &fixtures.bases;
+        // The pinned versions keep the default bases; the others get their own.
+        assert_eq!(bases.image_for_target(&variants[1]), bases.node.image);
+        assert_eq!(bases.image_for_target(&variants[3]), bases.python.image);
+        assert_eq!(
+            bases.image_for_target(&variants[0]),
+            "faceoff/base-node:20.20.2"
+        );
+        assert_eq!(
+            bases.image_for_target(&variants[2]),
+            "faceoff/base-python:3.11-bookworm"
+        );
+        assert_eq!(variants[0].slug(), "express-node20");
+        assert_eq!(variants[2].variant.as_ref().unwrap().of, "fastapi");
+        // No flag: the targets stay as they are.
+        let plain = fixtures
+            .version_variants(
+                fixtures.select_targets(&["express".into()]).unwrap(),
+                &[],
+                &[],
+            )
+            .unwrap();
+        assert_eq!(plain[0].name, "express");
+        assert!(plain[0].variant.is_none());
+    }
+
+    #[test]
+    fn an_unknown_version_names_the_versions_that_have_a_base() {
+        let fixtures = Fixtures::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let err = fixtures
+            .version_variants(fixtures.targets.clone(), &["18".into()], &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown node version `18`"), "{err}");
+        assert!(err.contains("20, 22, 24"), "{err}");
     }
 }

@@ -154,27 +154,92 @@ pub async fn ensure_bases(
     progress: Progress<'_>,
 ) -> Result<BTreeMap<String, String>, ImageError> {
     let mut ids = BTreeMap::new();
-    if options.base == BaseChoice::Official {
-        return Ok(ids);
-    }
     for &language in languages {
-        let image = fixtures.bases.image_for(language).to_string();
-        if ids.contains_key(&image) {
-            continue;
+        let plan = BasePlan::pinned(fixtures, language);
+        if let Some((image, id)) = ensure_base(docker, fixtures, &plan, options, progress).await? {
+            ids.insert(image, id);
         }
-        let id = match image_id(docker, &image).await? {
-            Some(id) => id,
-            None => {
-                ensure_debian(docker, fixtures, options, progress).await?;
-                match language {
-                    Language::Node => build_node_base(docker, fixtures, progress).await?,
-                    Language::Python => build_python_base(docker, fixtures, progress).await?,
-                }
-            }
-        };
-        ids.insert(image, id);
     }
     Ok(ids)
+}
+
+/// What one offline base is made of: the pinned one of a language, or a version variant's.
+#[derive(Debug, Clone, PartialEq)]
+struct BasePlan {
+    language: Language,
+    image: String,
+    /// The Debian base it is built on, and that base's suite.
+    debian_image: String,
+    suite: String,
+    /// Node: the exact version of the Node package.
+    node_version: String,
+}
+
+impl BasePlan {
+    fn pinned(fixtures: &Fixtures, language: Language) -> Self {
+        let bases = &fixtures.bases;
+        BasePlan {
+            language,
+            image: bases.image_for(language).to_string(),
+            debian_image: bases.debian.image.clone(),
+            suite: bases.debian.suite.clone(),
+            node_version: bases.node.node_version.clone(),
+        }
+    }
+
+    /// The base of `target`: its version variant's, else its language's pinned one. A Python
+    /// variant brings its own Debian suite (bookworm for 3.11); Node variants share the
+    /// pinned Debian base, since the Node binary carries its own runtime.
+    fn for_target(fixtures: &Fixtures, target: &Target) -> Self {
+        let mut plan = Self::pinned(fixtures, target.language);
+        if let Some(variant) = fixtures.bases.variant_of(target) {
+            plan.image = variant.image.clone();
+            if let Some(version) = &variant.node_version {
+                plan.node_version = version.clone();
+            }
+            if let Some(suite) = &variant.suite {
+                plan.debian_image = debian_image_for(&fixtures.bases.debian.image, suite);
+                plan.suite = suite.clone();
+            }
+        }
+        plan
+    }
+}
+
+/// The Debian base's name for another suite: `faceoff/base-debian:trixie` →
+/// `faceoff/base-debian:bookworm`.
+fn debian_image_for(pinned: &str, suite: &str) -> String {
+    format!("{}:{suite}", split_tag(pinned).0)
+}
+
+/// Makes sure one base exists, building it (and its Debian base) when missing; returns its
+/// tag and id, or `None` with official bases.
+async fn ensure_base(
+    docker: &Docker,
+    fixtures: &Fixtures,
+    plan: &BasePlan,
+    options: &BuildOptions,
+    progress: Progress<'_>,
+) -> Result<Option<(String, String)>, ImageError> {
+    if options.base == BaseChoice::Official {
+        return Ok(None);
+    }
+    let id = match image_id(docker, &plan.image).await? {
+        Some(id) => id,
+        None => {
+            let debian = crate::config::DebianBase {
+                image: plan.debian_image.clone(),
+                suite: plan.suite.clone(),
+                variant: fixtures.bases.debian.variant.clone(),
+            };
+            ensure_debian_base(docker, &debian, options, progress).await?;
+            match plan.language {
+                Language::Node => build_node_base(docker, fixtures, plan, progress).await?,
+                Language::Python => build_python_base(docker, fixtures, plan, progress).await?,
+            }
+        }
+    };
+    Ok(Some((plan.image.clone(), id)))
 }
 
 /// The id of a local image, or `None` when the engine does not have it.
@@ -209,7 +274,15 @@ pub(crate) async fn ensure_debian(
     options: &BuildOptions,
     progress: Progress<'_>,
 ) -> Result<(), ImageError> {
-    let debian = &fixtures.bases.debian;
+    ensure_debian_base(docker, &fixtures.bases.debian, options, progress).await
+}
+
+async fn ensure_debian_base(
+    docker: &Docker,
+    debian: &crate::config::DebianBase,
+    options: &BuildOptions,
+    progress: Progress<'_>,
+) -> Result<(), ImageError> {
     if image_id(docker, &debian.image).await?.is_some() {
         return Ok(());
     }
@@ -263,12 +336,13 @@ pub(crate) async fn ensure_debian(
 async fn build_node_base(
     docker: &Docker,
     fixtures: &Fixtures,
+    plan: &BasePlan,
     progress: Progress<'_>,
 ) -> Result<String, ImageError> {
     let node = &fixtures.bases.node;
     require_tool("npm", "install Node.js and npm, or use --base official")?;
     let context = tempfile::tempdir().map_err(io_err("creating a temporary directory"))?;
-    let node_spec = format!("{}@{}", node.node_package, node.node_version);
+    let node_spec = format!("{}@{}", node.node_package, plan.node_version);
     let npm_spec = format!("npm@{}", node.npm_version);
     progress(&format!(
         "npm pack {node_spec} {npm_spec} (the official Node binary and npm)"
@@ -287,22 +361,23 @@ async fn build_node_base(
         None,
     )
     .await?;
-    let node_tgz = format!("{}-{}.tgz", node.node_package, node.node_version);
+    let node_tgz = format!("{}-{}.tgz", node.node_package, plan.node_version);
     let npm_tgz = format!("npm-{}.tgz", node.npm_version);
     write_file(&context.path().join("Dockerfile"), NODE_BASE_DOCKERFILE)?;
     let args = HashMap::from([
-        ("DEBIAN_IMAGE", fixtures.bases.debian.image.as_str()),
+        ("DEBIAN_IMAGE", plan.debian_image.as_str()),
         ("NODE_TGZ", node_tgz.as_str()),
         ("NPM_TGZ", npm_tgz.as_str()),
     ]);
     let tar = tar_dir(context.path(), None)?;
-    progress(&format!("building {}", node.image));
-    build(docker, &node.image, tar, &args, &HashMap::new(), progress).await
+    progress(&format!("building {}", plan.image));
+    build(docker, &plan.image, tar, &args, &HashMap::new(), progress).await
 }
 
 async fn build_python_base(
     docker: &Docker,
     fixtures: &Fixtures,
+    plan: &BasePlan,
     progress: Progress<'_>,
 ) -> Result<String, ImageError> {
     let python = &fixtures.bases.python;
@@ -310,16 +385,17 @@ async fn build_python_base(
     write_file(&context.path().join("Dockerfile"), PYTHON_BASE_DOCKERFILE)?;
     let packages = python.packages.join(" ");
     let args = HashMap::from([
-        ("DEBIAN_IMAGE", fixtures.bases.debian.image.as_str()),
+        ("DEBIAN_IMAGE", plan.debian_image.as_str()),
         ("PACKAGES", packages.as_str()),
     ]);
     let tar = tar_dir(context.path(), None)?;
     progress(&format!(
-        "building {} (apt-get install {})",
-        python.image,
-        python.packages.join(" ")
+        "building {} (apt-get install {} on {})",
+        plan.image,
+        python.packages.join(" "),
+        plan.suite
     ));
-    build(docker, &python.image, tar, &args, &HashMap::new(), progress).await
+    build(docker, &plan.image, tar, &args, &HashMap::new(), progress).await
 }
 
 /// Builds (or reuses) the base of the app's language, then the app's image: what a target
@@ -331,7 +407,8 @@ pub async fn build_app_and_base(
     build: &BuildOptions,
     progress: Progress<'_>,
 ) -> Result<AppImage, ImageError> {
-    ensure_bases(docker, fixtures, &[target.language], build, progress).await?;
+    let plan = BasePlan::for_target(fixtures, target);
+    ensure_base(docker, fixtures, &plan, build, progress).await?;
     build_app(docker, fixtures, target, build, progress).await
 }
 
@@ -345,13 +422,13 @@ pub async fn build_app(
 ) -> Result<AppImage, ImageError> {
     let app_dir = fixtures.app_dir(target);
     let base_image = match options.base {
-        BaseChoice::Offline => fixtures.bases.image_for(target.language),
-        BaseChoice::Official => fixtures.bases.official_for(target.language),
+        BaseChoice::Offline => fixtures.bases.image_for_target(target),
+        BaseChoice::Official => fixtures.bases.official_for_target(target),
     }
     .to_string();
     let base_image_id = image_id(docker, &base_image).await?.unwrap_or_default();
     let app_hash = app_hash(&app_dir, &base_image)?;
-    let tag = format!("faceoff/{}:{}", target.name, &app_hash[..12]);
+    let tag = format!("faceoff/{}:{}", target.slug(), &app_hash[..12]);
     let lockfile_sha256 = file_sha256(&app_dir.join(target.lockfile_name()))?;
     let existing = image_id(docker, &tag).await?;
     let (image_id, built) = match existing {
@@ -818,6 +895,29 @@ mod tests {
         let args = HashMap::from([("BASE_IMAGE", "faceoff/base-node:1")]);
         let options = build_options("faceoff/express:abc", &args, &HashMap::new());
         assert_eq!(options.networkmode.as_deref(), Some("host"));
+    }
+
+    #[test]
+    fn a_python_variant_builds_on_its_own_debian_suite_and_a_node_variant_on_the_pinned_one() {
+        let fixtures =
+            Fixtures::load(Path::new(env!("CARGO_MANIFEST_DIR"))).expect("fixtures load");
+        let variants = fixtures
+            .version_variants(
+                fixtures
+                    .select_targets(&["express".into(), "fastapi".into()])
+                    .unwrap(),
+                &["20".into()],
+                &["3.11".into(), "3.13".into()],
+            )
+            .unwrap();
+        let node20 = BasePlan::for_target(&fixtures, &variants[0]);
+        assert_eq!(node20.node_version, "20.20.2");
+        assert_eq!(node20.debian_image, fixtures.bases.debian.image);
+        let py311 = BasePlan::for_target(&fixtures, &variants[1]);
+        assert_eq!(py311.debian_image, "faceoff/base-debian:bookworm");
+        assert_eq!(py311.image, "faceoff/base-python:3.11-bookworm");
+        let py313 = BasePlan::for_target(&fixtures, &variants[2]);
+        assert_eq!(py313, BasePlan::pinned(&fixtures, Language::Python));
     }
 
     #[test]

@@ -343,6 +343,7 @@ pub(crate) mod tests {
             trials: Vec::new(),
             chat_trials: Vec::new(),
             workers: None,
+            variant: None,
         });
         results
     }

@@ -167,6 +167,80 @@ async fn run_measures_a_node_and_a_python_target_and_leaves_no_container() {
     assert_eq!(html.matches("<svg ").count(), 3, "three charts");
 }
 
+/// `--node 20,24` turns express into two variants, each on its own base image (Node 20 is
+/// built offline like the pinned one, the only extra base CI builds), each named, run and
+/// recorded with its version; the reports open with the version line.
+#[tokio::test(flavor = "multi_thread")]
+async fn node_versions_run_express_once_per_version_each_on_its_own_base() {
+    if skip() {
+        return;
+    }
+    build_images_once(&[]);
+    let out = tempfile::tempdir().unwrap();
+    let output = faceoff()
+        .args([
+            "run",
+            "--targets",
+            "express",
+            "--node",
+            "20,24",
+            "--workload",
+            "status",
+            "--trials",
+            "2",
+            "--duration",
+            "1s",
+            "--warmup",
+            "500ms",
+            "--connections",
+            "8",
+            "--no-duet",
+        ])
+        .arg("--out")
+        .arg(out.path())
+        .output()
+        .expect("faceoff runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "run failed:\n{stdout}\n{stderr}");
+    let path = run_dir_in(out.path())
+        .map(|dir| dir.join("results.json"))
+        .expect("results.json written");
+    let results = results::read(&path).expect("results.json parses");
+    let names: Vec<&str> = results.targets.iter().map(|t| t.target.as_str()).collect();
+    assert_eq!(names, ["express@node20", "express@node24"]);
+    let mut bases = Vec::new();
+    for (target, major) in results.targets.iter().zip(["v20.", "v24."]) {
+        assert_eq!(target.status, TargetStatus::Ok, "{target:?}");
+        assert!(target.trials.iter().all(|t| t.requests > 0), "{target:?}");
+        let variant = target.variant.as_ref().expect("variant recorded");
+        assert_eq!(
+            (variant.of.as_str(), variant.runtime.as_str()),
+            ("express", "node")
+        );
+        let version = target.runtime_version.clone().unwrap_or_default();
+        assert!(version.starts_with(major), "{}: {version}", target.target);
+        let image = target.image.as_ref().expect("image recorded");
+        assert!(
+            image.tag.starts_with("faceoff/express-node"),
+            "{}",
+            image.tag
+        );
+        assert!(results.manifest.base_images.contains_key(&image.base_image));
+        bases.push(image.base_image.clone());
+    }
+    assert_ne!(bases[0], bases[1], "each version on its own base");
+    let line = results
+        .version_sensitivity
+        .clone()
+        .expect("a version line in results.json");
+    assert!(line.contains("node20, node24"), "{line}");
+    assert!(stdout.contains(&line), "{stdout}");
+    let md = std::fs::read_to_string(path.parent().unwrap().join("report.md")).unwrap();
+    assert!(md.contains("**Versions:**"), "{md}");
+    assert!(containers_of_run(&results.run_id).await.is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_mid_run_keeps_finished_targets_and_removes_containers() {
     if skip() {

@@ -5,6 +5,8 @@
 //! exporters in [`crate::report`] only format what an [`Analysis`] holds, so every format
 //! shows the same numbers, and `faceoff report` and `faceoff claims` give the same verdicts.
 
+pub mod versions;
+
 use crate::claims::{Claim, Claims, Verdict};
 use crate::results::{RunResults, Startup, TargetResult, TargetStatus, TrialResult};
 use crate::runtime::StartClock;
@@ -246,6 +248,9 @@ pub struct Analysis<'a> {
     pub verdicts: Vec<(&'a Claim, Verdict)>,
     /// Each pair measured in duet rounds.
     pub duets: Vec<DuetFigures>,
+    /// A version-matrix run (`--node 20,24`): whether versions changed a comparison's
+    /// direction or a claim's verdict, in one line. `None` for other runs.
+    pub versions: Option<versions::Sensitivity>,
 }
 
 impl<'a> Analysis<'a> {
@@ -261,7 +266,9 @@ impl<'a> Analysis<'a> {
         let duets = duet_figures(results, bootstrap.confidence);
         let mut warnings = warnings(results);
         warnings.extend(duet_warnings(results, &duets));
+        // A version matrix is judged on one version per runtime (`Claims::pair_figures`).
         let verdicts = claims.verdicts(std::slice::from_ref(results), &bootstrap);
+        let versions = versions::sensitivity(results, claims, &bootstrap);
         Analysis {
             results,
             bootstrap,
@@ -270,6 +277,7 @@ impl<'a> Analysis<'a> {
             warnings,
             verdicts,
             duets,
+            versions,
         }
     }
 

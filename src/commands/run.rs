@@ -39,10 +39,21 @@ pub async fn run_command<R: Runtime>(
     ui: Ui,
 ) -> Result<ExitCode> {
     let workload = fixtures.workload(&args.workload)?.clone();
+    let versioned = !args.node.is_empty() || !args.python.is_empty();
+    if versioned && runtime.kind() == RuntimeKind::Local {
+        bail!(
+            "--node and --python choose the containers' base images; the local runtime runs the host's own node and python3: drop --runtime local, or the version flags"
+        );
+    }
     let profile = fixtures.profile(&args.profile)?.clone();
     // A capacity ramp of an HTTP workload holds idle keep-alive connections (seed 002's
     // "concurrent connections for lightweight I/O-bound requests"): the chat driver's ramp.
     if workload.kind == WorkloadKind::Chat || profile.mode == LoadMode::Capacity {
+        if versioned {
+            bail!(
+                "--node and --python apply to HTTP load of the trial profiles; run the chat workload and capacity ramps without them"
+            );
+        }
         return super::chat_run::run(runtime, fixtures, args, &workload, engine, ui).await;
     }
     if matches!(profile.mode, LoadMode::Capacity | LoadMode::Fanout) {
@@ -88,6 +99,7 @@ pub(super) async fn measure<R: Runtime>(
     ui: Ui,
 ) -> Result<(ExitCode, Option<RunResults>)> {
     let targets = fixtures.select_targets_for(&args.targets, &workload)?;
+    let targets = fixtures.version_variants(targets, &args.node, &args.python)?;
     let load = crate::sweep::LoadPlan::from_profile(profile, &fixtures.workloads)?;
     let limits = Limits {
         cpuset: placement.cpuset.clone(),
@@ -170,6 +182,12 @@ pub(super) async fn measure<R: Runtime>(
             .base_images
             .insert(image.to_string(), String::new());
     }
+    for target in &plan.targets {
+        let image = fixtures.bases.image_for_target(target);
+        manifest
+            .base_images
+            .insert(image.to_string(), String::new());
+    }
     let parameters = Parameters {
         workload: plan.workload.name.clone(),
         profile: plan.profile.clone(),
@@ -233,6 +251,9 @@ pub(super) async fn measure<R: Runtime>(
     } else {
         println!("{}", crate::console::summary_table(&results));
         println!("{}", crate::console::conditions_line(&results));
+        if let Some(line) = &results.version_sensitivity {
+            println!("{line}");
+        }
         for line in crate::console::sweep::summary_lines(&results) {
             println!("{line}");
         }
@@ -266,6 +287,15 @@ pub(super) async fn measure<R: Runtime>(
         }
     }
     Ok((exit_code(&results), Some(results)))
+}
+
+/// The version-sensitivity line of a version-matrix run (see `analysis::versions`), for the
+/// results file's top; `None` for other runs, or when the claims registry does not load
+/// (the reports then say why).
+fn version_line(root: &Path, results: &RunResults) -> Option<String> {
+    let claims = crate::claims::Claims::load(root).ok()?;
+    crate::analysis::versions::sensitivity(results, &claims, &crate::stats::Bootstrap::default())
+        .map(|s| s.line)
 }
 
 /// 0 when every target was measured, 1 otherwise.
@@ -365,6 +395,7 @@ pub async fn execute_session<R: Runtime, T: run::session::Trials>(
         );
         return Ok(None);
     }
+    results.version_sensitivity = version_line(&fixtures.root, results);
     results::write(&results_path, results)?;
     let reports = write_run_reports(&fixtures.root, run_dir, results, ui);
     for failed in results

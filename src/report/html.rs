@@ -93,6 +93,9 @@ pub fn page(analysis: &Analysis<'_>) -> Markup {
                         " · " (text::provenance(analysis))
                     }
                     p class="conditions" { (super::text::conditions_line(results)) }
+                    @if let Some(versions) = &analysis.versions {
+                        p class="versions" { strong { "Versions: " } (versions.line) }
+                    }
                     @if !analysis.warnings.is_empty() {
                         section {
                             h2 { "Warnings" }

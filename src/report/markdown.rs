@@ -74,6 +74,9 @@ pub fn markdown(analysis: &Analysis<'_>) -> String {
         // At the top: every figure below depends on it.
         let _ = writeln!(out, "> **Warning:** this run {}\n", html(&versions));
     }
+    if let Some(versions) = &analysis.versions {
+        let _ = writeln!(out, "> **Versions:** {}\n", html(&versions.line));
+    }
 
     summary(&mut out, analysis);
     startup(&mut out, analysis);

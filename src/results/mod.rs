@@ -272,6 +272,10 @@ pub struct TargetResult {
     /// CPU of the cpuset, or `--workers`; absent for a target that is one process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workers: Option<u32>,
+    /// For a version variant (`faceoff run --node 20,24`): the target it is a variant of and
+    /// the version it ran on. Absent for a plain target and in files from before variants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<crate::config::RuntimeVariant>,
 }
 
 /// The whole results file.
@@ -280,6 +284,11 @@ pub struct RunResults {
     pub schema_version: u32,
     pub run_id: String,
     pub status: RunStatus,
+    /// A version-matrix run (`faceoff run --node 20,24`): whether the runtime versions
+    /// changed a comparison's direction or a claim's verdict, with the figures; the line the
+    /// reports open with. Absent for other runs and in files from before variants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_sensitivity: Option<String>,
     pub started_at: String,
     pub finished_at: Option<String>,
     pub parameters: Parameters,
@@ -403,6 +412,7 @@ impl RunResults {
             schema_version: SCHEMA_VERSION,
             run_id,
             status: RunStatus::Running,
+            version_sensitivity: None,
             started_at,
             finished_at: None,
             parameters,

@@ -349,6 +349,7 @@ pub(crate) fn empty_result(target: &Target, fixtures: &Fixtures) -> TargetResult
         trials: Vec::new(),
         chat_trials: Vec::new(),
         workers: target.workers,
+        variant: target.variant.clone(),
     }
 }
 

@@ -172,7 +172,7 @@ impl Runtime for DockerRuntime {
                 target: target.name.clone(),
                 message: "no image was built".into(),
             })?;
-        let name = format!("faceoff-{}-{}", spec.run_id, target.name);
+        let name = format!("faceoff-{}-{}", spec.run_id, target.slug());
         let labels = HashMap::from([
             (LABEL_RUN.to_string(), spec.run_id.to_string()),
             (LABEL_TARGET.to_string(), target.name.clone()),

@@ -100,6 +100,7 @@ impl Service {
             workers: None,
             refuses: Default::default(),
             variant_of: None,
+            variant: None,
         })
     }
 }
