@@ -124,6 +124,7 @@ pub async fn run_command<R: Runtime>(
     };
     let mut manifest = Manifest::for_fixtures(fixtures);
     manifest.engine = engine;
+    manifest.engines = docker::role_hosts(args.sample_interval).await;
     for language in [Language::Node, Language::Python] {
         let image = fixtures.bases.image_for(language);
         manifest
@@ -166,6 +167,7 @@ pub async fn run_command<R: Runtime>(
         duet: !plan.duet_pairs.is_empty(),
         pinned_versions: fixtures.bases.pinned_versions(),
         duet_pairs: plan.duet_pairs.clone(),
+        layout: crate::runtime::engines::layout(),
     };
     let mut results = RunResults::new(run_id.clone(), run::now_rfc3339(), parameters, manifest);
     results::write(&results_path, &results)?;

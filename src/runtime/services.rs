@@ -78,7 +78,15 @@ pub struct Service {
 impl Service {
     /// The URL for a service listening on `port`.
     pub fn url_for(&self, port: u16) -> String {
-        self.url.replace("{port}", &port.to_string())
+        self.url_at(&runtime::engines::services_host().to_string(), port)
+    }
+
+    /// The URL for a service listening on `host`:`port`: the catalog's URLs name
+    /// 127.0.0.1, the address of a services host on the generator's.
+    pub fn url_at(&self, host: &str, port: u16) -> String {
+        self.url
+            .replace("127.0.0.1", host)
+            .replace("{port}", &port.to_string())
     }
 
     /// An app service seen as a target, so it is built exactly like one.
@@ -422,6 +430,8 @@ pub struct Launcher {
     pub database_limits: Limits,
     /// The limits of `limits = "server"` services: the targets' own.
     pub server_limits: Limits,
+    /// Whether the services' engine runs on this host (cgroup files readable here).
+    local: bool,
 }
 
 impl Launcher {
@@ -438,6 +448,7 @@ impl Launcher {
             build,
             database_limits,
             server_limits,
+            local: docker::role_is_local(runtime::engines::Role::Services),
         }
     }
 
@@ -625,13 +636,16 @@ impl Launcher {
                 ServiceKind::App => docker::RootFs::ReadOnly,
             },
         );
+        // Services listen on the address their host is reached at (127.0.0.1 unless
+        // `--services-address` names another).
+        let address = runtime::engines::services_host().to_string();
         let body = ContainerCreateBody {
             image: Some(prepared.image.clone()),
             cmd: app
                 .as_ref()
-                .map(|target| target.command_for(runtime::HOST, port)),
+                .map(|target| target.command_for(&address, port)),
             env: Some(vec![
-                format!("HOST={}", runtime::HOST),
+                format!("HOST={address}"),
                 format!("PORT={port}"),
                 format!("FACEOFF_RUN={run_id}"),
             ]),
@@ -641,7 +655,8 @@ impl Launcher {
         };
         let name = format!("faceoff-{run_id}-{}-{port}", service.name);
         let language = app.map(|target| target.language);
-        let instance = docker::launch(&self.docker, &name, body, port, language).await?;
+        let instance =
+            docker::launch(&self.docker, &name, body, port, language, self.local).await?;
         let started = RunningService {
             service: service.clone(),
             instance,
@@ -730,7 +745,7 @@ pub async fn launcher_for(
                 .join(", "),
         });
     }
-    let docker = runtime::docker::connect().await?;
+    let docker = runtime::docker::connect_role(runtime::engines::Role::Services).await?;
     Ok(Some(Launcher::new(
         docker,
         fixtures.clone(),
@@ -845,11 +860,15 @@ async fn wait_ready(running: &RunningService, timeout: Duration) -> Result<(), T
                 Ok(()) => return Ok(()),
                 Err(err) => err.to_string(),
             },
-            ServiceKind::App => match runtime::probe_status(running.port).await {
-                Ok(200) => return Ok(()),
-                Ok(code) => format!("GET /status answered {code}"),
-                Err(err) => format!("GET /status: {err}"),
-            },
+            ServiceKind::App => {
+                match runtime::probe_status_at(runtime::engines::services_host(), running.port)
+                    .await
+                {
+                    Ok(200) => return Ok(()),
+                    Ok(code) => format!("GET /status answered {code}"),
+                    Err(err) => format!("GET /status: {err}"),
+                }
+            }
         };
         if Instant::now() >= deadline {
             return Err(TopologyError::NotReady {
