@@ -32,6 +32,9 @@ pub struct Cli {
     #[arg(long, global = true, default_value = "30s", value_parser = parse_positive_duration, value_name = "DURATION")]
     pub engine_timeout: Duration,
 
+    #[command(flatten)]
+    pub engines: EngineArgs,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -784,4 +787,40 @@ mod tests {
         walk(&mut cli, "faceoff".into(), &mut missing);
         assert!(missing.is_empty(), "no example in the help of: {missing:?}");
     }
+}
+
+/// Which Docker engine each role uses and where each role's host is reached (the app, the
+/// database and the load generator on separate hosts; see the README's "Three machines").
+#[derive(Debug, Clone, Default, Args)]
+pub struct EngineArgs {
+    /// The engine the targets run on: unix:///path/docker.sock, tcp://HOST:PORT (TLS with
+    /// --target-engine-certs) or ssh://USER@HOST (refused: forward the socket instead)
+    /// [default: DOCKER_HOST, else the local socket]
+    #[arg(long, global = true, value_name = "ENGINE")]
+    pub target_engine: Option<String>,
+
+    /// The directory holding ca.pem, cert.pem and key.pem for a tcp:// targets engine, as
+    /// DOCKER_CERT_PATH [default: DOCKER_CERT_PATH]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub target_engine_certs: Option<PathBuf>,
+
+    /// The engine the services (PostgreSQL, the realtime service) run on, in the same forms
+    /// [default: the targets' engine]
+    #[arg(long, global = true, value_name = "ENGINE")]
+    pub services_engine: Option<String>,
+
+    /// The directory holding ca.pem, cert.pem and key.pem for a tcp:// services engine
+    /// [default: DOCKER_CERT_PATH]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub services_engine_certs: Option<PathBuf>,
+
+    /// The IP address the targets listen on and the load generator sends to: required with a
+    /// targets engine on another host, never guessed [default: 127.0.0.1]
+    #[arg(long, global = true, value_name = "ADDRESS")]
+    pub target_address: Option<std::net::IpAddr>,
+
+    /// The IP address the services listen on and the targets reach them at: required with a
+    /// services engine on another host, never guessed [default: 127.0.0.1]
+    #[arg(long, global = true, value_name = "ADDRESS")]
+    pub services_address: Option<std::net::IpAddr>,
 }

@@ -35,9 +35,25 @@ pub fn call_timeout() -> Duration {
     Duration::from_millis(CALL_TIMEOUT_MS.load(Ordering::Relaxed))
 }
 
-/// The engine endpoint faceoff talks to: `DOCKER_HOST`, or the local socket.
+/// The endpoint named by `--target-engine`, once set.
+static ENDPOINT: Mutex<Option<String>> = Mutex::new(None);
+
+/// Names the targets' engine for this process's error lines (`--target-engine`).
+pub fn set_endpoint(endpoint: Option<String>) {
+    if let Ok(mut slot) = ENDPOINT.lock() {
+        *slot = endpoint;
+    }
+}
+
+/// The targets' engine endpoint: `--target-engine`, `DOCKER_HOST`, or the local socket.
 pub fn endpoint() -> String {
-    std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
+    ENDPOINT
+        .lock()
+        .ok()
+        .and_then(|e| e.clone())
+        .unwrap_or_else(|| {
+            std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into())
+        })
 }
 
 /// Why an engine call failed.

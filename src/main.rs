@@ -21,7 +21,9 @@ async fn main() -> ExitCode {
         Err(err) => {
             eprintln!("error: {}", commands::error_line(&err));
             // A results file that cannot be judged is "could not tell" in every command.
-            if err.downcast_ref::<faceoff::results::Unusable>().is_some() {
+            if err.downcast_ref::<faceoff::results::Unusable>().is_some()
+                || commands::is_engine_unavailable(&err)
+            {
                 ExitCode::from(EXIT_ERROR)
             } else {
                 error_code

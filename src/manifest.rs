@@ -48,6 +48,12 @@ pub struct Manifest {
     /// files from before it was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixtures_root: Option<crate::config::FixturesRoot>,
+    /// Each role's host when engines or addresses were named (`--target-engine`,
+    /// `--services-engine`, `--target-address`, `--services-address`): its engine's version,
+    /// kernel and CPUs, the address it was reached at and how it was sampled. The load
+    /// generator's host is [`Manifest::host`].
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub engines: BTreeMap<String, crate::runtime::engines::RoleHost>,
 }
 
 impl Manifest {
@@ -64,6 +70,7 @@ impl Manifest {
             base_images: BTreeMap::new(),
             command_line: std::env::args().collect(),
             fixtures_root: None,
+            engines: BTreeMap::new(),
         }
     }
 

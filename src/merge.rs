@@ -26,6 +26,11 @@ const MANIFEST_PER_JOB: &[&str] = &[
     "command_line",
     "engine.endpoint",
     "engine.memory_bytes",
+    // Where each role's engine was reached and its memory, as for the targets' engine.
+    "engines.targets.engine.endpoint",
+    "engines.targets.engine.memory_bytes",
+    "engines.services.engine.endpoint",
+    "engines.services.engine.memory_bytes",
     "fixtures_root",
     "host.memory_bytes",
 ];
@@ -398,6 +403,52 @@ pub(crate) mod tests {
             "{err}"
         );
         assert!(!err.contains('\n'), "one line: {err}");
+    }
+
+    #[test]
+    fn a_different_layout_is_a_different_parameter_but_another_endpoint_is_not() {
+        use crate::runtime::engines::{Layout, Role, RoleHost};
+        let layout = |targets: &str| Layout {
+            targets: targets.into(),
+            services: "targets' engine".into(),
+            target_address: "10.0.0.11".into(),
+            services_address: "127.0.0.1".into(),
+        };
+        let host = |endpoint: &str, cpus: i64| RoleHost {
+            role: Role::Targets,
+            engine: crate::runtime::docker::EngineInfo {
+                endpoint: endpoint.into(),
+                version: "20.10.24".into(),
+                api_version: "1.41".into(),
+                os: "Debian".into(),
+                kernel: "6.1".into(),
+                cgroup_version: "1".into(),
+                cgroup_driver: "cgroupfs".into(),
+                cpus,
+                memory_bytes: 1,
+            },
+            hostname: "app1".into(),
+            address: "10.0.0.11".into(),
+            sampling: "engine stats API".into(),
+        };
+        let laid_out = |targets: &str, endpoint: &str, cpus: i64| {
+            let mut r = job("express", 1);
+            r.parameters.layout = Some(layout(targets));
+            r.manifest
+                .engines
+                .insert("targets".into(), host(endpoint, cpus));
+            r
+        };
+        let a = laid_out("own host", "tcp://10.0.0.11:2376", 8);
+        let same = laid_out("own host", "tcp://10.0.0.21:2376", 8);
+        assert_eq!(differences(&a, &same), vec![], "only the endpoint differs");
+        let found = differences(&a, &laid_out("generator host", "tcp://10.0.0.11:2376", 8));
+        assert_eq!(found[0].field, "parameters.layout.targets");
+        let found = differences(&a, &laid_out("own host", "tcp://10.0.0.11:2376", 16));
+        assert_eq!(found[0].field, "manifest.engines.targets.engine.cpus");
+        let mut single = job("express", 1);
+        single.parameters.layout = None;
+        assert_eq!(differences(&a, &single)[0].field, "parameters.layout");
     }
 
     #[test]

@@ -151,6 +151,7 @@ pub async fn run<R: Runtime>(
     };
     let mut manifest = Manifest::for_fixtures(fixtures);
     manifest.engine = engine;
+    manifest.engines = crate::runtime::docker::role_hosts(args.sample_interval).await;
     let (warmup_s, duration_s) = match &plan.mode {
         ChatMode::Capacity(spec) => (0.0, spec.budget.as_secs_f64()),
         ChatMode::Fanout(spec) => (spec.warmup.as_secs_f64(), spec.duration.as_secs_f64()),
@@ -182,6 +183,7 @@ pub async fn run<R: Runtime>(
         pinned_versions: fixtures.bases.pinned_versions(),
         duet_pairs: Vec::new(),
         duet_rounds: None,
+        layout: crate::runtime::engines::layout(),
         seed: Some(plan.seed),
         schedule: crate::schedule::schedule(
             &plan

@@ -8,6 +8,7 @@ use anyhow::Result;
 use crate::config::Fixtures;
 use crate::images;
 use crate::runtime::docker;
+use crate::runtime::engines::{self, Role};
 use crate::runtime::{self as rt, RuntimeKind};
 
 pub async fn doctor(fixtures: &Fixtures, kind: RuntimeKind) -> Result<ExitCode> {
@@ -53,32 +54,45 @@ pub async fn doctor(fixtures: &Fixtures, kind: RuntimeKind) -> Result<ExitCode> 
     for (ok, what, detail) in crate::instrument::tool_checks() {
         line(ok, what, detail);
     }
-    if kind == RuntimeKind::Docker {
-        match docker::connect().await {
-            Err(err) => line(false, "engine", err.to_string()),
+    let mut roles = vec![Role::Targets];
+    if engines::services_apart() {
+        roles.push(Role::Services);
+    }
+    for role in roles.into_iter().filter(|_| kind == RuntimeKind::Docker) {
+        // The targets' engine keeps the plain names; another role's lines say whose they are.
+        let of = |what: &str| match role {
+            Role::Targets => what.to_string(),
+            Role::Services => format!("services {what}"),
+        };
+        match docker::connect_role(role).await {
+            Err(err) => line(false, &of("engine"), err.to_string()),
             Ok(client) => {
                 match docker::engine_info(&client).await {
                     Ok(info) => {
                         line(
                             true,
-                            "engine",
+                            &of("engine"),
                             format!(
                                 "Docker {} (API {}) at {}",
-                                info.version, info.api_version, info.endpoint
+                                info.version,
+                                info.api_version,
+                                engines::spec(role)
+                                    .map(|spec| spec.endpoint)
+                                    .unwrap_or(info.endpoint)
                             ),
                         );
                         line(
                             true,
-                            "cgroup",
+                            &of("cgroup"),
                             format!("v{} ({} driver)", info.cgroup_version, info.cgroup_driver),
                         );
                         line(
                             info.cpus >= 2,
-                            "engine CPUs",
+                            &of("engine CPUs"),
                             format!("{} (memory {} MiB)", info.cpus, info.memory_bytes / 1048576),
                         );
                     }
-                    Err(err) => line(false, "engine", err.to_string()),
+                    Err(err) => line(false, &of("engine"), err.to_string()),
                 }
                 for image in [
                     &fixtures.bases.debian.image,
@@ -88,23 +102,34 @@ pub async fn doctor(fixtures: &Fixtures, kind: RuntimeKind) -> Result<ExitCode> 
                     match images::image_id(&client, image).await {
                         Ok(Some(id)) => line(
                             true,
-                            "base image",
+                            &of("base image"),
                             format!("{image} ({})", &id.trim_start_matches("sha256:")[..12]),
                         ),
                         Ok(None) => line(
                             false,
-                            "base image",
-                            format!("{image} missing: `faceoff images build` makes it offline"),
+                            &of("base image"),
+                            match role {
+                                Role::Targets => format!(
+                                    "{image} missing: `faceoff images build` makes it offline"
+                                ),
+                                Role::Services => format!(
+                                    "{image} missing: `faceoff --target-engine {} images build` makes it offline there (a run builds it too)",
+                                    engines::spec(role).map(|s| s.endpoint).unwrap_or_default()
+                                ),
+                            },
                         ),
-                        Err(err) => line(false, "base image", format!("{image}: {err}")),
+                        Err(err) => line(false, &of("base image"), format!("{image}: {err}")),
                     }
                 }
                 let leftovers = super::clean::leftover_lines(&client).await;
                 if leftovers.is_empty() {
-                    line(true, "leftovers", "no containers of dead runs".into());
+                    line(true, &of("leftovers"), "no containers of dead runs".into());
                 }
                 for leftover in leftovers {
-                    line(false, "leftovers", leftover);
+                    line(false, &of("leftovers"), leftover);
+                }
+                if role != Role::Targets {
+                    continue;
                 }
                 match images::find_on_path("debootstrap") {
                     Some(_) => line(true, "debootstrap", "present".into()),

@@ -96,6 +96,7 @@ pub(crate) use with_runtime;
 
 pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
     crate::engine::set_call_timeout(cli.engine_timeout);
+    configure_engines(&cli.engines)?;
     // Commands on results files alone work anywhere, without a checkout.
     match &cli.command {
         Command::Merge(args) => return merge::merge_command(args),
@@ -153,6 +154,56 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Audit(args) => audit::audit_command(&fixtures, &args, ui).await,
         Command::Merge(_) | Command::Compare(_) => unreachable!("dispatched above"),
     }
+}
+
+/// Parses the engine flags and sets them for this process. A flag naming an engine that
+/// cannot even be tried (an unknown scheme, ssh://, missing certificates) is refused here,
+/// before anything is built or started.
+pub fn configure_engines(args: &crate::cli::EngineArgs) -> Result<()> {
+    use crate::runtime::engines::{self, Engines, Role};
+    let env = |name: &str| std::env::var(name).ok();
+    let targets = match &args.target_engine {
+        Some(given) => engines::parse(
+            Role::Targets,
+            Some(given),
+            args.target_engine_certs.as_deref(),
+            &env,
+        )?,
+        None => None,
+    };
+    let services = engines::parse(
+        Role::Services,
+        args.services_engine.as_deref(),
+        args.services_engine_certs.as_deref(),
+        &env,
+    )?;
+    engines::configure(Engines {
+        targets,
+        services,
+        target_address: args.target_address,
+        services_address: args.services_address,
+    });
+    Ok(())
+}
+
+/// Whether `err` says an engine could not be reached or used: `main` exits 2 for it, as
+/// for any "could not even start" error CI should tell from a failed measurement.
+pub fn is_engine_unavailable(err: &anyhow::Error) -> bool {
+    use crate::runtime::RuntimeError;
+    use crate::runtime::services::TopologyError;
+    let unavailable = |err: &RuntimeError| {
+        matches!(
+            err,
+            RuntimeError::NoEngine { .. } | RuntimeError::EngineSetup(_)
+        )
+    };
+    err.downcast_ref::<crate::runtime::engines::EngineSetupError>()
+        .is_some()
+        || err.downcast_ref::<RuntimeError>().is_some_and(unavailable)
+        || matches!(
+            err.downcast_ref::<TopologyError>(),
+            Some(TopologyError::Runtime(inner)) if unavailable(inner)
+        )
 }
 
 /// A results file given as itself or as its run directory.

@@ -176,6 +176,7 @@ pub(super) async fn measure<R: Runtime>(
     };
     let mut manifest = Manifest::for_fixtures(fixtures);
     manifest.engine = engine;
+    manifest.engines = docker::role_hosts(args.sample_interval).await;
     for language in [Language::Node, Language::Python] {
         let image = fixtures.bases.image_for(language);
         manifest
@@ -225,6 +226,7 @@ pub(super) async fn measure<R: Runtime>(
         pinned_versions: fixtures.bases.pinned_versions(),
         duet_pairs: plan.duet_pairs.clone(),
         duet_rounds: (!plan.duet_pairs.is_empty()).then_some(plan.duet_rounds),
+        layout: crate::runtime::engines::layout(),
     };
     let mut results = RunResults::new(run_id.clone(), run::now_rfc3339(), parameters, manifest);
     results::write(&results_path, &results)?;

@@ -119,7 +119,7 @@ pub async fn up<R: Runtime>(
     println!(
         "{} listening on http://{}:{port} ({} {}, cpuset {}{}); Ctrl-C to stop",
         target.name,
-        rt::HOST,
+        rt::engines::target_host(),
         runtime.kind().label(),
         instance.id(),
         limits.cpuset,

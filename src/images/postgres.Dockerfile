@@ -31,6 +31,10 @@ RUN printf 'faceoff\n' > /tmp/pw \
  && psql -q -v ON_ERROR_STOP=1 -U faceoff -d faceoff -f /opt/faceoff/world.sql \
  && psql -q -v ON_ERROR_STOP=1 -U faceoff -d faceoff -c "VACUUM ANALYZE world" \
  && pg_ctl -w stop >/dev/null
+# On a database host of its own (--services-address), the targets log in from another
+# machine: password logins from the networks this host is directly on, never beyond.
+RUN printf 'host all all samenet scram-sha-256\n' >> "$PGDATA/pg_hba.conf"
 ENV PORT=5432
-# Host networking: listen on 127.0.0.1 and the port faceoff picked only.
-CMD ["sh", "-c", "exec postgres -c listen_addresses=127.0.0.1 -p \"$PORT\" -c shared_preload_libraries=pg_stat_statements -c max_connections=200 -c unix_socket_directories=/var/run/postgresql"]
+# Host networking: listen on the address faceoff names (HOST: 127.0.0.1 unless
+# --services-address says otherwise) and the port it picked only.
+CMD ["sh", "-c", "exec postgres -c listen_addresses=\"${HOST:-127.0.0.1}\" -p \"$PORT\" -c shared_preload_libraries=pg_stat_statements -c max_connections=200 -c unix_socket_directories=/var/run/postgresql"]

@@ -99,6 +99,11 @@ pub struct Parameters {
     /// The chat workload's settings (capacity steps or fan-out rooms); absent for HTTP runs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat: Option<ChatParameters>,
+    /// Which roles shared a host when engines or addresses were named: runs laid out
+    /// differently are different measurements (`merge` and `compare` say so). Absent when
+    /// everything ran on the one engine beside faceoff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<crate::runtime::engines::Layout>,
 }
 
 fn kept_alive() -> bool {
@@ -178,6 +183,10 @@ pub struct TrialResult {
     /// beside the first side. Absent in other trials and in older files.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mixed: Option<crate::sweep::MixedResult>,
+    /// The generator-to-target round trip and idle `GET /status` median, measured before
+    /// the first trial of each target was timed. Absent in later trials and older files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<crate::runtime::network::NetworkCheck>,
 }
 
 impl TrialResult {

@@ -724,7 +724,11 @@ async fn send_setup(port: u16, workload: &Workload) -> Result<(), TrialError> {
 
 /// The load every trial of the plan drives against the target on `port`.
 fn load_spec(plan: &RunPlan, port: u16) -> Result<LoadSpec, TrialError> {
-    let url = format!("http://{}:{port}{}", runtime::HOST, plan.workload.path);
+    let url = format!(
+        "http://{}:{port}{}",
+        runtime::engines::target_host(),
+        plan.workload.path
+    );
     Ok(LoadSpec {
         url: url
             .parse()
@@ -854,6 +858,21 @@ async fn measure<I: Instance>(
         return Ok((cold_start_trial(trial, startup), version));
     }
     send_setup(instance.port(), &plan.workload).await?;
+    // Before the first trial is timed: the network between the generator and the target.
+    let network = if trial == 1 {
+        let host = runtime::engines::target_host();
+        match runtime::network::check(host, instance.port()).await {
+            Ok(check) => Some(check),
+            Err(err) => {
+                ui.warn(&format!(
+                    "{name}: could not measure the round trip to {host}: {err}"
+                ));
+                None
+            }
+        }
+    } else {
+        None
+    };
     let spec = load_spec(plan, instance.port())?;
     let live = Arc::new(LiveCounters::default());
     // Dropped with this future (Ctrl-C): the generator's thread stops too, not at the window's end.
@@ -921,7 +940,17 @@ async fn measure<I: Instance>(
             ui.warn(&format!("{name}: {}", crate::sweep::rate_shortfall(open)));
         }
     }
+    if let Some(warning) = network.as_ref().and_then(|check| {
+        runtime::network::bottleneck_warning(
+            check,
+            report.response_bytes,
+            report.elapsed.as_secs_f64(),
+        )
+    }) {
+        ui.warn(&format!("{name}: {warning}"));
+    }
     let mut result = trial_result(trial, report, resources);
+    result.network = network;
     result.generator_cpu_percent = generator_cpu_percent;
     result.started_at = Some(started_at);
     result.finished_at = Some(finished_at);
@@ -972,6 +1001,7 @@ fn cold_start_trial(trial: u32, startup: Option<results::Startup>) -> TrialResul
         unresponsive: None,
         startup,
         mixed: None,
+        network: None,
     }
 }
 
@@ -1005,6 +1035,7 @@ fn trial_result(
         startup: None,
         mixed: None,
         unresponsive: unresponsive(report, UNRESPONSIVE_TIMEOUT_SHARE),
+        network: None,
     }
 }
 

@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
+use super::engines::{self, Role, Transport};
 use super::owner::{Liveness, Owner, ThisHost};
 use super::{
     Exited, Instance, LaunchSpec, Launched, Prepared, ResourceReading, Runtime, RuntimeError,
@@ -47,22 +48,52 @@ pub struct EngineInfo {
     pub memory_bytes: i64,
 }
 
-/// Connects to the engine named by DOCKER_HOST (or the local socket) and negotiates the API
-/// version, so engines from 20.10 (API 1.41) onwards work. An engine that accepts the
-/// connection but does not answer is a timeout naming the request, not "no engine".
+/// Connects to the targets' engine (`--target-engine`, else DOCKER_HOST, else the local
+/// socket); see [`connect_role`].
 pub async fn connect() -> Result<Docker, RuntimeError> {
-    let endpoint = endpoint();
+    connect_role(Role::Targets).await
+}
+
+/// Connects to `role`'s engine and negotiates the API version, so engines from 20.10 (API
+/// 1.41) onwards work. An engine that accepts the connection but does not answer is a
+/// timeout naming the request, not "no engine"; one that cannot be reached, or refuses
+/// faceoff's certificates, is one line naming the role, the engine and the fix.
+pub async fn connect_role(role: Role) -> Result<Docker, RuntimeError> {
+    let spec = engines::spec(role)?;
     let no_engine = |err: EngineError| match err {
         EngineError::Api(err) => RuntimeError::NoEngine {
-            endpoint: endpoint.clone(),
+            role,
+            endpoint: spec.endpoint.clone(),
             message: short_engine_error(&err),
+            fix: spec.fix(),
         },
         timeout => RuntimeError::Engine(timeout),
     };
-    let docker = Docker::connect_with_defaults()
-        .map_err(|e| no_engine(EngineError::Api(e)))?
-        // bollard's own limit on response headers, under ours on the whole call.
-        .with_timeout(engine::call_timeout() + std::time::Duration::from_secs(1));
+    // bollard's own limit on response headers, under ours on the whole call.
+    let header_limit = engine::call_timeout().as_secs() + 1;
+    let docker = match &spec.transport {
+        Transport::Unix(path) => Docker::connect_with_socket(
+            &path.display().to_string(),
+            header_limit,
+            bollard::API_DEFAULT_VERSION,
+        ),
+        Transport::Tcp {
+            address,
+            certs: Some(dir),
+        } => Docker::connect_with_ssl(
+            address,
+            &dir.join("key.pem"),
+            &dir.join("cert.pem"),
+            &dir.join("ca.pem"),
+            header_limit,
+            bollard::API_DEFAULT_VERSION,
+        ),
+        Transport::Tcp {
+            address,
+            certs: None,
+        } => Docker::connect_with_http(address, header_limit, bollard::API_DEFAULT_VERSION),
+    }
+    .map_err(|e| no_engine(EngineError::Api(e)))?;
     let docker = engine::call(
         "`GET /version` (API negotiation)",
         docker.negotiate_version(),
@@ -72,11 +103,22 @@ pub async fn connect() -> Result<Docker, RuntimeError> {
     engine::call("`ping`", docker.ping())
         .await
         .map_err(no_engine)?;
+    if engines::configured() {
+        let info = engine::call("`info`", docker.info())
+            .await
+            .map_err(no_engine)?;
+        engines::check_address(&spec, info.name.as_deref().unwrap_or(""))?;
+    }
     Ok(docker)
 }
 
 fn endpoint() -> String {
     engine::endpoint()
+}
+
+/// Whether `role`'s containers run on this host (their cgroup files readable here).
+pub fn role_is_local(role: Role) -> bool {
+    engines::spec(role).is_ok_and(|spec| spec.local())
 }
 
 fn short_engine_error(err: &bollard::errors::Error) -> String {
@@ -112,6 +154,71 @@ pub async fn engine_info(docker: &Docker) -> Result<EngineInfo, RuntimeError> {
     })
 }
 
+/// Each role's host, for the manifest, when engines or addresses were named (empty
+/// otherwise: the manifest's `engine` and `host` say it all). A role whose engine does not
+/// answer is left out; the run itself reports that engine.
+pub async fn role_hosts(
+    sample_interval: std::time::Duration,
+) -> std::collections::BTreeMap<String, engines::RoleHost> {
+    let mut hosts = std::collections::BTreeMap::new();
+    if !engines::configured() {
+        return hosts;
+    }
+    for role in [Role::Targets, Role::Services] {
+        let Ok(spec) = engines::spec(role) else {
+            continue;
+        };
+        let Ok(docker) = connect_role(role).await else {
+            continue;
+        };
+        let Ok(mut info) = engine_info(&docker).await else {
+            continue;
+        };
+        info.endpoint = spec.endpoint.clone();
+        let hostname = engine::call("`info`", docker.info())
+            .await
+            .ok()
+            .and_then(|i| i.name)
+            .unwrap_or_default();
+        let address = match role {
+            Role::Targets => engines::target_host(),
+            Role::Services => engines::services_host(),
+        };
+        hosts.insert(
+            role.label().to_string(),
+            engines::RoleHost {
+                role,
+                engine: info,
+                hostname,
+                address: address.to_string(),
+                sampling: sampling_method(spec.local(), sample_interval),
+            },
+        );
+    }
+    hosts
+}
+
+/// How a role's containers are sampled, with the interval and its accuracy, for the
+/// manifest. The figures agree within [`SAMPLING_TOLERANCE`] on a local engine (the test
+/// `stats_api_and_cgroup_files_agree_on_a_local_engine` holds them to it).
+pub fn sampling_method(local: bool, interval: std::time::Duration) -> String {
+    let ms = interval.as_millis();
+    if local {
+        format!(
+            "cgroup files every {ms} ms (exact counters, read in microseconds on faceoff's clock)"
+        )
+    } else {
+        format!(
+            "engine stats API every {ms} ms at most (one round trip per reading, timed by the engine's own read time; CPU and memory within {:.0}% of the cgroup files)",
+            SAMPLING_TOLERANCE * 100.0
+        )
+    }
+}
+
+/// How far the stats API's CPU time and memory may be from the cgroup files' for the same
+/// container, as a share: the engine reads the same counters, but at its own moment.
+pub const SAMPLING_TOLERANCE: f64 = 0.05;
+
 /// Runs targets as containers on a Docker engine.
 pub struct DockerRuntime {
     docker: Docker,
@@ -119,6 +226,8 @@ pub struct DockerRuntime {
     build: BuildOptions,
     /// The engine refused to raise containers' open-file limit; start them without.
     nofile_refused: AtomicBool,
+    /// Whether the engine runs on this host (cgroup files readable here).
+    local: bool,
 }
 
 impl DockerRuntime {
@@ -128,6 +237,7 @@ impl DockerRuntime {
             fixtures,
             build,
             nofile_refused: AtomicBool::new(false),
+            local: role_is_local(Role::Targets),
         }
     }
 
@@ -177,8 +287,9 @@ impl Runtime for DockerRuntime {
             (LABEL_RUN.to_string(), spec.run_id.to_string()),
             (LABEL_TARGET.to_string(), target.name.clone()),
         ]);
+        let host = engines::target_host().to_string();
         let mut env = vec![
-            format!("HOST={}", super::HOST),
+            format!("HOST={host}"),
             format!("PORT={}", spec.port),
             format!("FACEOFF_RUN={}", spec.run_id),
         ];
@@ -189,7 +300,7 @@ impl Runtime for DockerRuntime {
         );
         let body = ContainerCreateBody {
             image: Some(image.tag.clone()),
-            cmd: Some(target.command_for(super::HOST, spec.port)),
+            cmd: Some(target.command_for(&host, spec.port)),
             env: Some(env),
             labels: Some(labels),
             host_config: Some(HostConfig {
@@ -214,7 +325,17 @@ impl Runtime for DockerRuntime {
             host.ulimits = None;
         }
         let language = Some(target.language);
-        match launch(&self.docker, &name, body.clone(), spec.port, language).await {
+        let local = self.local;
+        match launch(
+            &self.docker,
+            &name,
+            body.clone(),
+            spec.port,
+            language,
+            local,
+        )
+        .await
+        {
             // An engine started with a lower open-file limit cannot give its containers more
             // (runc: "error setting rlimit"): then every target gets the engine's own limit,
             // still the same for all, and capacity results report it.
@@ -229,7 +350,7 @@ impl Runtime for DockerRuntime {
                 if let Some(host) = body.host_config.as_mut() {
                     host.ulimits = None;
                 }
-                launch(&self.docker, &name, body, spec.port, language).await
+                launch(&self.docker, &name, body, spec.port, language, local).await
             }
             other => other,
         }
@@ -417,6 +538,7 @@ pub async fn launch(
     mut body: ContainerCreateBody,
     port: u16,
     language: Option<Language>,
+    local: bool,
 ) -> Result<DockerInstance, RuntimeError> {
     body.labels
         .get_or_insert_default()
@@ -433,6 +555,7 @@ pub async fn launch(
         port,
         language,
         launched: None,
+        local,
     };
     let call = format!("`start container {name}`");
     let at = Instant::now();
@@ -481,25 +604,13 @@ mod cgroup {
         })
     }
 
-    /// Whether the engine runs on this host, so its containers' processes and cgroups are
-    /// this host's.
-    pub fn engine_is_local() -> bool {
-        !std::env::var("DOCKER_HOST").is_ok_and(|h| !h.starts_with("unix://"))
-    }
-
     /// Whether local process `pid` is in container `id`'s cgroup.
     pub fn holds_process(id: &str, pid: u32) -> Option<bool> {
-        if !engine_is_local() {
-            return None;
-        }
         let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
         Some(cgroups.contains(id))
     }
 
     pub fn read(id: &str) -> Option<ResourceReading> {
-        if !engine_is_local() {
-            return None;
-        }
         let root = Path::new("/sys/fs/cgroup");
         let scope = format!("docker-{id}.scope");
         let at = Instant::now();
@@ -574,9 +685,70 @@ pub struct DockerInstance {
     language: Option<Language>,
     /// When the engine was asked to start it.
     launched: Option<Launched>,
+    /// Whether its engine runs on this host: its cgroup files are then read directly.
+    local: bool,
 }
 
 impl DockerInstance {
+    /// One reading from the engine's stats API, the way `docker stats` reads it: what a
+    /// remote engine gives. Each call is a round trip to the engine (and on engine 20.10 it
+    /// waits for the engine's own sampling), so it is coarser than [`Self::read_cgroup`].
+    pub async fn read_stats(&self) -> Result<ResourceReading, RuntimeError> {
+        let options = StatsOptionsBuilder::default()
+            .stream(false)
+            .one_shot(true)
+            .build();
+        let mut stream = self.docker.stats(&self.id, Some(options));
+        let call = format!("`stats {}`", self.id());
+        let next = async { stream.next().await.transpose() };
+        let stats = match engine::call(&call, next).await? {
+            Some(stats) => stats,
+            None => {
+                return Err(RuntimeError::Prepare {
+                    target: self.id(),
+                    message: "the engine returned no stats".into(),
+                });
+            }
+        };
+        // The engine's own read time, not ours: the call itself takes a while.
+        // `read` is a String or a date type depending on bollard's features: go through JSON.
+        let read = serde_json::to_value(stats.read).ok();
+        let at = engine_read_instant(read.as_ref().and_then(|v| v.as_str()))
+            .unwrap_or_else(Instant::now);
+        let cpu_total_ns = stats
+            .cpu_stats
+            .and_then(|cpu| cpu.cpu_usage)
+            .and_then(|usage| usage.total_usage)
+            .unwrap_or(0);
+        let memory = stats.memory_stats.unwrap_or_default();
+        // As `docker stats` does: usage less the inactive file cache (cgroup v1 and v2 names).
+        let inactive = memory
+            .stats
+            .as_ref()
+            .and_then(|s| {
+                s.get("total_inactive_file")
+                    .or_else(|| s.get("inactive_file"))
+            })
+            .copied()
+            .unwrap_or(0);
+        let memory_bytes = memory.usage.unwrap_or(0).saturating_sub(inactive);
+        Ok(ResourceReading {
+            at,
+            cpu_total_ns,
+            memory_bytes,
+        })
+    }
+
+    /// One reading from the container's cgroup files, when its engine runs on this host.
+    pub fn read_cgroup(&self) -> Option<ResourceReading> {
+        cgroup::read(&self.id)
+    }
+
+    /// The container's full id.
+    pub fn full_id(&self) -> &str {
+        &self.id
+    }
+
     async fn remove(&self) -> Result<(), RuntimeError> {
         remove_container(&self.docker, &self.id).await
     }
@@ -647,6 +819,9 @@ impl Instance for DockerInstance {
     }
 
     async fn owns_process(&self, pid: u32) -> Option<bool> {
+        if !self.local {
+            return None;
+        }
         cgroup::holds_process(&self.id, pid)
     }
 
@@ -675,52 +850,12 @@ impl Instance for DockerInstance {
     async fn read_resources(&self) -> Result<ResourceReading, RuntimeError> {
         // A local engine's cgroup files answer in microseconds; the stats API takes about a
         // second per call on engine 20.10, too slow for a 250 ms sampling interval.
-        if let Some(reading) = cgroup::read(&self.id) {
+        if self.local
+            && let Some(reading) = cgroup::read(&self.id)
+        {
             return Ok(reading);
         }
-        let options = StatsOptionsBuilder::default()
-            .stream(false)
-            .one_shot(true)
-            .build();
-        let mut stream = self.docker.stats(&self.id, Some(options));
-        let call = format!("`stats {}`", self.id());
-        let next = async { stream.next().await.transpose() };
-        let stats = match engine::call(&call, next).await? {
-            Some(stats) => stats,
-            None => {
-                return Err(RuntimeError::Prepare {
-                    target: self.id(),
-                    message: "the engine returned no stats".into(),
-                });
-            }
-        };
-        // The engine's own read time, not ours: the call itself takes a while.
-        // `read` is a String or a date type depending on bollard's features: go through JSON.
-        let read = serde_json::to_value(stats.read).ok();
-        let at = engine_read_instant(read.as_ref().and_then(|v| v.as_str()))
-            .unwrap_or_else(Instant::now);
-        let cpu_total_ns = stats
-            .cpu_stats
-            .and_then(|cpu| cpu.cpu_usage)
-            .and_then(|usage| usage.total_usage)
-            .unwrap_or(0);
-        let memory = stats.memory_stats.unwrap_or_default();
-        // As `docker stats` does: usage less the inactive file cache (cgroup v1 and v2 names).
-        let inactive = memory
-            .stats
-            .as_ref()
-            .and_then(|s| {
-                s.get("total_inactive_file")
-                    .or_else(|| s.get("inactive_file"))
-            })
-            .copied()
-            .unwrap_or(0);
-        let memory_bytes = memory.usage.unwrap_or(0).saturating_sub(inactive);
-        Ok(ResourceReading {
-            at,
-            cpu_total_ns,
-            memory_bytes,
-        })
+        self.read_stats().await
     }
 
     async fn runtime_version(&self) -> Option<String> {

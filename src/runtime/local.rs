@@ -113,7 +113,8 @@ impl Runtime for LocalRuntime {
                 message: "the app was not installed".into(),
             })?;
         let cpus = parse_cpuset(&spec.limits.cpuset)?;
-        let argv = target.command_for(super::HOST, spec.port);
+        let host = super::engines::target_host().to_string();
+        let argv = target.command_for(&host, spec.port);
         let logs_dir = self.cache.join("local").join("logs");
         fs::create_dir_all(&logs_dir)
             .map_err(io_err(format!("creating {}", logs_dir.display())))?;
@@ -137,7 +138,7 @@ impl Runtime for LocalRuntime {
             .args(&argv[1..])
             .current_dir(dir.join("app"))
             .env("PATH", path)
-            .env("HOST", super::HOST)
+            .env("HOST", &host)
             .env("PORT", spec.port.to_string())
             .env("FACEOFF_RUN", spec.run_id)
             .env("NODE_ENV", "production")

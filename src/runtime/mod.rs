@@ -4,7 +4,9 @@
 //! trait, so every target is started, checked and measured the same way on either.
 
 pub mod docker;
+pub mod engines;
 pub mod local;
+pub mod network;
 pub mod owner;
 pub mod peers;
 mod proc;
@@ -22,7 +24,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::config::Target;
 use crate::images::{AppImage, ImageError};
 
-/// The only address apps listen on and traffic goes to.
+/// The address apps listen on and traffic goes to unless the user names another
+/// (`--target-address`, `--services-address`: see [`engines`]).
 pub const HOST: &str = "127.0.0.1";
 /// When a target that exited before it answered stopped, for [`RuntimeError::Crashed`].
 pub const BEFORE_READY: &str = "before it became ready";
@@ -71,10 +74,15 @@ pub struct Limits {
 /// Why a target could not be prepared, started or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
-    #[error(
-        "no Docker engine answers at {endpoint} ({message}): start it (as root: `dockerd >/var/log/dockerd.log 2>&1 &`) or run on the host with --runtime local"
-    )]
-    NoEngine { endpoint: String, message: String },
+    #[error("no Docker engine answers at {endpoint} for the {role} ({message}): {fix}")]
+    NoEngine {
+        role: engines::Role,
+        endpoint: String,
+        message: String,
+        fix: String,
+    },
+    #[error(transparent)]
+    EngineSetup(#[from] engines::EngineSetupError),
     #[error("port {port} on 127.0.0.1 is in use: stop what listens there or pick another port")]
     PortInUse { port: u16 },
     #[error(
@@ -493,12 +501,18 @@ async fn port_taken<I: Instance>(instance: &I, target: &str) -> Option<RuntimeEr
     }
 }
 
-/// One `GET /status` on 127.0.0.1:`port`; returns the HTTP status code.
+/// One `GET /status` on the targets' address (127.0.0.1 unless `--target-address` names
+/// another) and `port`; returns the HTTP status code.
 pub async fn probe_status(port: u16) -> std::io::Result<u16> {
+    probe_status_at(engines::target_host(), port).await
+}
+
+/// One `GET /status` on `host`:`port`; returns the HTTP status code.
+pub async fn probe_status_at(host: std::net::IpAddr, port: u16) -> std::io::Result<u16> {
     let attempt = async {
-        let mut stream = tokio::net::TcpStream::connect((HOST, port)).await?;
+        let mut stream = tokio::net::TcpStream::connect((host, port)).await?;
         let request =
-            format!("GET /status HTTP/1.1\r\nHost: {HOST}:{port}\r\nConnection: close\r\n\r\n");
+            format!("GET /status HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await?;
         let mut head = [0u8; 64];
         let mut read = 0;

@@ -82,7 +82,15 @@ pub struct Service {
 impl Service {
     /// The URL for a service listening on `port`.
     pub fn url_for(&self, port: u16) -> String {
-        self.url.replace("{port}", &port.to_string())
+        self.url_at(&runtime::engines::services_host().to_string(), port)
+    }
+
+    /// The URL for a service listening on `host`:`port`: the catalog's URLs name
+    /// 127.0.0.1, the address of a services host on the generator's.
+    pub fn url_at(&self, host: &str, port: u16) -> String {
+        self.url
+            .replace("127.0.0.1", host)
+            .replace("{port}", &port.to_string())
     }
 
     /// An app service seen as a target, so it is built exactly like one.
@@ -430,6 +438,8 @@ pub struct Launcher {
     pub database_limits: Limits,
     /// The limits of `limits = "server"` services: the targets' own.
     pub server_limits: Limits,
+    /// Whether the services' engine runs on this host (cgroup files readable here).
+    local: bool,
 }
 
 impl Launcher {
@@ -446,6 +456,7 @@ impl Launcher {
             build,
             database_limits,
             server_limits,
+            local: docker::role_is_local(runtime::engines::Role::Services),
         }
     }
 
@@ -682,13 +693,16 @@ impl Launcher {
                 ServiceKind::App => docker::RootFs::ReadOnly,
             },
         );
+        // Services listen on the address their host is reached at (127.0.0.1 unless
+        // `--services-address` names another).
+        let address = runtime::engines::services_host().to_string();
         let body = ContainerCreateBody {
             image: Some(prepared.image.clone()),
             cmd: app
                 .as_ref()
-                .map(|target| target.command_for(runtime::HOST, port)),
+                .map(|target| target.command_for(&address, port)),
             env: Some(vec![
-                format!("HOST={}", runtime::HOST),
+                format!("HOST={address}"),
                 format!("PORT={port}"),
                 format!("FACEOFF_RUN={run_id}"),
             ]),
@@ -698,7 +712,8 @@ impl Launcher {
         };
         let name = format!("faceoff-{run_id}-{}-{port}", service.name);
         let language = app.map(|target| target.language);
-        let instance = docker::launch(&self.docker, &name, body, port, language).await?;
+        let instance =
+            docker::launch(&self.docker, &name, body, port, language, self.local).await?;
         let started = RunningService {
             service: service.clone(),
             instance,
@@ -787,7 +802,7 @@ pub async fn launcher_for(
                 .join(", "),
         });
     }
-    let docker = runtime::docker::connect().await?;
+    let docker = runtime::docker::connect_role(runtime::engines::Role::Services).await?;
     Ok(Some(Launcher::new(
         docker,
         fixtures.clone(),
@@ -902,11 +917,15 @@ async fn wait_ready(running: &RunningService, timeout: Duration) -> Result<(), T
                 Ok(()) => return Ok(()),
                 Err(err) => err.to_string(),
             },
-            ServiceKind::App => match runtime::probe_status(running.port).await {
-                Ok(200) => return Ok(()),
-                Ok(code) => format!("GET /status answered {code}"),
-                Err(err) => format!("GET /status: {err}"),
-            },
+            ServiceKind::App => {
+                match runtime::probe_status_at(runtime::engines::services_host(), running.port)
+                    .await
+                {
+                    Ok(200) => return Ok(()),
+                    Ok(code) => format!("GET /status answered {code}"),
+                    Err(err) => format!("GET /status: {err}"),
+                }
+            }
             ServiceKind::Redis => match redis_ping(running.port).await {
                 Ok(()) => return Ok(()),
                 Err(err) => err,
@@ -929,7 +948,7 @@ async fn wait_ready(running: &RunningService, timeout: Duration) -> Result<(), T
 async fn redis_ping(port: u16) -> Result<(), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect((runtime::HOST, port))
+        let mut stream = tokio::net::TcpStream::connect((runtime::engines::services_host(), port))
             .await
             .map_err(|e| format!("connect: {e}"))?;
         stream

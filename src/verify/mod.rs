@@ -298,7 +298,10 @@ pub async fn send(
     let method: reqwest::Method = method
         .parse()
         .map_err(|_| format!("bad method `{method}`"))?;
-    let url = format!("http://{}:{port}{path}", crate::runtime::HOST);
+    let url = format!(
+        "http://{}:{port}{path}",
+        crate::runtime::engines::target_host()
+    );
     let mut request = client.request(method, &url);
     if let Some((bytes, content_type)) = body {
         request = request

@@ -32,7 +32,7 @@ pub fn request_bytes(
 ) -> Vec<u8> {
     let mut head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {}:{port}\r\nContent-Type: {content_type}\r\n",
-        crate::runtime::HOST
+        crate::runtime::engines::target_host()
     );
     let mut out = Vec::new();
     match framing {
@@ -59,7 +59,7 @@ pub fn request_bytes(
 pub async fn exchange(port: u16, request: &[u8], limit: Duration) -> Result<Observed, String> {
     let started = Instant::now();
     let work = async {
-        let mut stream = TcpStream::connect((crate::runtime::HOST, port))
+        let mut stream = TcpStream::connect((crate::runtime::engines::target_host(), port))
             .await
             .map_err(|e| format!("connecting: {e}"))?;
         stream
@@ -178,7 +178,7 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
 /// Opens a connection to 127.0.0.1:`port` and sends nothing on it: a slow or idle client.
 /// It stays open until the returned stream is dropped.
 pub async fn idle_connection(port: u16) -> Result<TcpStream, String> {
-    TcpStream::connect((crate::runtime::HOST, port))
+    TcpStream::connect((crate::runtime::engines::target_host(), port))
         .await
         .map_err(|e| format!("connecting: {e}"))
 }
