@@ -101,8 +101,15 @@ async fn run_measures_a_node_and_a_python_target_and_leaves_no_container() {
     assert_eq!(results.duets.len(), 1, "{:?}", results.duets);
     let duet = &results.duets[0];
     assert_eq!(duet.targets, ["express", "fastapi"]);
-    assert_eq!(duet.rounds.len(), 1, "{:?}", duet.error);
-    for trial in &duet.rounds[0].trials {
+    // One trial round: the pair ran twice, once in each start order.
+    assert_eq!(duet.rounds.len(), 2, "{:?}", duet.error);
+    let firsts: Vec<Option<&str>> = duet
+        .rounds
+        .iter()
+        .map(|r| r.started_first.as_deref())
+        .collect();
+    assert_eq!(firsts, [Some("express"), Some("fastapi")]);
+    for trial in duet.rounds.iter().flat_map(|r| &r.trials) {
         assert!(trial.requests > 0 && trial.errors.total() == 0, "{trial:?}");
         assert!(trial.resources.mean_cpu_percent > 0.0);
         assert!(

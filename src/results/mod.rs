@@ -588,7 +588,11 @@ mod tests {
     #[test]
     fn a_duet_round_from_an_older_file_started_its_first_target_first_in_odd_rounds() {
         let targets = ["fastify".to_string(), "fastapi".to_string()];
-        let trial = crate::analysis::test_support::fixture_results().targets[0].trials[0].clone();
+        let sample: RunResults = serde_json::from_str(include_str!(
+            "../../tests/fixtures/results-express-fastapi.json"
+        ))
+        .unwrap();
+        let trial = sample.targets[0].trials[0].clone();
         let round = |round: u32, started_first: Option<&str>| DuetRound {
             round,
             trials: [trial.clone(), trial.clone()],
