@@ -721,6 +721,32 @@ mod tests {
     }
 
     #[test]
+    fn every_run_a_reproduction_plans_parses_as_a_run_command() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let fixtures = crate::config::Fixtures::load(root).unwrap();
+        let claims = crate::claims::Claims::load(root).unwrap();
+        let host = crate::reproduce::Host {
+            cpus: 4,
+            open_files: Some(20_000),
+        };
+        for quick in [true, false] {
+            let options = crate::reproduce::Options {
+                quick,
+                ..Default::default()
+            };
+            let plan = crate::reproduce::plan(&claims, &fixtures, host, &options).unwrap();
+            assert!(!plan.runs.is_empty());
+            for run in &plan.runs {
+                let mut args = vec!["faceoff".to_string()];
+                args.extend(run.run_args(std::path::Path::new("/tmp/out")));
+                if let Err(err) = Cli::try_parse_from(&args) {
+                    panic!("{}: {err}", args.join(" "));
+                }
+            }
+        }
+    }
+
+    #[test]
     fn duet_rounds_are_an_even_number_of_two_or_more() {
         assert_eq!(parse_duet_rounds("4"), Ok(4));
         for bad in ["0", "1", "3", "-2", "two"] {

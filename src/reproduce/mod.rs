@@ -154,11 +154,12 @@ impl PlannedRun {
             self.targets.join(","),
             "--trials".into(),
             self.trials.to_string(),
-            "--duration".into(),
-            duration_arg(self.duration_s),
-            "--warmup".into(),
-            duration_arg(self.warmup_s),
         ];
+        // A cold-start run has no window: `run` refuses a zero duration.
+        if self.duration_s > 0.0 {
+            args.extend(["--duration".into(), duration_arg(self.duration_s)]);
+        }
+        args.extend(["--warmup".into(), duration_arg(self.warmup_s)]);
         if let Some(cpuset) = &self.cpuset {
             args.extend(["--cpuset".into(), cpuset.clone()]);
         }

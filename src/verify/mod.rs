@@ -821,13 +821,18 @@ async fn date_check(
 ) -> CaseOutcome {
     const GIVE_UP_AFTER: Duration = Duration::from_millis(3500);
     let description = "a Date header that changes between requests";
-    let Some(first_date) = first.and_then(|o| o.date) else {
-        return outcome_of(
-            "headers.date",
-            "status",
-            description,
-            vec!["no Date header on GET /status".into()],
-        );
+    let fail = |why: String| outcome_of("headers.date", "status", description, vec![why]);
+    // A first request that failed says nothing about the header: ask once more, and name
+    // the error if that fails too (seen once at a target's first request after it was ready).
+    let first = match first {
+        Some(observed) => observed,
+        None => match send(client, port, "GET", "/status", None).await {
+            Ok(observed) => observed,
+            Err(err) => return fail(format!("GET /status failed twice: {err}")),
+        },
+    };
+    let Some(first_date) = first.date else {
+        return fail("no Date header on GET /status".into());
     };
     // Date has one-second resolution: at least a second must pass.
     let waited = started.elapsed();
