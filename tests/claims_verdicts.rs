@@ -1314,16 +1314,21 @@ fn fanout_run(targets: &[(&str, &[(f64, u64)])]) -> RunResults {
                     })
                 })
                 .collect();
-            serde_json::from_value(json!({
-                "target": name, "language": "node", "framework": name,
-                "framework_version": null, "server": "s", "runtime_version": null,
-                "lockfile_sha256": null, "image": null, "status": "ok", "verify": "passed",
-                "verify_failures": [], "error": null, "trials": [], "chat_trials": chat_trials
-            }))
-            .expect("valid target result")
+            chat_target(name, chat_trials)
         })
         .collect();
     results
+}
+
+/// A chat target's result holding `chat_trials` (JSON trial records) and nothing else.
+fn chat_target(name: &str, chat_trials: Vec<serde_json::Value>) -> faceoff::results::TargetResult {
+    serde_json::from_value(json!({
+        "target": name, "language": "node", "framework": name,
+        "framework_version": null, "server": "s", "runtime_version": null,
+        "lockfile_sha256": null, "image": null, "status": "ok", "verify": "passed",
+        "verify_failures": [], "error": null, "trials": [], "chat_trials": chat_trials
+    }))
+    .expect("valid target result")
 }
 
 const P99_VS_CHANNELS: &str = "003-socketio-lower-delivery-p99-than-channels";
@@ -1448,13 +1453,7 @@ fn stepped_capacity_run(targets: &[(&str, &[Ramp])]) -> RunResults {
                     })
                 })
                 .collect();
-            serde_json::from_value(json!({
-                "target": name, "language": "node", "framework": name,
-                "framework_version": null, "server": "s", "runtime_version": null,
-                "lockfile_sha256": null, "image": null, "status": "ok", "verify": "passed",
-                "verify_failures": [], "error": null, "trials": [], "chat_trials": chat_trials
-            }))
-            .expect("valid target result")
+            chat_target(name, chat_trials)
         })
         .collect();
     results
